@@ -1,0 +1,1 @@
+"""Shared helpers: argument validation and the counter-based random streams used by every env."""

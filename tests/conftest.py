@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--movielens",
+        default=os.environ.get("RECSIM_MOVIELENS_DIR", ""),
+        help="directory of a MovieLens release (ratings.csv, movies.csv, links.csv); "
+        "default: $RECSIM_MOVIELENS_DIR. .ci/run points it at ../shared/data/ml-latest-small.",
+    )
+
+
+@pytest.fixture(scope="session")
+def movielens_dir(request) -> Path:
+    """Real MovieLens directory for the integration tests (never copied into the repo)."""
+    path = request.config.getoption("--movielens")
+    if not path:
+        pytest.skip("no MovieLens directory given (--movielens or RECSIM_MOVIELENS_DIR); .ci/run always sets it")
+    p = Path(path)
+    if not (p / "ratings.csv").exists():
+        pytest.fail(f"--movielens={p} has no ratings.csv")
+    return p
