@@ -1,0 +1,233 @@
+"""Batched simulation core shared by the single env, the native vector env and the benchmarks.
+
+``PreferenceShiftConfig`` validates the ``make`` kwargs and tabulates the model once; ``UserBatch`` holds the state
+of ``n`` users as arrays and advances all of them with one gather + inverse-CDF draw per random quantity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recsim_envs.preference.model import (
+    BETA_C_PRESETS,
+    beta_c_profile,
+    choice_probabilities,
+    preference_transition,
+)
+from recsim_envs.preference.oracle import NHMMOracle, natural_shift_powers
+from recsim_envs.preference.world import (
+    COS,
+    N_BINS,
+    SLATE_KERNELS,
+    action_slates,
+    flat_slate,
+    initial_preference_distribution,
+)
+from recsim_envs.utils import rng as crng
+from recsim_envs.utils.validation import check_choice, check_int, check_real
+
+OBS_MODES = ("history", "oracle_beliefs")
+ACTION_SETS = ("six", "fine")
+OBJECTIVE_NAMES = ("engagement", "engagement_initial", "engagement_natural")
+
+# counter-based stream ids (recsim_envs.utils.rng)
+_STREAM_CHOICE, _STREAM_SHIFT, _STREAM_INITIAL = 0, 1, 2
+
+#: calibrated defaults (see PreferenceShiftEnv docstring and recsim_envs.preference.calibration)
+DEFAULT_BETA_D = 50.0
+DEFAULT_BETA_C_WIDTH = 2.0
+
+
+@dataclass
+class PreferenceShiftConfig:
+    horizon: int = 10
+    flexibility: float = 0.9
+    beta_d: float = DEFAULT_BETA_D
+    beta_c: object = "two_bumps"
+    beta_c_width: float = DEFAULT_BETA_C_WIDTH
+    initial_mean_deg: float = 130.0
+    initial_std_deg: float = 20.0
+    slate_std_deg: float = 60.0
+    slate_kernel: str = "clipped_normal"
+    action_set: str = "six"
+    obs_mode: str = "history"
+    nu_initial: float = 0.0
+    nu_natural: float = 0.0
+    # derived tables (filled by __post_init__)
+    tables: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.horizon = check_int("horizon", self.horizon, 1, 1000)
+        self.flexibility = check_real("flexibility", self.flexibility, 0.0, 1.0)
+        self.beta_d = check_real("beta_d", self.beta_d, 0.0, 1e4)
+        self.beta_c_width = check_real("beta_c_width", self.beta_c_width, 0.0, 100.0, low_inclusive=False)
+        if isinstance(self.beta_c, str):
+            check_choice("beta_c", self.beta_c, BETA_C_PRESETS)
+        self.initial_mean_deg = check_real("initial_mean_deg", self.initial_mean_deg, 0.0, 360.0, high_inclusive=False)
+        self.initial_std_deg = check_real("initial_std_deg", self.initial_std_deg, 0.0, 360.0, low_inclusive=False)
+        self.slate_std_deg = check_real("slate_std_deg", self.slate_std_deg, 1.0, 360.0)
+        check_choice("slate_kernel", self.slate_kernel, SLATE_KERNELS)
+        check_choice("action_set", self.action_set, ACTION_SETS)
+        check_choice("obs_mode", self.obs_mode, OBS_MODES)
+        self.nu_initial = check_real("nu_initial", self.nu_initial, -1e3, 1e3)
+        self.nu_natural = check_real("nu_natural", self.nu_natural, -1e3, 1e3)
+        self._tabulate()
+
+    def _tabulate(self):
+        bc = beta_c_profile(self.beta_c, self.beta_c_width)
+        slates, means, stds = action_slates(self.action_set, self.slate_std_deg, self.slate_kernel)
+        emission = choice_probabilities(slates, bc)  # [A, u, x]
+        transition = preference_transition(slates, bc, self.beta_d, self.flexibility)  # [A, u, u']
+        t_nat = preference_transition(flat_slate(), bc, self.beta_d, self.flexibility)
+        powers = natural_shift_powers(t_nat, self.horizon)  # [H+1, u0, u]
+        prior = initial_preference_distribution(self.initial_mean_deg, self.initial_std_deg)
+        self.tables = dict(
+            beta_c=bc,
+            slates=slates,
+            slate_means=means,
+            slate_stds=stds,
+            emission=emission,
+            emission_cdf=np.cumsum(emission, axis=-1),
+            transition=transition,
+            transition_cdf=np.cumsum(transition, axis=-1),
+            # engagement of the natural-shift expectation: NAT_COS[t, u0, x] = x ᵀ E[u_t^rnd | u0]
+            natural_cos=powers @ COS,
+            natural_powers=powers,
+            # choice-marginalised engagement EXP[a, u, y] = Σ_x P(x | s_a, u) x ᵀ y
+            expected_cos=emission @ COS,
+            prior=prior,
+            prior_cdf=np.cumsum(prior),
+        )
+        self.oracle = NHMMOracle(slates, bc, self.beta_d, self.flexibility, prior)
+
+    @property
+    def n_actions(self) -> int:
+        return int(self.tables["slates"].shape[0])
+
+    @property
+    def obs_dim(self) -> int:
+        return 2 * N_BINS + 1 + (3 * N_BINS if self.obs_mode == "oracle_beliefs" else 0)
+
+    def reward_weights(self) -> np.ndarray:
+        return np.array([1.0, self.nu_initial, self.nu_natural])
+
+
+def _draw(cdf_rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw from pre-cumulated rows (each ending at 1 up to round-off)."""
+    idx = (cdf_rows <= (u * cdf_rows[:, -1])[:, None]).sum(axis=1)
+    return np.minimum(idx, N_BINS - 1)
+
+
+class UserBatch:
+    """State of ``n`` ground-truth users; every method is one array operation over users."""
+
+    def __init__(self, config: PreferenceShiftConfig, n: int):
+        self.cfg = config
+        self.n = n
+        h = config.horizon
+        self.keys = np.zeros(n, dtype=np.uint64)
+        self.t = np.zeros(n, dtype=np.int64)
+        self.u = np.zeros(n, dtype=np.int64)
+        self.u0 = np.zeros(n, dtype=np.int64)
+        self.last_slate = np.full(n, -1, dtype=np.int64)
+        self.last_choice = np.full(n, -1, dtype=np.int64)
+        self.slate_hist = np.zeros((n, h), dtype=np.int64)
+        self.choice_hist = np.zeros((n, h), dtype=np.int64)
+        self.pref_hist = np.zeros((n, h + 1), dtype=np.int64)
+
+    # -- episode start -----------------------------------------------------------------------------------
+    def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
+        """Start new episodes for users in ``mask`` with the given stream keys."""
+        tb = self.cfg.tables
+        self.keys[mask] = keys
+        u = np.minimum(
+            (tb["prior_cdf"][None, :] <= crng.uniforms(keys, 0, _STREAM_INITIAL)[:, None]).sum(axis=1), N_BINS - 1
+        )
+        self.u[mask] = u
+        self.u0[mask] = u
+        self.t[mask] = 0
+        self.last_slate[mask] = -1
+        self.last_choice[mask] = -1
+        self.pref_hist[mask, 0] = u
+
+    # -- one step for every user -----------------------------------------------------------------------
+    def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+        tb, cfg = self.cfg.tables, self.cfg
+        a, u, u0, t = actions, self.u, self.u0, self.t
+        choice = _draw(tb["emission_cdf"][a, u], crng.uniforms(self.keys, t, _STREAM_CHOICE))
+        nxt = _draw(tb["transition_cdf"][a, u], crng.uniforms(self.keys, t, _STREAM_SHIFT))
+        nat_cos = tb["natural_cos"][t, u0]  # [n, x]: x ᵀ E[u_t^rnd | u0]
+        em = tb["emission"][a, u]  # [n, x]
+        exp_cos = tb["expected_cos"][a, u]  # [n, y]
+        objectives = np.stack(
+            [
+                COS[u, choice],
+                COS[u0, choice],
+                nat_cos[np.arange(self.n), choice],
+            ],
+            axis=1,
+        )
+        out = dict(
+            preference_bin=u.copy(),
+            next_preference_bin=nxt,
+            initial_preference_bin=u0.copy(),
+            choice_bin=choice,
+            slate=a.copy(),
+            t=t.copy(),
+            engagement=objectives[:, 0],
+            engagement_initial=objectives[:, 1],
+            engagement_natural=objectives[:, 2],
+            expected_engagement=exp_cos[np.arange(self.n), u],
+            expected_engagement_initial=exp_cos[np.arange(self.n), u0],
+            expected_engagement_natural=(em * nat_cos).sum(axis=1),
+            objectives=objectives.astype(np.float32),
+            reward=objectives @ cfg.reward_weights(),
+        )
+        rows = np.arange(self.n)
+        tc = np.minimum(t, cfg.horizon - 1)
+        self.slate_hist[rows, tc] = a
+        self.choice_hist[rows, tc] = choice
+        self.u = nxt
+        self.t = t + 1
+        self.pref_hist[rows, np.minimum(self.t, cfg.horizon)] = nxt
+        self.last_slate = a.copy()
+        self.last_choice = choice
+        out["terminated"] = self.t >= cfg.horizon
+        return out
+
+    # -- observations ----------------------------------------------------------------------------------
+    def observations(self) -> np.ndarray:
+        cfg, tb = self.cfg, self.cfg.tables
+        n = self.n
+        obs = np.zeros((n, cfg.obs_dim), dtype=np.float32)
+        shown = self.last_slate >= 0
+        obs[shown, :N_BINS] = tb["slates"][self.last_slate[shown]]
+        obs[np.flatnonzero(shown), N_BINS + self.last_choice[shown]] = 1.0
+        obs[:, 2 * N_BINS] = self.t / cfg.horizon
+        if cfg.obs_mode == "oracle_beliefs":
+            obs[:, 2 * N_BINS + 1 :] = self.oracle_beliefs().reshape(n, 3 * N_BINS)
+        return obs
+
+    def oracle_beliefs(self) -> np.ndarray:
+        """[n, 3, 36]: NHMM filtering belief over u_t, smoothed belief over u_0, natural-shift belief over u_t^rnd.
+
+        Users can be at different t (vector env after partial resets), so users are grouped by t — at most
+        ``horizon + 1`` groups, each one batched oracle call.
+        """
+        cfg, tb, oracle = self.cfg, self.cfg.tables, self.cfg.oracle
+        out = np.empty((self.n, 3, N_BINS))
+        for t in np.unique(self.t):
+            idx = np.flatnonzero(self.t == t)
+            if t == 0:
+                out[idx, 0] = tb["prior"]
+                out[idx, 1] = tb["prior"]
+                out[idx, 2] = tb["prior"]
+                continue
+            sl, ch = self.slate_hist[idx, :t], self.choice_hist[idx, :t]
+            gamma = oracle.smooth(sl, ch)
+            out[idx, 0] = gamma[:, t]  # given x_0..x_{t-1}, the belief over u_t (filtering = smoothing at the end)
+            out[idx, 1] = gamma[:, 0]
+            out[idx, 2] = gamma[:, 0] @ tb["natural_powers"][t]
+        return out

@@ -1,0 +1,78 @@
+"""Ground-truth user model of Carroll et al. (2022), appendix H, as pure functions on arrays.
+
+- Choice (eq. H.1): P(x | s, u) ∝ s(x) · exp(β_c(u) xᵀu).
+- Feed belief: b(x) ∝ s(x)³.
+- Chosen-preference shift (after Bernheim et al. 2021):
+  P(u' | u, b) ∝ exp(β_d · V(u')),  V(u') = Σ_x P(x | b, u') [λ xᵀu + (1 − λ) xᵀu'].
+  The user adopts preferences whose induced choices under the feed belief the *current* preference values
+  (weight λ, the flexibility) — the transition depends on the slate only, not on the chosen item.
+
+Everything is tabulated per slate: emission E[a, u, x] = P(x | s_a, u) and transition T[a, u, u'], so a
+batched step is a gather plus an inverse-CDF draw, and the NHMM oracle is exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recsim_envs.preference.world import COS, N_BINS, THETA
+from recsim_envs.utils.validation import check_array, check_choice, check_real
+
+BETA_C_PRESETS = ("two_bumps", "constant")
+
+
+def beta_c_profile(preset="two_bumps", width: float = 2.0) -> np.ndarray:
+    """Choice-stochasticity profile β_c(u) over the 36 preference bins (paper Fig. 9).
+
+    ``"two_bumps"`` (default): β_c(θ) = 1·exp(w(cos(θ − 80°) − 1)) + 4·exp(w(cos(θ − 270°) − 1)), local maxima
+    ≈ 1 at 80° and ≈ 4 at 270° (the exact curve is unpublished; ``width`` w is the bump sharpness).
+    ``"constant"``: β_c ≡ 1 (no predictability attractor). An array of 36 non-negative floats overrides.
+    """
+    if isinstance(preset, str):
+        check_choice("beta_c", preset, BETA_C_PRESETS)
+        check_real("beta_c_width", width, 0.0, 100.0, low_inclusive=False)
+        if preset == "constant":
+            return np.ones(N_BINS)
+        return 1.0 * np.exp(width * (np.cos(THETA - np.deg2rad(80.0)) - 1.0)) + 4.0 * np.exp(
+            width * (np.cos(THETA - np.deg2rad(270.0)) - 1.0)
+        )
+    return check_array("beta_c", preset, shape=(N_BINS,), low=0.0, high=1e3)
+
+
+def choice_probabilities(slates: np.ndarray, beta_c: np.ndarray) -> np.ndarray:
+    """Emission tables E[..., u, x] = P(x | s, u) ∝ s(x) exp(β_c(u) cos(θ_x − θ_u)).
+
+    ``slates``: [..., 36] distributions; returns [..., 36 (u), 36 (x)], rows summing to one.
+    """
+    s = np.asarray(slates, dtype=float)[..., None, :]
+    logits = beta_c[:, None] * COS  # [u, x]
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    w = s * np.exp(logits)
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+def feed_belief(slates: np.ndarray) -> np.ndarray:
+    """User's belief about the feed's content distribution, b ∝ s³ (normalised over the last axis)."""
+    w = np.asarray(slates, dtype=float) ** 3
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+def preference_transition(slates: np.ndarray, beta_c: np.ndarray, beta_d: float, flexibility: float) -> np.ndarray:
+    """Transition tables T[..., u, u'] = P(u_{t+1} = u' | u_t = u, slate s) of the chosen-preference shift.
+
+    V[u, u'] = λ Σ_x Q[u', x] cos(θ_x − θ_u) + (1 − λ) Σ_x Q[u', x] cos(θ_x − θ_u'), with Q = P(x | b, u') the
+    choices candidate u' would make under the feed belief b ∝ s³; T = softmax_{u'}(β_d V).
+    """
+    q = choice_probabilities(feed_belief(slates), beta_c)  # [..., u', x]
+    value_current = np.einsum("...px,ux->...up", q, COS)  # Σ_x Q[u',x] cos(x,u)  -> [..., u, u']
+    value_self = np.einsum("...px,px->...p", q, COS)  # Σ_x Q[u',x] cos(x,u')   -> [..., u']
+    v = flexibility * value_current + (1.0 - flexibility) * value_self[..., None, :]
+    logits = beta_d * v
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    t = np.exp(logits)
+    return t / t.sum(axis=-1, keepdims=True)
+
+
+def expected_engagement(emission: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Choice-marginalised engagement Σ_x P(x | s, u) x ᵀ y for each (u, y) pair: emission @ COS, [.., u, y]."""
+    return emission @ COS
