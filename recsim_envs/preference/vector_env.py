@@ -112,6 +112,8 @@ class PreferenceShiftVectorEnv(VectorEnv):
             self._keys = np.where(done, crng.next_key(self._keys), self._keys)
             b.reset(done, self._keys[done])
             obs = b.observations()
+            # the preference the next slate will meet (post-reset for finished users)
+            info["next_preference_bin"] = b.u.copy()
             if done.all():
                 self._cohort = [np.broadcast_to(self.config.tables["prior"], (self.num_envs, 36)).copy()]
         reward = out["objectives"].copy() if self.multi_objective else out["reward"]
