@@ -89,17 +89,28 @@ class PreferenceShiftConfig:
             slate_means=means,
             slate_stds=stds,
             emission=emission,
-            emission_cdf=np.cumsum(emission, axis=-1),
+            emission_cdf=np.cumsum(emission, axis=-1).reshape(-1, N_BINS),  # row a * 36 + u
             transition=transition,
-            transition_cdf=np.cumsum(transition, axis=-1),
+            transition_cdf=np.cumsum(transition, axis=-1).reshape(-1, N_BINS),  # row a * 36 + u
             # engagement of the natural-shift expectation: NAT_COS[t, u0, x] = x ᵀ E[u_t^rnd | u0]
             natural_cos=powers @ COS,
             natural_powers=powers,
             # choice-marginalised engagement EXP[a, u, y] = Σ_x P(x | s_a, u) x ᵀ y
             expected_cos=emission @ COS,
+            # choice-marginalised natural-shift engagement EXPNAT[t, a, u, u0] = Σ_x P(x | s_a, u) NAT_COS[t, u0, x]
+            expected_natural_cos=np.einsum("aux,tvx->tauv", emission, powers @ COS),
             prior=prior,
             prior_cdf=np.cumsum(prior),
         )
+        # observation rows for every (last slate, last choice) pair, index (slate + 1) * 37 + (choice + 1);
+        # slate = choice = −1 before the first step. One gather builds the history block of all users.
+        n_a = slates.shape[0]
+        # Rows are full observation width so np.take writes one contiguous block (much faster than filling a
+        # strided slice).
+        pair = np.zeros((n_a + 1, N_BINS + 1, self.obs_dim), dtype=np.float32)
+        pair[1:, :, :N_BINS] = slates[:, None, :]
+        pair[:, 1:, N_BINS : 2 * N_BINS] = np.eye(N_BINS, dtype=np.float32)[None]
+        self.tables["obs_pairs"] = pair.reshape(-1, self.obs_dim)
         self.oracle = NHMMOracle(slates, bc, self.beta_d, self.flexibility, prior)
 
     @property
@@ -114,9 +125,11 @@ class PreferenceShiftConfig:
         return np.array([1.0, self.nu_initial, self.nu_natural])
 
 
-def _draw(cdf_rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Inverse-CDF draw from pre-cumulated rows (each ending at 1 up to round-off)."""
-    idx = (cdf_rows <= (u * cdf_rows[:, -1])[:, None]).sum(axis=1)
+def draw_rows(cdf_table: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw: for each user, the first bin of row ``rows[i]`` of ``cdf_table`` [R, 36] whose
+    cumulative mass exceeds ``u[i]`` × (row total). ``np.take`` gathers the rows as one contiguous block."""
+    c = np.take(cdf_table, rows, axis=0)
+    idx = (c <= (u * c[:, -1])[:, None]).sum(axis=1)
     return np.minimum(idx, N_BINS - 1)
 
 
@@ -156,19 +169,14 @@ class UserBatch:
     def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
         tb, cfg = self.cfg.tables, self.cfg
         a, u, u0, t = actions, self.u, self.u0, self.t
-        choice = _draw(tb["emission_cdf"][a, u], crng.uniforms(self.keys, t, _STREAM_CHOICE))
-        nxt = _draw(tb["transition_cdf"][a, u], crng.uniforms(self.keys, t, _STREAM_SHIFT))
-        nat_cos = tb["natural_cos"][t, u0]  # [n, x]: x ᵀ E[u_t^rnd | u0]
-        em = tb["emission"][a, u]  # [n, x]
-        exp_cos = tb["expected_cos"][a, u]  # [n, y]
-        objectives = np.stack(
-            [
-                COS[u, choice],
-                COS[u0, choice],
-                nat_cos[np.arange(self.n), choice],
-            ],
-            axis=1,
-        )
+        row = a * N_BINS + u
+        choice = draw_rows(tb["emission_cdf"], row, crng.uniforms(self.keys, t, _STREAM_CHOICE))
+        nxt = draw_rows(tb["transition_cdf"], row, crng.uniforms(self.keys, t, _STREAM_SHIFT))
+        # every metric is a scalar gather from a precomputed table (no per-user [36]-vector work)
+        objectives = np.empty((self.n, 3))
+        objectives[:, 0] = COS[u, choice]
+        objectives[:, 1] = COS[u0, choice]
+        objectives[:, 2] = tb["natural_cos"][t, u0, choice]  # x ᵀ E[u_t^rnd | u0]
         out = dict(
             preference_bin=u.copy(),
             next_preference_bin=nxt,
@@ -179,9 +187,9 @@ class UserBatch:
             engagement=objectives[:, 0],
             engagement_initial=objectives[:, 1],
             engagement_natural=objectives[:, 2],
-            expected_engagement=exp_cos[np.arange(self.n), u],
-            expected_engagement_initial=exp_cos[np.arange(self.n), u0],
-            expected_engagement_natural=(em * nat_cos).sum(axis=1),
+            expected_engagement=tb["expected_cos"][a, u, u],
+            expected_engagement_initial=tb["expected_cos"][a, u, u0],
+            expected_engagement_natural=tb["expected_natural_cos"][t, a, u, u0],
             objectives=objectives.astype(np.float32),
             reward=objectives @ cfg.reward_weights(),
         )
@@ -201,10 +209,7 @@ class UserBatch:
     def observations(self) -> np.ndarray:
         cfg, tb = self.cfg, self.cfg.tables
         n = self.n
-        obs = np.zeros((n, cfg.obs_dim), dtype=np.float32)
-        shown = self.last_slate >= 0
-        obs[shown, :N_BINS] = tb["slates"][self.last_slate[shown]]
-        obs[np.flatnonzero(shown), N_BINS + self.last_choice[shown]] = 1.0
+        obs = np.take(tb["obs_pairs"], (self.last_slate + 1) * (N_BINS + 1) + self.last_choice + 1, axis=0)
         obs[:, 2 * N_BINS] = self.t / cfg.horizon
         if cfg.obs_mode == "oracle_beliefs":
             obs[:, 2 * N_BINS + 1 :] = self.oracle_beliefs().reshape(n, 3 * N_BINS)
