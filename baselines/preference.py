@@ -89,13 +89,15 @@ class OptimalPolicy(_TracksTruePreference):
     """Exact finite-horizon optimum of the weighted reward with the true u_t known (dynamic programming).
 
     Maximises E[Σ_t r_t] with r_t = engagement + ν_initial·engagement_initial + ν_natural·engagement_natural
-    over the state (t, u_t, u_0): the upper bound any recommender can reach, and the strongest manipulator when
+    over the state (t, u_t, u_0) — weights from the env config unless given: the upper bound any recommender can reach, and the strongest manipulator when
     the penalties are zero.
     """
 
-    def __init__(self, env_or_config):
+    def __init__(self, env_or_config, nu_initial: float | None = None, nu_natural: float | None = None):
         cfg = _config(env_or_config)
         tb, h = cfg.tables, cfg.horizon
+        nu_i = cfg.nu_initial if nu_initial is None else float(nu_initial)
+        nu_n = cfg.nu_natural if nu_natural is None else float(nu_natural)
         exp_cos = tb["expected_cos"]  # [a, u, y]
         em, tr = tb["emission"], tb["transition"]
         nat = tb["natural_cos"]  # [t, u0, x]
@@ -107,7 +109,7 @@ class OptimalPolicy(_TracksTruePreference):
         self.best = np.zeros((h, 36, 36), dtype=np.int64)
         for t in range(h - 1, -1, -1):
             r_nat = np.einsum("aux,vx->auv", em, nat[t])  # [a, u, u0]
-            r = eng[:, :, None] + cfg.nu_initial * eng0 + cfg.nu_natural * r_nat
+            r = eng[:, :, None] + nu_i * eng0 + nu_n * r_nat
             q = r + np.einsum("auw,wv->auv", tr, value)
             self.best[t] = q.argmax(axis=0)
             value = q.max(axis=0)
@@ -169,6 +171,7 @@ def preference_baselines(env_or_config, seed: int = 0) -> dict[str, Any]:
         "belief_myopic": BeliefMyopicPolicy(cfg),
         "true_myopic": TrueMyopicPolicy(cfg),
         "optimal_known_u": OptimalPolicy(cfg),
+        "optimal_penalized_known_u": OptimalPolicy(cfg, nu_initial=1.0, nu_natural=1.0),
     }
     if cfg.action_set == "six":
         out["constant_240"] = ConstantSlatePolicy(cfg, 4)

@@ -269,3 +269,20 @@ def test_enumeration_of_fine_action_set():
     for a in (0, 35, 36, 71):
         assert means[a] == 10 * (a % 36) and stds[a] == (30 if a < 36 else 60)
     assert list(itertools.islice(means, 3)) == [0.0, 10.0, 20.0]
+
+
+def test_final_info_is_not_overwritten_by_autoreset():
+    n = 64
+    env = gym.make_vec("recsim_envs/PreferenceShift-v0", num_envs=n, vectorization_mode="vector_entry_point", horizon=3)
+    env.reset(seed=1)
+    for _ in range(2):
+        env.step(np.full(n, 4))
+    _, _, term, _, info = env.step(np.full(n, 4))
+    assert term.all()
+    singles = [gym.make("recsim_envs/PreferenceShift-v0", horizon=3) for _ in range(3)]
+    for i, e in enumerate(singles):
+        e.reset(seed=1 + i)
+        for _ in range(3):
+            _, _, _, _, si = e.step(4)
+        assert info["final_info"]["next_preference_bin"][i] == si["next_preference_bin"]
+        assert info["final_info"]["choice_bin"][i] == si["choice_bin"]

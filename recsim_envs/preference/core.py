@@ -197,11 +197,12 @@ class UserBatch:
         tc = np.minimum(t, cfg.horizon - 1)
         self.slate_hist[rows, tc] = a
         self.choice_hist[rows, tc] = choice
-        self.u = nxt
+        # fresh state arrays: the ones in ``out`` must not alias state that a later reset edits in place
+        self.u = nxt.copy()
         self.t = t + 1
         self.pref_hist[rows, np.minimum(self.t, cfg.horizon)] = nxt
         self.last_slate = a.copy()
-        self.last_choice = choice
+        self.last_choice = choice.copy()
         out["terminated"] = self.t >= cfg.horizon
         return out
 
