@@ -118,10 +118,9 @@ def main(argv: list[str] | None = None) -> None:
         sync = bench_sync(n, args.seconds) if n <= 64 else float("nan")
         native = bench_native(n, args.seconds)
         bare = bench_bare(n, args.seconds)
-        print(
-            f"| {n} | {single if n == 1 else float('nan'):,.0f} | {sync:,.0f} | {native:,.0f} | {bare:,.0f} "
-            f"| {native / bare:.2f} |"
-        )
+        single_s = f"{single:,.0f}" if n == 1 else "—"
+        sync_s = f"{sync:,.0f}" if n <= 64 else "— (not run: one Python env object per user)"
+        print(f"| {n} | {single_s} | {sync_s} | {native:,.0f} | {bare:,.0f} | {native / bare:.2f} |")
 
 
 if __name__ == "__main__":
