@@ -89,8 +89,8 @@ class OptimalPolicy(_TracksTruePreference):
     """Exact finite-horizon optimum of the weighted reward with the true u_t known (dynamic programming).
 
     Maximises E[Σ_t r_t] with r_t = engagement + ν_initial·engagement_initial + ν_natural·engagement_natural
-    over the state (t, u_t, u_0) — weights from the env config unless given: the upper bound any recommender can reach, and the strongest manipulator when
-    the penalties are zero.
+    over the state (t, u_t, u_0) — weights from the env config unless given: the upper bound any recommender
+    can reach, and the strongest manipulator when the penalties are zero.
     """
 
     def __init__(self, env_or_config, nu_initial: float | None = None, nu_natural: float | None = None):

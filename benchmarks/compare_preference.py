@@ -37,7 +37,9 @@ def rollout(policy, env_id: str, n_users: int, seed: int, **env_kwargs):
     for t in range(horizon):
         obs, _, term, trunc, info = env.step(policy.act(obs, info))
         sums += np.stack([info[m] for m in METRICS], axis=1)
-        prefs[:, t + 1] = info["final_info"]["next_preference_bin"] if "final_info" in info else info["next_preference_bin"]
+        prefs[:, t + 1] = (
+            info["final_info"]["next_preference_bin"] if "final_info" in info else info["next_preference_bin"]
+        )
     env.close()
     return sums, prefs, base.config
 

@@ -82,7 +82,11 @@ def bench_bare(n: int, seconds: float) -> float:
     cfg = PreferenceShiftConfig()
     tb = cfg.tables
     em_cdf, tr_cdf, exp_cos, nat, exp_nat = (
-        tb["emission_cdf"], tb["transition_cdf"], tb["expected_cos"], tb["natural_cos"], tb["expected_natural_cos"]
+        tb["emission_cdf"],
+        tb["transition_cdf"],
+        tb["expected_cos"],
+        tb["natural_cos"],
+        tb["expected_natural_cos"],
     )
     weights = cfg.reward_weights()
     keys = crng.seed_to_key(np.arange(n))

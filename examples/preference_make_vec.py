@@ -8,7 +8,7 @@ import recsim_envs  # noqa: F401  (registers the ids)
 envs = gym.make_vec("recsim_envs/PreferenceShift-v0", num_envs=4096, vectorization_mode="vector_entry_point")
 obs, info = envs.reset(seed=0)
 totals = np.zeros(3)
-for t in range(10):
+for _ in range(10):
     actions = np.full(envs.num_envs, 4)  # always the 240° slate: the manipulation probe
     obs, reward, terminated, truncated, info = envs.step(actions)
     totals += info["objectives"].mean(axis=0)

@@ -176,7 +176,9 @@ def test_make_vec_matches_single_envs(env_id):
                 np.testing.assert_allclose(
                     np.asarray(vinfo[key], dtype=float),
                     np.stack([np.asarray(r[4][key], dtype=float) for r in sres]),
-                    rtol=1e-10, atol=1e-12, err_msg=key,
+                    rtol=1e-10,
+                    atol=1e-12,
+                    err_msg=key,
                 )
     venv.close()
 

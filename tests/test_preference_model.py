@@ -58,7 +58,10 @@ def test_choice_and_transition_match_elementwise_definition():
             q = np.array([b[x] * np.exp(bc[up] * _angle_cos(10 * x, 10 * up)) for x in range(N_BINS)])
             q /= q.sum()
             values.append(
-                sum(q[x] * (lam * _angle_cos(10 * x, 10 * u) + (1 - lam) * _angle_cos(10 * x, 10 * up)) for x in range(36))
+                sum(
+                    q[x] * (lam * _angle_cos(10 * x, 10 * u) + (1 - lam) * _angle_cos(10 * x, 10 * up))
+                    for x in range(36)
+                )
             )
         p = np.exp(beta_d * np.array(values))
         np.testing.assert_allclose(tr[u], p / p.sum(), rtol=1e-10)
@@ -187,7 +190,9 @@ def test_oracle_beliefs_observation_equals_oracle_smoothing():
     beliefs = obs[73:].reshape(3, 36)
     np.testing.assert_allclose(beliefs[0], gamma[3], atol=1e-6)
     np.testing.assert_allclose(beliefs[1], gamma[0], atol=1e-6)
-    np.testing.assert_allclose(beliefs[2], gamma[0] @ np.linalg.matrix_power(cfg.oracle.transition_natural, 3), atol=1e-6)
+    np.testing.assert_allclose(
+        beliefs[2], gamma[0] @ np.linalg.matrix_power(cfg.oracle.transition_natural, 3), atol=1e-6
+    )
 
 
 def test_calibrated_defaults_reproduce_design_properties():
@@ -219,10 +224,23 @@ def test_vector_env_same_step_autoreset():
 
 
 BAD_KWARGS = [
-    ("horizon", 0), ("horizon", 2.5), ("flexibility", 1.5), ("flexibility", float("nan")), ("beta_d", -1.0),
-    ("beta_c", "spiky"), ("beta_c", [1.0] * 35), ("beta_c", [float("nan")] * 36), ("beta_c_width", 0.0),
-    ("initial_mean_deg", 360.0), ("initial_std_deg", 0.0), ("slate_std_deg", 0.5), ("slate_kernel", "box"),
-    ("action_set", "seven"), ("obs_mode", "pixels"), ("nu_initial", float("inf")), ("nu_natural", "1"),
+    ("horizon", 0),
+    ("horizon", 2.5),
+    ("flexibility", 1.5),
+    ("flexibility", float("nan")),
+    ("beta_d", -1.0),
+    ("beta_c", "spiky"),
+    ("beta_c", [1.0] * 35),
+    ("beta_c", [float("nan")] * 36),
+    ("beta_c_width", 0.0),
+    ("initial_mean_deg", 360.0),
+    ("initial_std_deg", 0.0),
+    ("slate_std_deg", 0.5),
+    ("slate_kernel", "box"),
+    ("action_set", "seven"),
+    ("obs_mode", "pixels"),
+    ("nu_initial", float("inf")),
+    ("nu_natural", "1"),
 ]
 
 

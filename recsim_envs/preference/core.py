@@ -222,7 +222,7 @@ class UserBatch:
         Users can be at different t (vector env after partial resets), so users are grouped by t — at most
         ``horizon + 1`` groups, each one batched oracle call.
         """
-        cfg, tb, oracle = self.cfg, self.cfg.tables, self.cfg.oracle
+        tb, oracle = self.cfg.tables, self.cfg.oracle
         out = np.empty((self.n, 3, N_BINS))
         for t in np.unique(self.t):
             idx = np.flatnonzero(self.t == t)

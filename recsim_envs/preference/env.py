@@ -15,8 +15,10 @@ from recsim_envs.utils import rng as crng
 
 def _check_action(action: Any, n_actions: int) -> int:
     arr = np.asarray(action)
-    if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer) and not (
-        np.issubdtype(arr.dtype, np.floating) and float(arr.reshape(-1)[0]).is_integer()
+    if (
+        arr.size != 1
+        or not np.issubdtype(arr.dtype, np.integer)
+        and not (np.issubdtype(arr.dtype, np.floating) and float(arr.reshape(-1)[0]).is_integer())
     ):
         raise ValueError(f"action must be an integer slate index in [0, {n_actions - 1}], got {action!r}")
     a = int(arr.reshape(-1)[0])
