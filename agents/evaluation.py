@@ -1,0 +1,178 @@
+"""Evaluating any policy on any registered id: per-episode totals of the return and every named metric.
+
+Two paths that give the same numbers for the same seeds:
+
+- :func:`evaluate_batched` runs ``n_episodes`` users at once in the id's native vector env (user ``i`` seeded
+  ``seed + i``) and calls the policy on stacked observations — for policies that accept a batch (SB3 models
+  through :class:`SB3Policy`, the analytic baselines).
+- :func:`evaluate_single` runs ``n_episodes`` single envs one after the other, seeded ``seed + i`` — for any
+  object following the :class:`baselines.protocol.Policy` protocol.
+
+Per episode the result holds ``return`` (the scalar reward summed; for vector-reward ids the components), the
+episode ``length``, and the sum of every named reward component (``info["rewards"]``) and of every
+``expected_*`` entry the env reports (choice-marginalised, low-variance versions of the same metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from baselines.protocol import reset_policy
+
+
+def _check_episodes(n_episodes: Any) -> int:
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
+        raise ValueError(f"n_episodes must be an integer in [1, inf), got {n_episodes!r}")
+    return int(n_episodes)
+
+
+def _step_metrics(info: dict[str, Any], reward: Any, n: int) -> dict[str, np.ndarray]:
+    """Per-env step metrics from a (batched) info: named reward components and ``expected_*`` entries."""
+    out: dict[str, np.ndarray] = {}
+    r = np.asarray(reward, dtype=float).reshape(n, -1)
+    if r.shape[1] == 1:
+        out["return"] = r[:, 0]
+    else:
+        for j in range(r.shape[1]):
+            out[f"return_{j}"] = r[:, j]
+    for name, value in (info.get("rewards") or {}).items():
+        out[name] = np.asarray(value, dtype=float).reshape(n)
+    for key, value in info.items():
+        if key.startswith("expected_"):
+            arr = np.asarray(value)
+            if arr.shape == (n,) and np.issubdtype(arr.dtype, np.number):
+                out[key] = arr.astype(float)
+    return out
+
+
+class SB3Policy:
+    """An SB3 model as a :class:`baselines.protocol.Policy`; recurrent state is carried between calls.
+
+    Works on one observation or a stacked batch. ``reset()`` clears the LSTM state; a reset info (no step
+    happened yet) also starts a new episode, so the same object can be reused across episodes.
+    """
+
+    batched = True
+
+    def __init__(self, model, deterministic: bool = True):
+        self.model = model
+        self.deterministic = deterministic
+        self._state = None
+        self._starts: np.ndarray | None = None
+
+    def reset(self, seed: int | None = None) -> None:
+        self._state, self._starts = None, None
+        if seed is not None:
+            self.model.set_random_seed(seed)
+
+    def act(self, obs, info: dict[str, Any]):
+        single = np.asarray(obs).shape == self.model.observation_space.shape
+        batch = np.asarray(obs)[None] if single else np.asarray(obs)
+        n = batch.shape[0]
+        if self._starts is None or self._starts.shape[0] != n:
+            self._starts = np.ones(n, dtype=bool)
+            self._state = None
+        action, self._state = self.model.predict(
+            batch, state=self._state, episode_start=self._starts, deterministic=self.deterministic
+        )
+        self._starts = np.zeros(n, dtype=bool)
+        return action[0] if single else action
+
+    def episode_started(self, mask: np.ndarray) -> None:
+        """Mark envs whose next observation begins a new episode (batched evaluation with autoreset)."""
+        if self._starts is not None:
+            self._starts = self._starts | np.asarray(mask, dtype=bool)
+
+
+def evaluate_batched(
+    policy,
+    env_id: str,
+    n_episodes: int,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    max_steps: int = 100_000,
+    chunk: int = 1000,
+) -> dict[str, np.ndarray]:
+    """Evaluate a batch-capable policy: one episode per user, users ``seed .. seed + n_episodes - 1``.
+
+    Users are run in chunks of at most ``chunk`` (memory); each user's first episode is recorded and what the
+    vector env does after that user finished (autoreset) is ignored. ``policy.reset(seed)`` is called at the
+    start of each chunk.
+    """
+    n_total = _check_episodes(n_episodes)
+    results: list[dict[str, np.ndarray]] = []
+    for start in range(0, n_total, chunk):
+        n = min(chunk, n_total - start)
+        venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **(env_kwargs or {}))
+        obs, info = venv.reset(seed=int(seed) + start)
+        reset_policy(policy, int(seed) + start)
+        totals: dict[str, np.ndarray] = {}
+        length = np.zeros(n, dtype=np.int64)
+        active = np.ones(n, dtype=bool)
+        for _ in range(max_steps):
+            action = policy.act(obs, info)
+            obs, reward, terminated, truncated, info = venv.step(np.asarray(action))
+            done = np.logical_or(terminated, truncated)
+            src = info
+            if done.any() and "final_info" in info:
+                # finished users' step metrics, as they were before the autoreset
+                src = {**info, **{k: v for k, v in info["final_info"].items() if not k.startswith("_")}}
+            for name, value in _step_metrics(src, reward, n).items():
+                totals.setdefault(name, np.zeros(n))
+                totals[name] += np.where(active, value, 0.0)
+            length += active
+            active &= ~done
+            if hasattr(policy, "episode_started"):
+                policy.episode_started(done)
+            if not active.any():
+                break
+        else:
+            raise RuntimeError(f"{env_id}: episodes did not end within max_steps={max_steps}")
+        venv.close()
+        totals["length"] = length.astype(float)
+        results.append(totals)
+    return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+
+
+def evaluate_single(
+    policy,
+    env_id: str,
+    n_episodes: int,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    max_steps: int = 100_000,
+) -> dict[str, np.ndarray]:
+    """Evaluate any Policy-protocol object on single envs seeded ``seed + i``; ``reset(seed + i)`` per episode."""
+    n_total = _check_episodes(n_episodes)
+    env = gym.make(env_id, **(env_kwargs or {}))
+    rows: list[dict[str, float]] = []
+    for i in range(n_total):
+        obs, info = env.reset(seed=int(seed) + i)
+        reset_policy(policy, int(seed) + i)
+        totals: dict[str, float] = {}
+        steps = 0
+        for steps in range(1, max_steps + 1):  # noqa: B007
+            obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
+            for name, value in _step_metrics(info, reward, 1).items():
+                totals[name] = totals.get(name, 0.0) + float(value[0])
+            if terminated or truncated:
+                break
+        else:
+            raise RuntimeError(f"{env_id}: episode did not end within max_steps={max_steps}")
+        totals["length"] = float(steps)
+        rows.append(totals)
+    env.close()
+    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+
+
+def evaluate(policy, env_id: str, n_episodes: int, seed: int = 0, env_kwargs=None) -> dict[str, np.ndarray]:
+    """Batched evaluation when the policy says it accepts batches (``policy.batched``), else one env at a time."""
+    fn: Callable = evaluate_batched if getattr(policy, "batched", False) else evaluate_single
+    return fn(policy, env_id, n_episodes, seed=seed, env_kwargs=env_kwargs)
+
+
+__all__ = ["SB3Policy", "evaluate", "evaluate_batched", "evaluate_single"]

@@ -1,0 +1,262 @@
+"""Train PPO / RecurrentPPO / MaskablePPO on any registered recsim_envs id.
+
+Usage (console script ``recsim-train`` is the same)::
+
+    python -m agents.train --algo ppo_lstm --env recsim_envs/PreferenceShiftOracle-v0 --seed 0
+    python -m agents.train --algo ppo_lstm --variant myopic --env recsim_envs/PreferenceShiftOracle-v0
+    python -m agents.train --algo ppo --env recsim_envs/PreferenceShiftOracle-v0 \
+        --env-kwargs nu_initial:1.0 nu_natural:1.0 --hyperparams gamma:0.0 n_timesteps:20000
+
+Hyperparameters come from ``agents/hyperparams/<algo>[_myopic].yml`` (rl-baselines3-zoo shape, keyed by env id);
+``--hyperparams key:value`` overrides entries and ``--env-kwargs key:value`` are passed to ``gymnasium.make``
+(penalty weights ν_initial, ν_natural for PreferenceShift, λ for HarmMitigation, ...).
+
+Each run writes to ``<log-folder>/<algo>/<env-name>_<variant>_s<seed>/``: ``model.zip`` (the final agent),
+``config.yml`` (the exact resolved configuration, seed, package versions and command line — everything needed to
+re-create the run), ``checkpoints/`` (``--checkpoint-freq``) and TensorBoard logs under ``tb/``.
+:func:`load_agent` reloads a run and returns an evaluation-ready policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.hyperparams import (
+    VARIANTS,
+    algo_class,
+    canonical_algo,
+    load_hyperparams,
+    parse_key_values,
+    resolve,
+)
+
+#: env seeds of training run ``seed`` start at ``seed * ENV_SEED_STRIDE`` so runs never share users
+ENV_SEED_STRIDE = 100_000
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved as ``config.yml`` beside the model)."""
+
+    algo: str  # zoo name: ppo, ppo_lstm, ppo_mask
+    env_id: str  # registered id, e.g. recsim_envs/PreferenceShiftOracle-v0
+    seed: int = 0  # seeds torch/numpy in SB3 and the env users (env i of run s gets s * 100000 + i)
+    variant: str = "ltv"  # which hyperparameter file: ltv (<algo>.yml) or myopic (<algo>_myopic.yml)
+    env_kwargs: dict = field(default_factory=dict)  # passed to gymnasium.make / make_vec
+    hyperparams: dict = field(default_factory=dict)  # the zoo entry after overrides (JSON-able)
+    vectorization: str = "native"  # native (our gymnasium VectorEnv through the adapter) or dummy (make_vec_env)
+    n_threads: int = 1  # torch intra-op threads (1 is fastest for these small networks)
+
+
+def _jsonable(x: Any) -> Any:
+    return json.loads(json.dumps(x, default=str))
+
+
+def build_config(
+    algo: str,
+    env_id: str,
+    seed: int = 0,
+    variant: str = "ltv",
+    env_kwargs: dict | None = None,
+    overrides: dict | None = None,
+    conf_file: str | None = None,
+    vectorization: str = "native",
+    n_threads: int = 1,
+) -> TrainConfig:
+    """Resolve the hyperparameter entry for ``env_id`` (with ``overrides``) into a :class:`TrainConfig`."""
+    algo = canonical_algo(algo)
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer in [0, inf), got {seed!r}")
+    if vectorization not in ("native", "dummy"):
+        raise ValueError(f"vectorization must be one of ['native', 'dummy'], got {vectorization!r}")
+    raw = load_hyperparams(algo, env_id, variant, conf_file)
+    raw.update(overrides or {})
+    resolve(raw)  # validate now, not after the env is built
+    return TrainConfig(
+        algo=algo,
+        env_id=env_id,
+        seed=seed,
+        variant=variant,
+        env_kwargs=_jsonable(dict(env_kwargs or {})),
+        hyperparams=_jsonable(raw),
+        vectorization=vectorization,
+        n_threads=int(n_threads),
+    )
+
+
+def make_model(config: TrainConfig, tensorboard_log: str | None = None, verbose: int = 0):
+    """The SB3 model and its training ``VecEnv`` for ``config`` (nothing trained yet)."""
+    import torch
+
+    from agents.sb3_vec import make_sb3_vec_env
+
+    torch.set_num_threads(config.n_threads)
+    meta, kwargs = resolve(config.hyperparams)
+    env = make_sb3_vec_env(
+        config.env_id,
+        meta["n_envs"],
+        seed=config.seed * ENV_SEED_STRIDE,
+        env_kwargs=config.env_kwargs,
+        vectorization=config.vectorization,
+    )
+    cls = algo_class(config.algo)
+    model = cls(meta["policy"], env, seed=config.seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
+    return model, meta
+
+
+def run_name(config: TrainConfig) -> str:
+    return f"{config.env_id.split('/')[-1]}_{config.variant}_s{config.seed}"
+
+
+def train(
+    config: TrainConfig,
+    log_folder: str | Path | None = "logs",
+    progress_bar: bool = False,
+    checkpoint_freq: int = 0,
+    tensorboard: bool = True,
+    verbose: int = 0,
+):
+    """Train per ``config``; return ``(model, run_dir)``. ``log_folder=None`` trains in memory only."""
+    from stable_baselines3.common.callbacks import CheckpointCallback
+
+    run_dir = None if log_folder is None else Path(log_folder) / config.algo / run_name(config)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_config(run_dir, config, status="training")
+    tb = str(run_dir / "tb") if (run_dir is not None and tensorboard) else None
+    model, meta = make_model(config, tensorboard_log=tb, verbose=verbose)
+    callback = None
+    if checkpoint_freq and run_dir is not None:
+        # CheckpointCallback counts vector steps; save every checkpoint_freq env steps
+        freq = max(1, int(checkpoint_freq) // meta["n_envs"])
+        callback = CheckpointCallback(freq, str(run_dir / "checkpoints"), name_prefix="model")
+    start = time.perf_counter()
+    model.learn(meta["n_timesteps"], callback=callback, progress_bar=progress_bar, tb_log_name="run")
+    seconds = time.perf_counter() - start
+    if run_dir is not None:
+        model.save(run_dir / "model.zip")
+        _write_config(run_dir, config, status="done", train_seconds=seconds)
+    model.env.close()
+    return model, run_dir
+
+
+def _versions() -> dict[str, str]:
+    import gymnasium
+    import numpy
+    import sb3_contrib
+    import stable_baselines3
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "torch": torch.__version__,
+        "gymnasium": gymnasium.__version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "sb3_contrib": sb3_contrib.__version__,
+    }
+
+
+def _write_config(run_dir: Path, config: TrainConfig, **extra: Any) -> None:
+    payload = {**asdict(config), **extra, "versions": _versions(), "command": " ".join(sys.argv)}
+    tmp = run_dir / "config.yml.tmp"
+    tmp.write_text(yaml.safe_dump(payload, sort_keys=False))
+    os.replace(tmp, run_dir / "config.yml")
+
+
+def load_config(run_dir: str | Path) -> TrainConfig:
+    """The :class:`TrainConfig` saved beside a model."""
+    data = yaml.safe_load((Path(run_dir) / "config.yml").read_text())
+    fields = TrainConfig.__dataclass_fields__
+    return TrainConfig(**{k: v for k, v in data.items() if k in fields})
+
+
+def load_agent(path: str | Path, deterministic: bool = True):
+    """Reload a run (its directory or its ``model.zip``/checkpoint); return ``(SB3Policy, TrainConfig)``."""
+    from agents.evaluation import SB3Policy
+
+    path = Path(path)
+    run_dir = path if path.is_dir() else path.parent
+    if run_dir.name == "checkpoints":
+        run_dir = run_dir.parent
+    model_path = path / "model.zip" if path.is_dir() else path
+    if not model_path.exists():
+        raise ValueError(f"path {str(path)!r} holds no model.zip")
+    config = load_config(run_dir)
+    model = algo_class(config.algo).load(model_path, device="cpu")
+    return SB3Policy(model, deterministic=deterministic), config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="recsim-train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--algo", default="ppo_lstm", help="ppo | ppo_lstm (RecurrentPPO) | ppo_mask (MaskablePPO)")
+    p.add_argument("--env", required=True, help="registered id, e.g. recsim_envs/PreferenceShiftOracle-v0")
+    p.add_argument("--variant", default="ltv", choices=VARIANTS, help="ltv (gamma 0.99) or myopic (gamma 0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--conf-file", default=None, help="zoo-shaped YAML instead of agents/hyperparams/<algo>.yml")
+    p.add_argument("--hyperparams", nargs="*", default=[], help="overrides, key:value (YAML values)")
+    p.add_argument("--env-kwargs", nargs="*", default=[], help="gymnasium.make kwargs, key:value (YAML values)")
+    p.add_argument("-n", "--n-timesteps", type=int, default=None, help="override n_timesteps")
+    p.add_argument("--vectorization", default="native", choices=("native", "dummy"))
+    p.add_argument("--log-folder", default="logs")
+    p.add_argument("--checkpoint-freq", type=int, default=0, help="save a checkpoint every N env steps (0: off)")
+    p.add_argument("--no-tensorboard", action="store_true")
+    p.add_argument("--no-progress-bar", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--eval-episodes", type=int, default=1000, help="evaluate the final agent on N users (0: skip)")
+    p.add_argument("-v", "--verbose", type=int, default=0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import recsim_envs  # noqa: F401
+
+    overrides = parse_key_values(args.hyperparams, "hyperparams")
+    if args.n_timesteps is not None:
+        overrides["n_timesteps"] = args.n_timesteps
+    config = build_config(
+        args.algo,
+        args.env,
+        seed=args.seed,
+        variant=args.variant,
+        env_kwargs=parse_key_values(args.env_kwargs, "env_kwargs"),
+        overrides=overrides,
+        conf_file=args.conf_file,
+        vectorization=args.vectorization,
+        n_threads=args.threads,
+    )
+    model, run_dir = train(
+        config,
+        log_folder=args.log_folder,
+        progress_bar=not args.no_progress_bar,
+        checkpoint_freq=args.checkpoint_freq,
+        tensorboard=not args.no_tensorboard,
+        verbose=args.verbose,
+    )
+    print(f"saved {run_dir / 'model.zip'}")
+    if args.eval_episodes:
+        from agents.evaluation import SB3Policy, evaluate_batched
+
+        res = evaluate_batched(
+            SB3Policy(model), config.env_id, args.eval_episodes, seed=10**9, env_kwargs=config.env_kwargs
+        )
+        summary = {k: round(float(v.mean()), 4) for k, v in res.items()}
+        print(f"evaluation over {args.eval_episodes} users (seed 1e9): {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
