@@ -128,7 +128,13 @@ class GymnasiumVecEnvAdapter(VecEnv):
         setattr(self.venv, attr_name, value)
 
     def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs) -> list[Any]:
-        """Call a method of the vector env once; batched results ([num_envs, ...]) are split per env."""
+        """Call a method of the vector env once; batched results ([num_envs, ...]) are split per env.
+
+        ``action_masks`` (MaskablePPO) on an env without masks answers "every action valid".
+        """
+        if method_name == "action_masks" and not hasattr(self.venv, "action_masks"):
+            n_actions = int(self.venv.single_action_space.n)
+            return [np.ones(n_actions, dtype=bool) for _ in self._indices(indices)]
         result = getattr(self.venv, method_name)(*method_args, **method_kwargs)
         idx = self._indices(indices)
         if isinstance(result, np.ndarray) and result.ndim >= 1 and result.shape[0] == self.num_envs:

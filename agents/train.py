@@ -161,11 +161,11 @@ def _versions() -> dict[str, str]:
 
     return {
         "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-        "stable_baselines3": stable_baselines3.__version__,
-        "sb3_contrib": sb3_contrib.__version__,
+        "numpy": str(numpy.__version__),
+        "torch": str(torch.__version__),
+        "gymnasium": str(gymnasium.__version__),
+        "stable_baselines3": str(stable_baselines3.__version__),
+        "sb3_contrib": str(sb3_contrib.__version__),
     }
 
 

@@ -1,0 +1,91 @@
+"""Incremental, atomic, resumable result rows for long evaluation jobs (leaderboard, reproductions).
+
+Rows are JSON objects kept in a JSON-lines file. Every :meth:`RowStore.add` rewrites the whole file to a
+temporary sibling, flushes it to disk and renames it over the original (``os.replace`` is atomic), so a run
+killed at any moment leaves either the old or the new file — never a torn row. A restarted run opens the same
+file, asks :meth:`RowStore.has` for each unit of work and skips the ones already recorded: nothing is lost and
+nothing is duplicated. Rows are identified by ``key_fields``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class RowStore:
+    """Rows keyed by ``key_fields``, persisted atomically after every addition."""
+
+    def __init__(self, path: str | Path, key_fields: Sequence[str]):
+        if not key_fields:
+            raise ValueError("key_fields must name at least one field")
+        self.path = Path(path)
+        self.key_fields = tuple(key_fields)
+        self.rows: list[dict[str, Any]] = []
+        self._keys: set[tuple] = set()
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    key = self.key(row)
+                    if key not in self._keys:
+                        self._keys.add(key)
+                        self.rows.append(row)
+
+    def key(self, row: dict[str, Any]) -> tuple:
+        missing = [k for k in self.key_fields if k not in row]
+        if missing:
+            raise ValueError(f"row is missing key fields {missing}: {row!r}")
+        return tuple(json.dumps(row[k], sort_keys=True) for k in self.key_fields)
+
+    def has(self, **key: Any) -> bool:
+        return self.key(key) in self._keys
+
+    def add(self, row: dict[str, Any]) -> bool:
+        """Record ``row`` (JSON-able) unless its key is already present; return whether it was added."""
+        row = json.loads(json.dumps(row))  # JSON-able now, not at the next read
+        key = self.key(row)
+        if key in self._keys:
+            return False
+        self._keys.add(key)
+        self.rows.append(row)
+        atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.rows))
+        return True
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def rows_to_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """CSV text of flat rows (``columns`` default: union of keys in first-seen order)."""
+    rows = list(rows)
+    if columns is None:
+        columns = []
+        for r in rows:
+            columns += [k for k in r if k not in columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: r.get(k, "") for k in columns})
+    return buf.getvalue()
+
+
+__all__ = ["RowStore", "atomic_write_text", "rows_to_csv"]
