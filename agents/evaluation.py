@@ -44,8 +44,8 @@ def _step_metrics(info: dict[str, Any], reward: Any, n: int) -> dict[str, np.nda
     for key, value in info.items():
         if key.startswith("expected_"):
             arr = np.asarray(value)
-            if arr.shape == (n,) and np.issubdtype(arr.dtype, np.number):
-                out[key] = arr.astype(float)
+            if arr.size == n and np.issubdtype(arr.dtype, np.number):
+                out[key] = arr.astype(float).reshape(n)
     return out
 
 

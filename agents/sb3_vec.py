@@ -120,8 +120,14 @@ class GymnasiumVecEnvAdapter(VecEnv):
             return [indices]
         return list(indices)
 
+    def _all_valid_masks(self) -> np.ndarray:
+        return np.ones((self.num_envs, int(self.venv.single_action_space.n)), dtype=bool)
+
     def get_attr(self, attr_name: str, indices=None) -> list[Any]:
-        value = getattr(self.venv, attr_name)
+        if attr_name == "action_masks" and not hasattr(self.venv, "action_masks"):
+            value: Any = self._all_valid_masks
+        else:
+            value = getattr(self.venv, attr_name)
         return [value for _ in self._indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
@@ -132,10 +138,8 @@ class GymnasiumVecEnvAdapter(VecEnv):
 
         ``action_masks`` (MaskablePPO) on an env without masks answers "every action valid".
         """
-        if method_name == "action_masks" and not hasattr(self.venv, "action_masks"):
-            n_actions = int(self.venv.single_action_space.n)
-            return [np.ones(n_actions, dtype=bool) for _ in self._indices(indices)]
-        result = getattr(self.venv, method_name)(*method_args, **method_kwargs)
+        method = self.get_attr(method_name)[0]
+        result = method(*method_args, **method_kwargs)
         idx = self._indices(indices)
         if isinstance(result, np.ndarray) and result.ndim >= 1 and result.shape[0] == self.num_envs:
             return [result[i] for i in idx]

@@ -1,0 +1,403 @@
+"""Leaderboard: rank any policy on fixed, versioned protocols for every registered recsim_envs id.
+
+Usage (console script ``recsim-leaderboard`` is the same)::
+
+    python -m benchmarks.leaderboard --quick                      # every id, every baseline, quick PPO agents
+    python -m benchmarks.leaderboard --envs recsim_envs/PreferenceShiftOracle-v0 \
+        --policy mine=examples.custom_agent_leaderboard:make_policy
+    python -m benchmarks.leaderboard --agent rppo='results/reproduce_preference/runs/rl/ppo_lstm/*'
+
+A *protocol* fixes, per env id, the evaluation seeds (≥ 5), the users per seed, the score that ranks policies
+and the metrics reported; it has a version string that is stored in every row, so rows from another protocol
+are never mixed in. Policies come from three sources:
+
+- every baseline of the env's family (``baselines.<family>``) plus a seeded uniform-random policy for every id;
+- ``--policy NAME=package.module:Factory``: ``Factory(env)`` gets a single env (``gymnasium.make(id)``) and
+  returns an object with ``act(obs, info)`` (and optionally ``reset(seed)``, ``batched = True``);
+- ``--agent NAME=PATH``: saved SB3 agents (run folders written by ``agents.train``; a glob of several runs
+  counts one run per seed), evaluated on the id they were trained on;
+- ``--train-quick``: PPO trained inline for ``QUICK_AGENT_STEPS`` steps per seed (cheap ids only).
+
+Per (id, policy, seed) a row is written to ``<out>/rows.jsonl`` as soon as it is computed (atomic rewrite); a
+killed run restarts, skips recorded rows and adds no duplicates. Aggregates over seeds (mean, IQM with a 95 %
+stratified-bootstrap interval, probability of improvement over ``--reference``) go to ``leaderboard.md``,
+``leaderboard.csv`` and ``leaderboard.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib
+import json
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.evaluation import evaluate
+from agents.store import RowStore, atomic_write_text, rows_to_csv
+from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
+
+#: PPO steps per seed for the inline quick-trained agents (≈ 2 s each on one core)
+QUICK_AGENT_STEPS = 20_000
+BOOTSTRAP_REPS = 2000
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How an env id is scored. Change anything here -> bump ``version``."""
+
+    version: str
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # evaluation seeds; seed s runs users base_seed + s·stride + i
+    episodes: int = 1000  # users (episodes) per seed, full run
+    quick_episodes: int = 200  # users per seed with --quick
+    score: str = "return"  # metric that ranks policies (episode total)
+    higher_is_better: bool = True
+    base_seed: int = 2_000_000_000  # user seeds disjoint from training (agents.train) and reproduction seeds
+    stride: int = 100_000
+    env_kwargs: dict = field(default_factory=dict)  # always empty: ids are scored as registered
+
+    def user_seed(self, seed: int) -> int:
+        return self.base_seed + seed * self.stride
+
+
+_PREF_NOTE = "return = Σ_t r_t of the registered reward"
+#: explicit protocols; any other registered id gets DEFAULT_PROTOCOL
+PROTOCOLS: dict[str, Protocol] = {
+    "recsim_envs/PreferenceShift-v0": Protocol("pref-v1"),
+    "recsim_envs/PreferenceShiftOracle-v0": Protocol("pref-v1"),
+    "recsim_envs/PreferenceShiftPenalized-v0": Protocol("pref-v1"),
+    # vector reward: rank by the engagement objective, report all three
+    "recsim_envs/PreferenceShiftMO-v0": Protocol("pref-v1", score="engagement"),
+}
+DEFAULT_PROTOCOL = Protocol("default-v1", episodes=200, quick_episodes=50)
+
+
+def protocol_for(env_id: str) -> Protocol:
+    return PROTOCOLS.get(env_id, DEFAULT_PROTOCOL)
+
+
+# -- policies -----------------------------------------------------------------------------------------------
+class RandomPolicy:
+    """Uniformly random valid action (respects ``action_masks()`` when the env has one); seeded by ``reset``."""
+
+    def __init__(self, env, seed: int = 0):
+        self.env = env
+        self.space = env.action_space
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+
+    def act(self, obs, info):
+        base = getattr(self.env, "unwrapped", self.env)
+        if hasattr(base, "action_masks"):
+            return int(self.rng.choice(np.flatnonzero(np.asarray(base.action_masks(), dtype=bool))))
+        self.space.seed(int(self.rng.integers(2**31)))
+        return self.space.sample()
+
+
+class _Batched:
+    """Marks a policy that accepts stacked observations (so evaluation uses the native vector env)."""
+
+    batched = True
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def reset(self, seed: int | None = None) -> None:
+        reset = getattr(self.policy, "reset", None)
+        if callable(reset):
+            reset(seed)
+
+    def act(self, obs, info):
+        return self.policy.act(obs, info)
+
+
+def _family(env_id: str) -> str:
+    spec = gym.spec(env_id)
+    return str(spec.entry_point).split(":")[0].split(".")[1] if "." in str(spec.entry_point) else ""
+
+
+def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
+    """Factories of the baselines that apply to ``env_id`` (from ``baselines.<family>``), plus random."""
+    out: dict[str, Callable[[], Any]] = {"random": lambda: RandomPolicy(gym.make(env_id))}
+    family = _family(env_id)
+    if family == "preference":
+        from baselines.preference import preference_baselines
+
+        cfg = gym.make(env_id).unwrapped.config
+        names = list(preference_baselines(cfg))
+        for name in names:  # the family's own random replaces the generic one
+            # every preference baseline accepts stacked observations (see baselines.preference)
+            out[name] = lambda name=name: _Batched(preference_baselines(cfg)[name])
+    elif family == "harm":
+        out.update(_harm_baselines(env_id))
+    return out
+
+
+def _harm_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
+    try:
+        harm = importlib.import_module("baselines.harm")
+    except ImportError:
+        return {}
+    factory = getattr(harm, "harm_baselines", None)
+    if factory is None:
+        return {}
+    env = gym.make(env_id)
+    names = list(factory(env))
+    return {n: (lambda n=n: factory(gym.make(env_id))[n]) for n in names}
+
+
+def load_factory(spec: str) -> Callable:
+    """``package.module:Factory`` -> the callable; ``ValueError`` naming the spec on failure."""
+    if ":" not in spec:
+        raise ValueError(f"policy must look like package.module:Factory, got {spec!r}")
+    module, attr = spec.split(":", 1)
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"policy {spec!r} cannot be imported: {exc}") from exc
+
+
+def _named(items: list[str], what: str) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"{what} entries must look like NAME=VALUE, got {item!r}")
+        name, value = item.split("=", 1)
+        out.append((name, value))
+    return out
+
+
+# -- tasks --------------------------------------------------------------------------------------------------
+@dataclass
+class Task:
+    env_id: str
+    policy: str
+    seed: int
+    make: Callable[[], Any]  # builds a fresh policy
+
+
+def quick_agents(env_id: str, out: Path, seeds: tuple[int, ...]) -> list[Task]:
+    """PPO trained inline (``QUICK_AGENT_STEPS`` per seed) on scalar-reward ids with a PPO config."""
+    from agents.hyperparams import load_hyperparams
+    from agents.train import build_config, load_agent, train
+
+    try:
+        load_hyperparams("ppo", env_id)
+    except ValueError:
+        return []
+    if getattr(gym.make(env_id).unwrapped, "reward_dim", 1) != 1:
+        return []
+    tasks = []
+    for s in seeds:
+
+        def make(s=s):
+            cfg = build_config("ppo", env_id, seed=s, overrides={"n_timesteps": QUICK_AGENT_STEPS})
+            run = out / "agents" / "ppo" / f"{env_id.split('/')[-1]}_ltv_s{s}"
+            if not ((run / "model.zip").exists() and "done" in (run / "config.yml").read_text()):
+                train(cfg, log_folder=out / "agents", tensorboard=False)
+            return load_agent(run)[0]
+
+        tasks.append(Task(env_id, f"ppo_quick_{QUICK_AGENT_STEPS // 1000}k", s, make))
+    return tasks
+
+
+def agent_tasks(name: str, pattern: str, env_ids: list[str]) -> list[Task]:
+    from agents.train import load_agent, load_config
+
+    runs = sorted(p for p in glob.glob(pattern) if (Path(p) / "model.zip").exists())
+    if not runs:
+        raise ValueError(f"agent {name}={pattern!r} matches no run folder with a model.zip")
+    tasks = []
+    for j, run in enumerate(runs):
+        env_id = load_config(run).env_id
+        if env_id not in env_ids:
+            continue
+        seeds = protocol_for(env_id).seeds
+        # several runs: run j is scored on protocol seed j; one run: on every protocol seed
+        for s in seeds if len(runs) == 1 else seeds[j : j + 1]:
+            tasks.append(Task(env_id, name, s, lambda run=run: load_agent(run)[0]))
+    return tasks
+
+
+def _episodes(row: dict, quick: bool) -> int:
+    proto = protocol_for(row["env_id"])
+    return proto.quick_episodes if quick else proto.episodes
+
+
+def run_task(task: Task, quick: bool) -> dict[str, Any]:
+    proto = protocol_for(task.env_id)
+    episodes = proto.quick_episodes if quick else proto.episodes
+    policy = task.make()
+    start = time.perf_counter()
+    res = evaluate(policy, task.env_id, episodes, seed=proto.user_seed(task.seed))
+    row = {
+        "protocol": proto.version,
+        "env_id": task.env_id,
+        "policy": task.policy,
+        "seed": task.seed,
+        "episodes": episodes,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    row.update({k: float(np.mean(v)) for k, v in res.items()})
+    return row
+
+
+# -- aggregation --------------------------------------------------------------------------------------------
+def aggregate(rows: list[dict], reference: str | None) -> list[dict]:
+    """One entry per (env id, policy): seeds, mean, IQM [95 % CI] of the score, P(improvement) over reference."""
+    out = []
+    for env_id in dict.fromkeys(r["env_id"] for r in rows):
+        proto = protocol_for(env_id)
+        env_rows = [r for r in rows if r["env_id"] == env_id and r["protocol"] == proto.version]
+        by_policy: dict[str, list[dict]] = {}
+        for r in env_rows:
+            by_policy.setdefault(r["policy"], []).append(r)
+        sign = 1.0 if proto.higher_is_better else -1.0
+        ref = by_policy.get(reference) if reference else None
+        for name, rs in by_policy.items():
+            x = np.array([r[proto.score] for r in rs])
+            point, lo, hi = stratified_bootstrap_ci(x, "iqm", reps=BOOTSTRAP_REPS, seed=0)
+            entry = {
+                "env_id": env_id,
+                "protocol": proto.version,
+                "policy": name,
+                "score": proto.score,
+                "seeds": len(rs),
+                "episodes": rs[0]["episodes"],
+                "mean": float(x.mean()),
+                "iqm": point,
+                "iqm_low": lo,
+                "iqm_high": hi,
+            }
+            for m in sorted(k for k in rs[0] if k not in entry and k not in ("seed", "seconds")):
+                if isinstance(rs[0][m], float):
+                    entry[f"mean_{m}"] = float(np.mean([r[m] for r in rs]))
+            if ref is not None and name != reference:
+                y = np.array([r[proto.score] for r in ref])
+                poi, plo, phi = probability_of_improvement(sign * x, sign * y, reps=BOOTSTRAP_REPS, seed=0)
+                entry.update({"poi_vs_reference": poi, "poi_low": plo, "poi_high": phi, "reference": reference})
+            out.append(entry)
+    out.sort(key=lambda e: (e["env_id"], -e["iqm"] if protocol_for(e["env_id"]).higher_is_better else e["iqm"]))
+    return out
+
+
+def render_markdown(entries: list[dict], reference: str | None) -> str:
+    lines = []
+    for env_id in dict.fromkeys(e["env_id"] for e in entries):
+        es = [e for e in entries if e["env_id"] == env_id]
+        proto = protocol_for(env_id)
+        lines += [
+            f"### {env_id} (protocol {proto.version}: {es[0]['seeds']} seeds × {es[0]['episodes']} episodes, "
+            f"score = {proto.score})",
+            "",
+            f"| rank | policy | IQM [95 % CI] | mean | P(> {reference or '—'}) [95 % CI] |",
+            "|---|---|---|---|---|",
+        ]
+        for i, e in enumerate(es, 1):
+            poi = (
+                f"{e['poi_vs_reference']:.2f} [{e['poi_low']:.2f}, {e['poi_high']:.2f}]"
+                if "poi_vs_reference" in e
+                else "—"
+            )
+            lines.append(
+                f"| {i} | {e['policy']} | {e['iqm']:.3f} [{e['iqm_low']:.3f}, {e['iqm_high']:.3f}] | "
+                f"{e['mean']:.3f} | {poi} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_outputs(out: Path, rows: list[dict], reference: str | None, meta: dict) -> list[dict]:
+    entries = aggregate(rows, reference)
+    atomic_write_text(out / "leaderboard.md", render_markdown(entries, reference))
+    atomic_write_text(out / "leaderboard.csv", rows_to_csv(entries))
+    payload = {"meta": meta, "protocols": {k: asdict(protocol_for(k)) for k in {e["env_id"] for e in entries}}}
+    payload["entries"] = entries
+    atomic_write_text(out / "leaderboard.json", json.dumps(payload, indent=2))
+    return entries
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="recsim-leaderboard", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="the protocol's quick_episodes per seed")
+    p.add_argument("--envs", nargs="*", default=None, help="ids to score (default: every registered id)")
+    p.add_argument("--policy", nargs="*", default=[], help="NAME=package.module:Factory (Factory(env) -> policy)")
+    p.add_argument("--agent", nargs="*", default=[], help="NAME=PATH or glob of agents.train run folders")
+    p.add_argument("--no-baselines", action="store_true")
+    p.add_argument("--train-quick", action="store_true", help=f"add PPO trained {QUICK_AGENT_STEPS} steps per seed")
+    p.add_argument("--reference", default="random", help="policy for the probability of improvement")
+    p.add_argument("--out", default=None, help="output folder (default results/leaderboard[_quick])")
+    p.add_argument("--no-progress-bar", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import torch
+
+    import recsim_envs
+
+    torch.set_num_threads(1)
+    # gymnasium's passive checker notes the vector reward of the MO ids on every single-env step
+    warnings.filterwarnings("ignore", message=".*reward returned by `step\\(\\)` must be a float")
+    all_ids = recsim_envs.env_ids()
+    env_ids = args.envs if args.envs else all_ids
+    unknown = [e for e in env_ids if e not in all_ids]
+    if unknown:
+        raise ValueError(f"envs {unknown} are not registered; registered: {all_ids}")
+    out = Path(args.out or ("results/leaderboard" + ("_quick" if args.quick else "")))
+    tasks: list[Task] = []
+    for env_id in env_ids:
+        seeds = protocol_for(env_id).seeds
+        if not args.no_baselines:
+            for name, make in family_baselines(env_id).items():
+                tasks += [Task(env_id, name, s, make) for s in seeds]
+        for name, spec in _named(args.policy, "policy"):
+            factory = load_factory(spec)
+            tasks += [Task(env_id, name, s, lambda f=factory, e=env_id: f(gym.make(e))) for s in seeds]
+        if args.train_quick:
+            tasks += quick_agents(env_id, out, seeds)
+    for name, pattern in _named(args.agent, "agent"):
+        tasks += agent_tasks(name, pattern, env_ids)
+
+    store = RowStore(out / "rows.jsonl", ("protocol", "env_id", "policy", "seed", "episodes"))
+    todo = []
+    for t in tasks:
+        proto = protocol_for(t.env_id)
+        episodes = proto.quick_episodes if args.quick else proto.episodes
+        if not store.has(protocol=proto.version, env_id=t.env_id, policy=t.policy, seed=t.seed, episodes=episodes):
+            todo.append(t)
+    print(f"{len(tasks)} (env, policy, seed) tasks, {len(tasks) - len(todo)} already in {out / 'rows.jsonl'}")
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    for t in tqdm(todo, desc="leaderboard", disable=args.no_progress_bar, file=sys.stderr):
+        store.add(run_task(t, args.quick))
+    wanted = {(t.env_id, t.policy) for t in tasks}
+    rows = [
+        r
+        for r in store.rows
+        if (r["env_id"], r["policy"]) in wanted
+        and r["episodes"]
+        == (protocol_for(r["env_id"]).quick_episodes if args.quick else protocol_for(r["env_id"]).episodes)
+    ]
+    meta = {"quick": args.quick, "wall_seconds_this_invocation": round(time.perf_counter() - start, 1)}
+    entries = write_outputs(out, rows, args.reference, meta)
+    print(render_markdown(entries, args.reference))
+    print(f"wrote {out}/leaderboard.md, leaderboard.csv, leaderboard.json ({len(rows)} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""benchmarks.leaderboard and agents.store: protocols, policy loading, outputs, kill-and-resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import benchmarks.leaderboard as lb
+import recsim_envs
+from agents.store import RowStore, atomic_write_text, rows_to_csv
+
+ORACLE = "recsim_envs/PreferenceShiftOracle-v0"
+
+
+# -- store --------------------------------------------------------------------------------------------------
+def test_row_store_dedupes_and_survives_reopen(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    s = RowStore(path, ("env", "seed"))
+    assert s.add({"env": "a", "seed": 0, "x": 1.0})
+    assert not s.add({"env": "a", "seed": 0, "x": 2.0})  # same key: not added
+    assert s.add({"env": "a", "seed": 1, "x": np.float64(3.0)})
+    again = RowStore(path, ("env", "seed"))
+    assert len(again) == 2 and again.has(env="a", seed=1) and not again.has(env="b", seed=0)
+    assert [r["x"] for r in again.rows] == [1.0, 3.0]
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
+
+
+def test_row_store_bad_rows(tmp_path):
+    with pytest.raises(ValueError, match="key_fields"):
+        RowStore(tmp_path / "r.jsonl", ())
+    with pytest.raises(ValueError, match="missing key fields"):
+        RowStore(tmp_path / "r.jsonl", ("seed",)).add({"x": 1})
+
+
+def test_csv_and_atomic_write(tmp_path):
+    text = rows_to_csv([{"a": 1, "b": 2}, {"a": 3, "c": 4}])
+    assert list(csv.DictReader(text.splitlines())) == [{"a": "1", "b": "2", "c": ""}, {"a": "3", "b": "", "c": "4"}]
+    atomic_write_text(tmp_path / "sub" / "f.txt", "hello")
+    assert (tmp_path / "sub" / "f.txt").read_text() == "hello"
+
+
+# -- protocols ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("env_id", recsim_envs.env_ids())
+def test_every_registered_id_has_a_protocol_with_five_seeds(env_id):
+    proto = lb.protocol_for(env_id)
+    assert len(set(proto.seeds)) >= 5 and proto.episodes >= proto.quick_episodes >= 1 and proto.version
+    seeds = [proto.user_seed(s) for s in proto.seeds]
+    assert len(set(seeds)) == len(seeds)
+    assert min(np.diff(sorted(seeds))) >= proto.episodes  # seeds never share users
+    assert lb.family_baselines(env_id)  # at least the random policy
+
+
+def test_load_factory_errors():
+    with pytest.raises(ValueError, match="package.module:Factory"):
+        lb.load_factory("no_colon")
+    with pytest.raises(ValueError, match="cannot be imported"):
+        lb.load_factory("benchmarks.leaderboard:Nope")
+
+
+# -- end to end ---------------------------------------------------------------------------------------------
+def _run(tmp_path, *extra):
+    return lb.main(["--quick", "--envs", ORACLE, "--out", str(tmp_path), "--no-progress-bar", *extra])
+
+
+def test_leaderboard_ranks_baselines_and_writes_outputs(tmp_path, capsys):
+    assert _run(tmp_path) == 0
+    data = json.loads((tmp_path / "leaderboard.json").read_text())
+    entries = {e["policy"]: e for e in data["entries"]}
+    assert {"random", "belief_myopic", "true_myopic", "optimal_known_u"} <= set(entries)
+    # the DP optimum with the true preference is the best possible policy; random is far behind
+    assert data["entries"][0]["policy"] == "optimal_known_u"
+    assert entries["optimal_known_u"]["iqm_low"] > entries["random"]["iqm_high"]
+    assert entries["optimal_known_u"]["poi_vs_reference"] == 1.0
+    for e in data["entries"]:
+        assert e["seeds"] == 5 and e["episodes"] == lb.protocol_for(ORACLE).quick_episodes
+        assert e["iqm_low"] <= e["iqm"] <= e["iqm_high"]
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert len(rows) == 5 * len(entries)
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert "optimal_known_u" in md and "IQM" in md
+    assert len(list(csv.DictReader((tmp_path / "leaderboard.csv").read_text().splitlines()))) == len(entries)
+
+
+def test_killed_run_resumes_without_loss_or_duplicates(tmp_path, monkeypatch):
+    real = lb.run_task
+    calls = {"n": 0}
+
+    def dies_after_seven(task, quick):
+        if calls["n"] == 7:
+            raise KeyboardInterrupt  # the process is killed mid-run
+        calls["n"] += 1
+        return real(task, quick)
+
+    monkeypatch.setattr(lb, "run_task", dies_after_seven)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path)
+    first = (tmp_path / "rows.jsonl").read_text().splitlines()
+    assert len(first) == 7
+
+    done_again = []
+    monkeypatch.setattr(lb, "run_task", lambda task, quick: done_again.append(task) or real(task, quick))
+    assert _run(tmp_path) == 0
+    rows = (tmp_path / "rows.jsonl").read_text().splitlines()
+    keys = [(r["env_id"], r["policy"], r["seed"]) for r in map(json.loads, rows)]
+    assert len(keys) == len(set(keys)) == 7 + len(done_again)
+    assert rows[:7] == first  # recorded rows kept verbatim, not recomputed
+    assert all((t.env_id, t.policy, t.seed) not in keys[:7] for t in done_again)
+
+
+def test_custom_policy_by_import_path(tmp_path):
+    spec = "mine=examples.custom_agent_leaderboard:make_policy"
+    assert _run(tmp_path, "--no-baselines", "--policy", spec, "--reference", "mine") == 0
+    entries = json.loads((tmp_path / "leaderboard.json").read_text())["entries"]
+    assert [e["policy"] for e in entries] == ["mine"] and entries[0]["seeds"] == 5
+    # the example policy steers with the belief, so it earns far more than a random recommender (≈ 5.9)
+    assert entries[0]["iqm"] > 6.5
+
+
+def test_saved_agent_is_scored(tmp_path):
+    from agents.train import build_config, train
+
+    for seed in range(2):
+        train(build_config("ppo", ORACLE, seed=seed, overrides={"n_timesteps": 640, "n_envs": 16}), tmp_path / "runs")
+    pattern = str(tmp_path / "runs" / "ppo" / "*")
+    assert _run(tmp_path / "lb", "--no-baselines", "--agent", f"ppo_tiny={pattern}") == 0
+    rows = [json.loads(x) for x in (tmp_path / "lb" / "rows.jsonl").read_text().splitlines()]
+    assert sorted(r["seed"] for r in rows) == [0, 1]  # two runs -> protocol seeds 0 and 1
+    with pytest.raises(ValueError, match="matches no run"):
+        _run(tmp_path / "lb2", "--agent", f"x={tmp_path / 'nothing'}")
