@@ -1,0 +1,15 @@
+"""Networked cooperation dilemma with recommender rewiring (Carvalho 2021; Santos, Pacheco, Lenaerts 2006).
+
+- :mod:`~recsim_envs.coop.simulator`: replica-vectorised model (``CoopConfig``, ``CoopBatch``, ``simulate``);
+- :mod:`~recsim_envs.coop.kernel`: the compiled (numba) step, rewire and initialisation kernels;
+- :mod:`~recsim_envs.coop.rules`: the rewiring rules (recommenders) and their codes;
+- :mod:`~recsim_envs.coop.env` / :mod:`~recsim_envs.coop.vector_env`: ``CooperationRewiring-v0`` and
+  ``RecommenderCompetition-v0`` (single and native vector envs).
+"""
+
+from __future__ import annotations
+
+from recsim_envs.coop.rules import GRID_NAMES, RULE_NAMES, rule_code, rule_name
+from recsim_envs.coop.simulator import CoopBatch, CoopConfig, simulate
+
+__all__ = ["CoopBatch", "CoopConfig", "GRID_NAMES", "RULE_NAMES", "rule_code", "rule_name", "simulate"]

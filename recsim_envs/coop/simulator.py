@@ -1,0 +1,288 @@
+"""Replica-vectorised simulator of the cooperation dilemma with recommender rewiring (Carvalho 2021, DESIGN §4).
+
+``CoopConfig`` validates the model parameters; ``CoopBatch`` holds R independent replicas as flat arrays and
+drives the compiled kernels of ``kernel.py``; :func:`simulate` runs a rule (or a competition) on R replicas and
+returns the paper's end-of-run metrics (and optional time series). Replica i of a run seeded ``s`` uses the
+counter-based key ``seed_to_key(s + i)``, so results do not depend on how replicas are batched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from recsim_envs.coop import kernel as K
+from recsim_envs.coop.rules import EXCLUSIVE, EXTERNAL, rule_code
+from recsim_envs.utils import rng as crng
+from recsim_envs.utils.validation import check_choice, check_int, check_real
+
+FERMI_MODES = ("clipped", "symmetric")
+STATUS_NAMES = ("running", "all_cooperate", "all_defect", "time_limit", "pending")
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+@dataclass
+class CoopConfig:
+    """Model parameters (symbols of Carvalho 2021 / Santos et al. 2006).
+
+    ``n_nodes`` N ≥ 3; ``degree`` k ∈ [1, N − 1] with N·k even (initial random k-regular graph); ``beta`` β ≥ 0
+    (selection intensity); ``W`` ≥ 0 (time-scale ratio: structural updates happen with probability W/(1+W));
+    ``T``, ``S`` (temptation, sucker's payoff; R = 1 and P = 0 fixed; PD default T = 2, S = −1);
+    ``fermi_mode`` "clipped" (d := max(d, 0), the author's code and published numbers) or "symmetric" (eq. 1);
+    ``rule`` the recommender of everyone (a name from ``rules.RULE_NAMES``; "EXTERNAL" = an agent decides);
+    ``max_steps`` ≥ 1 elementary steps; ``stop_on_absorption`` stop at all-C / all-D; ``initial_cooperators``
+    probability in [0, 1] that a node starts as C (½).
+    Competition: ``contenders`` rules of the competing recommenders (empty = no competition), ``W2`` ≥ 0
+    (recommender updates with probability W2/(1+W2)), ``beta_med_factor`` (β_med = factor·β, 10),
+    ``seed_fraction`` ∈ [0, 1] (initial users split evenly among contenders, 0.1); everyone else uses ``rule``.
+    ``record_every`` ≥ 0: time-series period in steps (0 = off).
+    """
+
+    n_nodes: int = 500
+    degree: int = 30
+    beta: float = 0.005
+    W: float = 2.09
+    T: float = 2.0
+    S: float = -1.0
+    fermi_mode: str = "clipped"
+    rule: str = "NO_MED"
+    max_steps: int = 500_000
+    stop_on_absorption: bool = True
+    initial_cooperators: float = 0.5
+    contenders: tuple[str, ...] = ()
+    W2: float = 0.0
+    beta_med_factor: float = 10.0
+    seed_fraction: float = 0.1
+    record_every: int = 0
+    rules: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self):
+        self.n_nodes = check_int("n_nodes", self.n_nodes, 3, 20_000)
+        self.degree = check_int("degree", self.degree, 1, self.n_nodes - 1)
+        if (self.n_nodes * self.degree) % 2:
+            raise ValueError(f"n_nodes·degree must be even for a k-regular graph, got {self.n_nodes}·{self.degree}")
+        self.beta = check_real("beta", self.beta, 0.0, 1e6)
+        self.W = check_real("W", self.W, 0.0, 1e12)
+        self.T = check_real("T", self.T, -1e6, 1e6)
+        self.S = check_real("S", self.S, -1e6, 1e6)
+        check_choice("fermi_mode", self.fermi_mode, FERMI_MODES)
+        self.max_steps = check_int("max_steps", self.max_steps, 1, 10**12)
+        self.stop_on_absorption = _check_bool("stop_on_absorption", self.stop_on_absorption)
+        self.initial_cooperators = check_real("initial_cooperators", self.initial_cooperators, 0.0, 1.0)
+        if isinstance(self.contenders, str) or not isinstance(self.contenders, (list, tuple)):
+            raise ValueError(f"contenders must be a list of rule names, got {self.contenders!r}")
+        self.contenders = tuple(self.contenders)
+        codes = [rule_code(self.rule, "rule")] + [rule_code(c, "contenders") for c in self.contenders]
+        if len(codes) > 127:
+            raise ValueError(f"contenders must have at most 126 entries, got {len(self.contenders)}")
+        self.W2 = check_real("W2", self.W2, 0.0, 1e12)
+        self.beta_med_factor = check_real("beta_med_factor", self.beta_med_factor, 0.0, 1e6)
+        self.seed_fraction = check_real("seed_fraction", self.seed_fraction, 0.0, 1.0)
+        self.record_every = check_int("record_every", self.record_every, 0, 10**12)
+        self.rules = np.asarray(codes, dtype=np.int64)
+
+    @property
+    def n_recommenders(self) -> int:
+        return len(self.rules)
+
+    @property
+    def n_seeds(self) -> int:
+        return int(round(self.seed_fraction * self.n_nodes)) if self.contenders else 0
+
+    @property
+    def has_external(self) -> bool:
+        return bool(np.any((self.rules & (EXCLUSIVE - 1)) == EXTERNAL))
+
+    def float_params(self) -> np.ndarray:
+        fp = np.zeros(K.N_FP)
+        fp[K.F_BETA] = self.beta
+        fp[K.F_P_STRATEGY] = 1.0 / (1.0 + self.W)
+        fp[K.F_P_REC] = self.W2 / (1.0 + self.W2) if self.contenders else 0.0
+        fp[K.F_BETA_MED] = self.beta_med_factor * self.beta
+        fp[K.F_T], fp[K.F_S], fp[K.F_R], fp[K.F_P] = self.T, self.S, 1.0, 0.0
+        return fp
+
+    def int_params(self) -> np.ndarray:
+        ip = np.zeros(K.N_IP, dtype=np.int64)
+        ip[K.I_CLIPPED] = self.fermi_mode == "clipped"
+        ip[K.I_STOP_ABSORB] = self.stop_on_absorption
+        ip[K.I_MAX_STEPS] = self.max_steps
+        ip[K.I_RECORD] = self.record_every
+        return ip
+
+
+class CoopBatch:
+    """R replicas of the model as flat arrays (leading replica axis).
+
+    Arrays: ``nbr``/``pos``/``deg`` (adjacency lists, edge positions, degrees), ``strat`` (1 = C, 0 = D), ``ncn``
+    (cooperating-neighbour counts; fitness derives from them exactly), ``rec`` (recommender index; 0 = the
+    default ``rule``, 1.. = ``contenders``), ``members``/``mpos``/``msize`` (defector and cooperator lists),
+    ``degcount`` (degree histogram), ``reccount`` (users per recommender), ``keys``/``ctrs`` (random streams),
+    ``cnt`` (counters and status, slots ``kernel.C_*``), ``ts`` (time series, [R, rows, 5]).
+    """
+
+    def __init__(self, config: CoopConfig, n_replicas: int):
+        self.config = config
+        self.n = n = config.n_nodes
+        self.R = R = check_int("n_replicas", n_replicas, 1, 10**6)
+        self.nbr = np.zeros((R, n, n), dtype=np.int32)
+        self.pos = np.full((R, n, n), -1, dtype=np.int32)
+        self.deg = np.zeros((R, n), dtype=np.int32)
+        self.strat = np.zeros((R, n), dtype=np.int8)
+        self.ncn = np.zeros((R, n), dtype=np.int32)
+        self.rec = np.zeros((R, n), dtype=np.int32)
+        self.members = np.zeros((R, 2, n), dtype=np.int32)
+        self.mpos = np.zeros((R, n), dtype=np.int32)
+        self.msize = np.zeros((R, 2), dtype=np.int64)
+        self.degcount = np.zeros((R, n + 1), dtype=np.int32)
+        self.reccount = np.zeros((R, config.n_recommenders), dtype=np.int64)
+        self.keys = np.zeros(R, dtype=np.uint64)
+        self.ctrs = np.zeros(R, dtype=np.uint64)
+        self.cnt = np.zeros((R, K.N_CNT), dtype=np.int64)
+        rows = config.max_steps // config.record_every + 1 if config.record_every else 0
+        self.ts = np.zeros((R, rows, K.N_TS))
+        self._fp = config.float_params()
+        self._ip = config.int_params()
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def reset(self, keys: np.ndarray, which: np.ndarray | None = None) -> None:
+        """Start fresh episodes for the replicas in ``which`` (all by default) with stream keys ``keys``."""
+        which = np.ones(self.R, dtype=bool) if which is None else np.asarray(which, dtype=bool)
+        self.keys[which] = np.asarray(keys, dtype=np.uint64).reshape(-1)[: int(which.sum())]
+        c = self.config
+        K.init_replicas(
+            which, self.nbr, self.pos, self.deg, self.strat, self.ncn, self.rec, self.members, self.mpos,
+            self.msize, self.degcount, self.reccount, self.keys, self.ctrs, self.cnt, self.ts, c.degree,
+            len(c.contenders), c.n_seeds, c.initial_cooperators, c.stop_on_absorption,
+        )  # fmt: skip
+
+    def advance(self) -> None:
+        """Run every running replica until it ends or an agent decision (EXTERNAL rule) is pending."""
+        K.advance(
+            self.nbr, self.pos, self.deg, self.strat, self.ncn, self.rec, self.members, self.mpos, self.msize,
+            self.degcount, self.reccount, self.keys, self.ctrs, self.cnt, self.ts, self.config.rules, self._fp,
+            self._ip,
+        )  # fmt: skip
+
+    def apply(self, r: int, z: int) -> bool:
+        """Carry out replica r's pending rewire to z (z < 0 declines it); False if z is not a candidate."""
+        return bool(
+            K.apply_external(
+                self.nbr, self.pos, self.deg, self.strat, self.ncn, self.rec, self.degcount, self.cnt,
+                self.config.rules, r, int(z), self.n,
+            )  # fmt: skip
+        )
+
+    def candidate_mask(self, r: int, out: np.ndarray | None = None) -> np.ndarray:
+        """int8 [N]: 1 where z is a valid choice for replica r's pending rewire (zeros if none pending)."""
+        out = np.zeros(self.n, dtype=np.int8) if out is None else out
+        K.candidate_mask(self.pos, self.rec, self.config.rules, self.cnt, r, self.n, out)
+        return out
+
+    # -- state views -----------------------------------------------------------------------------------------
+    @property
+    def status(self) -> np.ndarray:
+        return self.cnt[:, K.C_STATUS].copy()
+
+    @property
+    def pending(self) -> np.ndarray:
+        """[R, 2] pending (a, b) — a rewires away from b — or (−1, −1)."""
+        return self.cnt[:, [K.C_PA, K.C_PB]].copy()
+
+    def adjacency(self, r: int) -> np.ndarray:
+        return (self.pos[r] >= 0).astype(np.int8)
+
+    def fitness(self) -> np.ndarray:
+        """Π [R, N] from the maintained counts (exact)."""
+        c = self.config
+        nc = self.ncn.astype(np.float64)
+        d = self.deg.astype(np.float64)
+        return np.where(self.strat == 1, nc * 1.0 + (d - nc) * c.S, nc * c.T + (d - nc) * 0.0)
+
+    def metrics(self) -> dict[str, np.ndarray]:
+        """End-of-run (or current) quantities per replica, all [R] arrays."""
+        n = self.n
+        cnt = self.cnt
+        struct = cnt[:, K.C_STRUCT]
+        mean_deg = self.deg.sum(axis=1) / n
+        out = {
+            "cooperator_fraction": self.msize[:, 1] / n,
+            "rewires": cnt[:, K.C_REQ].copy(),
+            "structural_updates": struct.copy(),
+            "rewires_per_opportunity": np.divide(
+                cnt[:, K.C_REQ], struct, out=np.zeros(self.R), where=struct > 0
+            ),
+            "rewires_done": cnt[:, K.C_DONE].copy(),
+            "rewires_skipped": cnt[:, K.C_SKIP].copy(),
+            "strategy_changes": cnt[:, K.C_FLIPS].copy(),
+            "recommender_changes": cnt[:, K.C_RECS].copy(),
+            "heterogeneity": cnt[:, K.C_SUMDEG2] / n - mean_deg**2,
+            "max_degree": cnt[:, K.C_MAXDEG].copy(),
+            "steps": cnt[:, K.C_T].copy(),
+            "status": cnt[:, K.C_STATUS].copy(),
+            "shares": self.reccount / n,
+        }
+        return out
+
+    def time_series(self) -> np.ndarray:
+        """[R, rows, 5] (t, cooperator fraction, #rewires, heterogeneity, max degree) every ``record_every``
+        steps; rows after an absorption repeat the absorbed state (it never changes again)."""
+        ts = self.ts.copy()
+        every = self.config.record_every
+        if ts.shape[1] == 0:
+            return ts
+        for r in range(self.R):  # one fill per replica, not per step
+            last = int(self.cnt[r, K.C_PREV])
+            if 0 < last < ts.shape[1]:
+                ts[r, last:, 1:] = [
+                    self.msize[r, 1] / self.n,
+                    self.cnt[r, K.C_REQ],
+                    self.cnt[r, K.C_SUMDEG2] / self.n - (self.deg[r].sum() / self.n) ** 2,
+                    self.cnt[r, K.C_MAXDEG],
+                ]
+                ts[r, last:, 0] = np.arange(last, ts.shape[1]) * every
+        return ts
+
+
+def simulate(
+    rule: str = "NO_MED",
+    n_replicas: int = 15,
+    seed: int = 0,
+    *,
+    chunk: int | None = None,
+    return_time_series: bool = False,
+    **model: Any,
+) -> dict[str, np.ndarray]:
+    """Run ``rule`` (or a competition via ``contenders=[...]``) on ``n_replicas`` independent replicas.
+
+    ``model`` takes the :class:`CoopConfig` fields (``n_nodes``, ``degree``, ``beta``, ``W``, ``max_steps`` ...).
+    Replica i uses stream key ``seed_to_key(seed + i)``; replicas run in chunks of ``chunk`` (default: as many
+    as fit in ~256 MB), which changes nothing in the results. Returns :meth:`CoopBatch.metrics` arrays
+    (leading axis = replica) plus ``"time_series"`` [R, rows, 5] when ``return_time_series``.
+    """
+    config = CoopConfig(rule=rule, **model)
+    if config.has_external:
+        raise ValueError("rule must not be EXTERNAL in simulate (an agent decides those rewires; use the env)")
+    n_replicas = check_int("n_replicas", n_replicas, 1, 10**6)
+    seed = check_int("seed", seed, 0, 2**62)
+    if chunk is None:
+        chunk = max(1, min(n_replicas, (256 << 20) // (8 * config.n_nodes**2)))
+    chunk = check_int("chunk", chunk, 1, 10**6)
+    parts: list[dict[str, np.ndarray]] = []
+    for start in range(0, n_replicas, chunk):
+        size = min(chunk, n_replicas - start)
+        batch = CoopBatch(config, size)
+        batch.reset(crng.seed_to_key(np.arange(seed + start, seed + start + size)))
+        batch.advance()
+        part = batch.metrics()
+        if return_time_series:
+            part["time_series"] = batch.time_series()
+        parts.append(part)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
