@@ -233,3 +233,23 @@ def test_batched_and_single_evaluation_agree_for_a_baseline():
 def test_evaluation_bad_episodes():
     with pytest.raises(ValueError, match="n_episodes"):
         evaluate_single(object(), ORACLE, 0)
+
+
+# -- wrappers -----------------------------------------------------------------------------------------------
+def test_linear_scalarization_matches_the_scalar_id():
+    """MO id + weights (1, ν, ν) reproduces the penalised scalar id step by step."""
+    from agents.wrappers import LinearScalarization
+
+    mo = LinearScalarization(gym.make("recsim_envs/PreferenceShiftMO-v0", disable_env_checker=True), [1.0, 0.5, 0.5])
+    scalar = gym.make("recsim_envs/PreferenceShift-v0", nu_initial=0.5, nu_natural=0.5)
+    mo.reset(seed=3)
+    scalar.reset(seed=3)
+    for a in [0, 4, 4, 2, 1, 5, 3, 3, 0, 4]:
+        _, r_mo, *_, info = mo.step(a)
+        _, r_sc, *_ = scalar.step(a)
+        assert r_mo == pytest.approx(r_sc, abs=1e-6)
+        assert info["vector_reward"].shape == (3,)
+    with pytest.raises(ValueError, match="weights"):
+        LinearScalarization(gym.make("recsim_envs/PreferenceShiftMO-v0"), [1.0, 2.0])
+    with pytest.raises(ValueError, match="reward_dim"):
+        LinearScalarization(gym.make(ORACLE), [1.0])
