@@ -1,0 +1,467 @@
+"""GNN ranking policy for the rewiring recommender (Carvalho 2021 §4): one score per node, any graph size.
+
+When a rewire is pending the recommender must name the node ``z`` that the focused node ``f`` links to. The
+policy scores every node with the same small network and turns the scores into a categorical distribution over
+``Discrete(N)``; invalid nodes (``f`` itself and its neighbours) get probability zero through the action mask.
+
+Architecture (all modules act on one node at a time, so the weights do not depend on N)::
+
+    x_i   = [node features of i (strategy, degree/(N-1)), 1[i = f], 1[i is a valid target]]
+    h_i   = H(x_i, A)                 per-node module: MLP, or dense masked graph attention over A + I
+    h_g   = Σ_i h_i                   graph feature (``pool="mean"`` divides by N)
+    s_i   = S([h_g, h_f, h_i])        score (logit) of node i
+    V     = C([h'_g, h'_f])           critic on a pooled representation of its own encoder H'
+
+The scores are permutation-equivariant (relabel the nodes, the adjacency, the focus and the mask together and
+the scores follow) and the value is invariant. Because no layer has a size-N dimension, a policy trained at
+N = 10 runs unchanged at N = 30 (:func:`transfer_policy_weights`).
+
+:class:`GNNRankingPolicy` plugs the network into sb3-contrib's ``MaskablePPO`` (it subclasses
+``MaskableActorCriticPolicy``; the logits come from the per-node scores, not from a fixed-size linear head).
+The observation is a ``Dict`` with node features, the adjacency matrix (or a fixed-size edge list padded with
+−1), the focused node and the action mask; key names are resolved by :func:`resolve_graph_keys`. The mask in
+the observation is always applied, also when the caller passes no ``action_masks`` (plain ``predict``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.preprocessing import preprocess_obs
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+#: accepted observation key names, in order of preference
+NODE_KEYS = ("node_features", "nodes", "features", "x")
+ADJ_KEYS = ("adjacency", "adj")
+EDGE_KEYS = ("edges", "edge_list", "edge_index")
+FOCUS_KEYS = ("focused", "focus", "focused_node", "node", "agent_node")
+MASK_KEYS = ("action_mask", "mask")
+MODULES = ("gat", "mlp")
+POOLS = ("sum", "mean")
+
+
+# -- observation layout --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GraphKeys:
+    """Which entries of the observation ``Dict`` hold what (``adjacency`` or ``edges`` may be ``None``)."""
+
+    nodes: str
+    focus: str
+    mask: str | None
+    adjacency: str | None = None
+    edges: str | None = None
+
+
+def _pick(space: spaces.Dict, given: str | None, candidates: Sequence[str], what: str, required: bool) -> str | None:
+    if given is not None:
+        if given not in space.spaces:
+            raise ValueError(f"{what}_key must be one of {sorted(space.spaces)}, got {given!r}")
+        return given
+    for name in candidates:
+        if name in space.spaces:
+            return name
+    if required:
+        raise ValueError(
+            f"observation_space has no {what} entry: expected one of {list(candidates)}, "
+            f"got keys {sorted(space.spaces)}"
+        )
+    return None
+
+
+def resolve_graph_keys(observation_space: spaces.Space, keys: dict[str, str] | None = None) -> GraphKeys:
+    """Map a graph observation space onto :class:`GraphKeys`; ``ValueError`` if it is not one.
+
+    ``keys`` may name entries explicitly (``{"nodes": "node_features", "focus": "focused", ...}``); otherwise
+    the first present name of :data:`NODE_KEYS`, :data:`FOCUS_KEYS`, :data:`MASK_KEYS`, :data:`ADJ_KEYS`,
+    :data:`EDGE_KEYS` is used.
+    """
+    if not isinstance(observation_space, spaces.Dict):
+        raise ValueError(f"observation_space must be a gymnasium.spaces.Dict, got {type(observation_space).__name__}")
+    keys = dict(keys or {})
+    unknown = set(keys) - {"nodes", "focus", "mask", "adjacency", "edges"}
+    if unknown:
+        raise ValueError(
+            f"keys must use names in ['adjacency', 'edges', 'focus', 'mask', 'nodes'], got {sorted(unknown)}"
+        )
+    out = GraphKeys(
+        nodes=_pick(observation_space, keys.get("nodes"), NODE_KEYS, "nodes", True),  # type: ignore[arg-type]
+        focus=_pick(observation_space, keys.get("focus"), FOCUS_KEYS, "focus", True),  # type: ignore[arg-type]
+        mask=_pick(observation_space, keys.get("mask"), MASK_KEYS, "mask", False),
+        adjacency=_pick(observation_space, keys.get("adjacency"), ADJ_KEYS, "adjacency", False),
+        edges=_pick(observation_space, keys.get("edges"), EDGE_KEYS, "edges", False),
+    )
+    node_space = observation_space[out.nodes]
+    if not isinstance(node_space, spaces.Box) or len(node_space.shape) != 2:
+        raise ValueError(f"observation_space[{out.nodes!r}] must be a Box of shape (N, F), got {node_space}")
+    return out
+
+
+def graph_tensors(
+    obs: dict[str, th.Tensor], keys: GraphKeys, focus_is_onehot: bool | None = None
+) -> tuple[th.Tensor, th.Tensor | None, th.Tensor, th.Tensor]:
+    """Batched tensors ``(x [B,N,F], adjacency [B,N,N] bool or None, focus [B] long, mask [B,N] bool)``.
+
+    ``obs`` holds float tensors with a leading batch axis (as SB3's ``preprocess_obs`` returns them: a
+    ``Discrete`` focus arrives one-hot). Any N is accepted. The edge list (``[B,E,2]``, rows with a negative
+    or out-of-range entry are padding) is turned into a symmetric dense adjacency.
+    """
+    x = obs[keys.nodes].float()
+    if x.dim() == 2:
+        x = x.unsqueeze(0)
+    b, n, _ = x.shape
+    focus = obs[keys.focus]
+    onehot = focus_is_onehot if focus_is_onehot is not None else (focus.dim() >= 2 and focus.shape[-1] == n and n > 1)
+    if onehot:
+        focus = focus.reshape(b, n).argmax(dim=-1)
+    else:
+        focus = focus.reshape(b).round().long()
+    mask = obs[keys.mask].reshape(b, n) > 0.5 if keys.mask is not None else th.ones(b, n, dtype=th.bool)
+    adj = None
+    if keys.adjacency is not None:
+        adj = obs[keys.adjacency].reshape(b, n, n) > 0.5
+    elif keys.edges is not None:
+        e = obs[keys.edges].reshape(b, -1, 2).round().long()
+        valid = (e >= 0).all(-1) & (e < n).all(-1)
+        u, v = e[..., 0].clamp(0, n - 1), e[..., 1].clamp(0, n - 1)
+        flat = th.zeros(b, n * n, device=x.device)
+        ones = valid.float()
+        flat.scatter_add_(1, u * n + v, ones)
+        flat.scatter_add_(1, v * n + u, ones)
+        adj = flat.view(b, n, n) > 0
+    return x, adj, focus, mask
+
+
+# -- modules -------------------------------------------------------------------------------------------------
+def _mlp(sizes: Sequence[int], act: type[nn.Module], last_act: bool) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if last_act or i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class DenseGraphAttention(nn.Module):
+    """One multi-head graph-attention layer (Veličković et al. 2018) on a dense adjacency, with a residual.
+
+    e_ij = LeakyReLU(a_dstᵀ W h_i + a_srcᵀ W h_j) for j ∈ N(i) ∪ {i}; α = softmax_j(e);
+    h_i ← h_i + act(O Σ_j α_ij W h_j).
+    Masked entries get −inf before the softmax; self-loops keep every row non-empty. Cost O(B N² D).
+    """
+
+    def __init__(self, dim: int, heads: int, act: type[nn.Module]):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"hidden_dim must be a multiple of heads={heads}, got {dim}")
+        self.heads, self.head_dim = heads, dim // heads
+        self.lin = nn.Linear(dim, dim, bias=False)
+        self.att_src = nn.Parameter(th.zeros(heads, self.head_dim))
+        self.att_dst = nn.Parameter(th.zeros(heads, self.head_dim))
+        self.out = nn.Linear(dim, dim)
+        self.act = act()
+
+    def forward(self, h: th.Tensor, adj: th.Tensor) -> th.Tensor:
+        b, n, _ = h.shape
+        z = self.lin(h).view(b, n, self.heads, self.head_dim)
+        score_src = (z * self.att_src).sum(-1)  # [B, N, H]
+        score_dst = (z * self.att_dst).sum(-1)
+        e = nn.functional.leaky_relu(score_dst.unsqueeze(2) + score_src.unsqueeze(1), 0.2)  # [B, i, j, H]
+        allowed = adj | th.eye(n, dtype=th.bool, device=h.device)
+        e = e.masked_fill(~allowed.unsqueeze(-1), float("-inf"))
+        alpha = th.softmax(e, dim=2)
+        msg = th.einsum("bijh,bjhd->bihd", alpha, z).reshape(b, n, -1)
+        return h + self.act(self.out(msg))
+
+
+class NodeEncoder(nn.Module):
+    """The per-node module H: an input MLP, then ``layers`` graph-attention layers (``module="gat"``) or more
+    MLP layers (``module="mlp"``, which ignores the adjacency)."""
+
+    def __init__(self, in_dim: int, hidden_dim: int, layers: int, module: str, heads: int, act: type[nn.Module]):
+        super().__init__()
+        self.module = module
+        self.inp = _mlp([in_dim, hidden_dim], act, last_act=True)
+        if module == "gat":
+            self.layers = nn.ModuleList(DenseGraphAttention(hidden_dim, heads, act) for _ in range(layers))
+        else:
+            self.layers = nn.ModuleList(_mlp([hidden_dim, hidden_dim], act, last_act=True) for _ in range(layers))
+
+    def forward(self, x: th.Tensor, adj: th.Tensor | None) -> th.Tensor:
+        h = self.inp(x)
+        for layer in self.layers:
+            if self.module == "gat":
+                if adj is None:
+                    raise ValueError("module='gat' needs an adjacency or edge list in the observation")
+                h = layer(h, adj)
+            else:
+                h = layer(h)
+        return h
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    """Hyperparameters of :class:`RankingNet` (every one documented; all plain JSON)."""
+
+    node_features: int = 2  # F: features per node in the observation (strategy, degree/(N-1))
+    hidden_dim: int = 64  # width of h_i
+    layers: int = 2  # graph-attention (or MLP) layers after the input layer
+    module: str = "gat"  # H: "gat" (dense masked attention over the adjacency) or "mlp" (per node only)
+    heads: int = 4  # attention heads (hidden_dim must be a multiple)
+    pool: str = "sum"  # h_g = Σ_i h_i ("sum", as in the paper) or the mean over nodes ("mean")
+    score_hidden: int = 64  # hidden width of the scorer S
+    value_hidden: int = 64  # hidden width of the critic head C
+    share_encoder: bool = False  # actor and critic share H (else the critic has its own H')
+    activation: str = "ReLU"  # torch.nn activation class name
+
+    def __post_init__(self) -> None:
+        for name in ("node_features", "hidden_dim", "heads", "score_hidden", "value_hidden"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer in [1, inf), got {v!r}")
+        if isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 0:
+            raise ValueError(f"layers must be an integer in [0, inf), got {self.layers!r}")
+        if self.module not in MODULES:
+            raise ValueError(f"module must be one of {list(MODULES)}, got {self.module!r}")
+        if self.pool not in POOLS:
+            raise ValueError(f"pool must be one of {list(POOLS)}, got {self.pool!r}")
+        if self.module == "gat" and self.hidden_dim % self.heads:
+            raise ValueError(f"hidden_dim must be a multiple of heads={self.heads}, got {self.hidden_dim}")
+        if not isinstance(getattr(nn, str(self.activation), None), type):
+            raise ValueError(f"activation must name a torch.nn activation class, got {self.activation!r}")
+
+
+class RankingNet(nn.Module):
+    """Scores s_i = S([h_g, h_f, h_i]) for every node and a value V from the pooled graph representation."""
+
+    def __init__(self, config: RankingConfig):
+        super().__init__()
+        self.config = config
+        act = getattr(nn, config.activation)
+        in_dim = config.node_features + 2  # + focus indicator + valid-target indicator
+        d = config.hidden_dim
+        enc = (in_dim, d, config.layers, config.module, config.heads, act)
+        self.encoder = NodeEncoder(*enc)
+        self.value_encoder = None if config.share_encoder else NodeEncoder(*enc)
+        self.scorer = nn.Sequential(
+            _mlp([3 * d, config.score_hidden], act, last_act=True), nn.Linear(config.score_hidden, 1)
+        )
+        self.critic = nn.Sequential(
+            _mlp([2 * d, config.value_hidden], act, last_act=True), nn.Linear(config.value_hidden, 1)
+        )
+
+    def init_weights(self, generator: th.Generator | None = None) -> None:
+        """Orthogonal init (gain √2 hidden, 0.01 score output so the first policy is near-uniform, 1 value)."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.orthogonal_(m.weight, gain=float(np.sqrt(2)), generator=generator)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, DenseGraphAttention):
+                nn.init.normal_(m.att_src, std=0.1, generator=generator)
+                nn.init.normal_(m.att_dst, std=0.1, generator=generator)
+        nn.init.orthogonal_(self.scorer[-1].weight, gain=0.01, generator=generator)
+        nn.init.orthogonal_(self.critic[-1].weight, gain=1.0, generator=generator)
+
+    @staticmethod
+    def node_inputs(x: th.Tensor, focus: th.Tensor, mask: th.Tensor) -> th.Tensor:
+        n = x.shape[1]
+        is_focus = (th.arange(n, device=x.device).unsqueeze(0) == focus.unsqueeze(1)).float()
+        return th.cat([x, is_focus.unsqueeze(-1), mask.float().unsqueeze(-1)], dim=-1)
+
+    def _pool(self, h: th.Tensor) -> th.Tensor:
+        return h.sum(1) if self.config.pool == "sum" else h.mean(1)
+
+    @staticmethod
+    def _gather(h: th.Tensor, focus: th.Tensor) -> th.Tensor:
+        return h[th.arange(h.shape[0], device=h.device), focus]
+
+    def scores(self, x: th.Tensor, adj: th.Tensor | None, focus: th.Tensor, mask: th.Tensor) -> th.Tensor:
+        """Unmasked logits ``[B, N]``."""
+        h = self.encoder(self.node_inputs(x, focus, mask), adj)
+        n = h.shape[1]
+        hg = self._pool(h).unsqueeze(1).expand(-1, n, -1)
+        hf = self._gather(h, focus).unsqueeze(1).expand(-1, n, -1)
+        return self.scorer(th.cat([hg, hf, h], dim=-1)).squeeze(-1)
+
+    def value(self, x: th.Tensor, adj: th.Tensor | None, focus: th.Tensor, mask: th.Tensor) -> th.Tensor:
+        """State value ``[B, 1]``."""
+        enc = self.encoder if self.value_encoder is None else self.value_encoder
+        h = enc(self.node_inputs(x, focus, mask), adj)
+        return self.critic(th.cat([self._pool(h), self._gather(h, focus)], dim=-1))
+
+    def forward(self, x, adj, focus, mask) -> tuple[th.Tensor, th.Tensor]:
+        return self.scores(x, adj, focus, mask), self.value(x, adj, focus, mask)
+
+
+def masked_logits(logits: th.Tensor, mask: th.Tensor) -> th.Tensor:
+    """Logits with invalid entries at −inf (a row with no valid entry is left unmasked)."""
+    mask = mask | ~mask.any(dim=-1, keepdim=True)
+    return logits.masked_fill(~mask, float("-inf"))
+
+
+# -- SB3 policy ----------------------------------------------------------------------------------------------
+class GraphPassthroughExtractor(BaseFeaturesExtractor):
+    """Hands the preprocessed observation dict on unchanged (the graph network does its own extraction)."""
+
+    def __init__(self, observation_space: spaces.Space):
+        super().__init__(observation_space, features_dim=1)
+
+    def forward(self, observations):  # type: ignore[override]
+        return observations
+
+
+class GNNRankingPolicy(MaskableActorCriticPolicy):
+    """MaskablePPO policy over ``Discrete(N)`` whose logits are the per-node scores of :class:`RankingNet`.
+
+    Keyword arguments (``policy_kwargs``) are the fields of :class:`RankingConfig` plus ``keys`` (explicit
+    observation key names, see :func:`resolve_graph_keys`), ``use_obs_mask`` (apply the observation's action
+    mask as well as MaskablePPO's; default True) and ``init_seed`` (seed of the ``torch.Generator`` used for the
+    initial weights; default: drawn from torch's global generator, which SB3 seeds from the model's ``seed``).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule,
+        keys: dict[str, str] | None = None,
+        use_obs_mask: bool = True,
+        init_seed: int | None = None,
+        normalize_images: bool = False,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        **ranking_kwargs: Any,
+    ):
+        if not isinstance(action_space, spaces.Discrete):
+            raise ValueError(f"action_space must be Discrete(N), got {action_space}")
+        graph_keys = resolve_graph_keys(observation_space, keys)
+        n = int(action_space.n)
+        node_shape = observation_space[graph_keys.nodes].shape
+        if node_shape[0] != n:
+            raise ValueError(f"observation_space[{graph_keys.nodes!r}] must have N={n} rows, got shape {node_shape}")
+        unknown = set(ranking_kwargs) - set(RankingConfig.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"policy_kwargs has unknown entries {sorted(unknown)}")
+        ranking_kwargs.setdefault("node_features", int(node_shape[1]))
+        if ranking_kwargs.get("module", "gat") == "gat" and graph_keys.adjacency is None and graph_keys.edges is None:
+            raise ValueError("module='gat' needs an adjacency or edge-list entry in the observation; use module='mlp'")
+        self.ranking_config = RankingConfig(**ranking_kwargs)
+        self.graph_keys = graph_keys
+        self.keys_arg = keys
+        self.use_obs_mask = bool(use_obs_mask)
+        self.init_seed = init_seed
+        self._focus_onehot = isinstance(observation_space[graph_keys.focus], (spaces.Discrete, spaces.MultiBinary))
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            net_arch=[],
+            features_extractor_class=GraphPassthroughExtractor,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+            normalize_images=normalize_images,
+        )
+
+    def _build(self, lr_schedule) -> None:  # noqa: D401 - SB3 hook
+        self.net = RankingNet(self.ranking_config)
+        seed = self.init_seed
+        if seed is None:
+            seed = int(th.randint(0, 2**31 - 1, (1,)).item())  # global generator, seeded by SB3 from `seed`
+        self.net.init_weights(th.Generator().manual_seed(int(seed)))
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        for k in (
+            "net_arch",
+            "activation_fn",
+            "ortho_init",
+            "features_extractor_class",
+            "features_extractor_kwargs",
+            "normalize_images",
+        ):
+            data.pop(k, None)
+        data.update(asdict(self.ranking_config))
+        data.update(keys=self.keys_arg, use_obs_mask=self.use_obs_mask, init_seed=self.init_seed)
+        return data
+
+    # graph inputs from an SB3 observation batch
+    def graph_inputs(self, obs) -> tuple[th.Tensor, th.Tensor | None, th.Tensor, th.Tensor]:
+        pre = preprocess_obs(obs, self.observation_space, normalize_images=False)
+        x, adj, focus, mask = graph_tensors(pre, self.graph_keys, focus_is_onehot=self._focus_onehot)
+        if not self.use_obs_mask:
+            mask = th.ones_like(mask)
+        return x, adj, focus, mask
+
+    def _distribution(self, logits: th.Tensor, obs_mask: th.Tensor, action_masks):
+        mask = obs_mask
+        if action_masks is not None:
+            mask = mask & th.as_tensor(action_masks, dtype=th.bool, device=logits.device).reshape(logits.shape)
+        mask = mask | ~mask.any(dim=-1, keepdim=True)  # a row with no valid action stays a proper distribution
+        dist = self.action_dist.proba_distribution(action_logits=logits)
+        dist.apply_masking(mask)
+        return dist
+
+    def forward(self, obs, deterministic: bool = False, action_masks: np.ndarray | None = None):
+        x, adj, focus, mask = self.graph_inputs(obs)
+        logits, values = self.net(x, adj, focus, mask)
+        dist = self._distribution(logits, mask, action_masks)
+        actions = dist.get_actions(deterministic=deterministic)
+        return actions, values, dist.log_prob(actions)
+
+    def evaluate_actions(self, obs, actions: th.Tensor, action_masks: th.Tensor | None = None):
+        x, adj, focus, mask = self.graph_inputs(obs)
+        logits, values = self.net(x, adj, focus, mask)
+        dist = self._distribution(logits, mask, action_masks)
+        return values, dist.log_prob(actions), dist.entropy()
+
+    def get_distribution(self, obs, action_masks: np.ndarray | None = None):
+        x, adj, focus, mask = self.graph_inputs(obs)
+        return self._distribution(self.net.scores(x, adj, focus, mask), mask, action_masks)
+
+    def predict_values(self, obs) -> th.Tensor:
+        return self.net.value(*self.graph_inputs(obs))
+
+    def node_scores(self, obs) -> th.Tensor:
+        """Unmasked per-node logits ``[B, N]`` of an SB3 observation batch."""
+        x, adj, focus, mask = self.graph_inputs(obs)
+        return self.net.scores(x, adj, focus, mask)
+
+
+def transfer_policy_weights(source: GNNRankingPolicy, target: GNNRankingPolicy) -> None:
+    """Copy a trained policy's weights into a policy built for another graph size (same :class:`RankingConfig`
+    apart from nothing: every parameter is N-independent). ``ValueError`` if the configurations differ."""
+    a, b = asdict(source.ranking_config), asdict(target.ranking_config)
+    if a != b:
+        diff = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+        raise ValueError(f"target.ranking_config must equal the source's; differing fields (source, target): {diff}")
+    target.net.load_state_dict(source.net.state_dict())
+
+
+def register_policy_alias(name: str = "GNNRankingPolicy") -> None:
+    """Let ``MaskablePPO("GNNRankingPolicy", env)`` (and zoo YAML ``policy: 'GNNRankingPolicy'``) find the class."""
+    from sb3_contrib import MaskablePPO
+
+    MaskablePPO.policy_aliases = {**MaskablePPO.policy_aliases, name: GNNRankingPolicy}
+
+
+__all__ = [
+    "DenseGraphAttention",
+    "GNNRankingPolicy",
+    "GraphKeys",
+    "NodeEncoder",
+    "RankingConfig",
+    "RankingNet",
+    "graph_tensors",
+    "masked_logits",
+    "register_policy_alias",
+    "resolve_graph_keys",
+    "transfer_policy_weights",
+]
