@@ -66,7 +66,8 @@ _INV53 = 1.0 / float(1 << 53)
 _TRIES = 32  # rejection-sampling attempts before an exact enumeration of the candidate set
 
 _NULL, _NO_MED, _GOOD, _BAD, _RANDOM, _FAIR = R_.NULL, R_.NO_MED, R_.GOOD, R_.BAD, R_.RANDOM, R_.FAIR
-_D_LOW, _D_HIGH, _C_LOW, _C_HIGH, _ANY_LOW, _ANY_HIGH = R_.D_LOW, R_.D_HIGH, R_.C_LOW, R_.C_HIGH, R_.ANY_LOW, R_.ANY_HIGH
+_D_LOW, _D_HIGH, _C_LOW, _C_HIGH = R_.D_LOW, R_.D_HIGH, R_.C_LOW, R_.C_HIGH
+_ANY_LOW, _ANY_HIGH = R_.ANY_LOW, R_.ANY_HIGH
 _EXTERNAL, _EXCL = R_.EXTERNAL, R_.EXCLUSIVE
 
 
