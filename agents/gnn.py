@@ -6,11 +6,13 @@ policy scores every node with the same small network and turns the scores into a
 
 Architecture (all modules act on one node at a time, so the weights do not depend on N)::
 
-    x_i   = [node features of i (strategy, degree/(N-1)), 1[i = f], 1[i is a valid target]]
+    x_i   = [node features of i (strategy, degree/(N-1)), 1[i = f], 1[i is a valid target], 1[i = b]]
     h_i   = H(x_i, A)                 per-node module: MLP, or dense masked graph attention over A + I
     h_g   = Σ_i h_i                   graph feature (``pool="mean"`` divides by N)
-    s_i   = S([h_g, h_f, h_i])        score (logit) of node i
-    V     = C([h'_g, h'_f])           critic on a pooled representation of its own encoder H'
+    s_i   = S([h_g, h_f, g, h_i])     score (logit) of node i; g = global inputs (elapsed time), if any
+    V     = C([h'_g, h'_f, g])        critic on a pooled representation of its own encoder H'
+
+(b, the node being dropped, and g are used when the observation has them, as CooperationRewiring's does.)
 
 The scores are permutation-equivariant (relabel the nodes, the adjacency, the focus and the mask together and
 the scores follow) and the value is invariant. Because no layer has a size-N dimension, a policy trained at
@@ -18,16 +20,17 @@ N = 10 runs unchanged at N = 30 (:func:`transfer_policy_weights`).
 
 :class:`GNNRankingPolicy` plugs the network into sb3-contrib's ``MaskablePPO`` (it subclasses
 ``MaskableActorCriticPolicy``; the logits come from the per-node scores, not from a fixed-size linear head).
-The observation is a ``Dict`` with node features, the adjacency matrix (or a fixed-size edge list padded with
-−1), the focused node and the action mask; key names are resolved by :func:`resolve_graph_keys`. The mask in
-the observation is always applied, also when the caller passes no ``action_masks`` (plain ``predict``).
+The observation is a ``Dict`` with node features, the adjacency matrix (or a fixed-size edge list, (E, 2) or
+(2, E), padded with −1), the focused node and the action mask (optionally the dropped node and the time); key
+names are resolved by :func:`resolve_graph_keys`. The mask in the observation is always applied, also when the
+caller passes no ``action_masks`` (plain ``predict``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch as th
@@ -41,7 +44,9 @@ from torch import nn
 NODE_KEYS = ("node_features", "nodes", "features", "x")
 ADJ_KEYS = ("adjacency", "adj")
 EDGE_KEYS = ("edges", "edge_list", "edge_index")
-FOCUS_KEYS = ("focused", "focus", "focused_node", "node", "agent_node")
+FOCUS_KEYS = ("focused_node", "focused", "focus", "node", "agent_node")
+DROPPED_KEYS = ("dropped_node", "dropped")
+TIME_KEYS = ("time",)
 MASK_KEYS = ("action_mask", "mask")
 MODULES = ("gat", "mlp")
 POOLS = ("sum", "mean")
@@ -50,13 +55,21 @@ POOLS = ("sum", "mean")
 # -- observation layout --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GraphKeys:
-    """Which entries of the observation ``Dict`` hold what (``adjacency`` or ``edges`` may be ``None``)."""
+    """Which entries of the observation ``Dict`` hold what (all but ``nodes`` and ``focus`` may be ``None``).
+
+    ``edges_layout`` is ``"rows"`` for an edge list of shape (E, 2) and ``"cols"`` for (2, E) (PyG's
+    ``edge_index``). ``dropped`` is the node the focused one drops (a node indicator); ``time`` a global
+    feature vector (fraction of the episode elapsed) fed to the scorer and the critic.
+    """
 
     nodes: str
     focus: str
     mask: str | None
     adjacency: str | None = None
     edges: str | None = None
+    edges_layout: str = "rows"
+    dropped: str | None = None
+    time: str | None = None
 
 
 def _pick(space: spaces.Dict, given: str | None, candidates: Sequence[str], what: str, required: bool) -> str | None:
@@ -85,49 +98,80 @@ def resolve_graph_keys(observation_space: spaces.Space, keys: dict[str, str] | N
     if not isinstance(observation_space, spaces.Dict):
         raise ValueError(f"observation_space must be a gymnasium.spaces.Dict, got {type(observation_space).__name__}")
     keys = dict(keys or {})
-    unknown = set(keys) - {"nodes", "focus", "mask", "adjacency", "edges"}
+    names = ("adjacency", "dropped", "edges", "focus", "mask", "nodes", "time")
+    unknown = set(keys) - set(names)
     if unknown:
-        raise ValueError(
-            f"keys must use names in ['adjacency', 'edges', 'focus', 'mask', 'nodes'], got {sorted(unknown)}"
-        )
-    out = GraphKeys(
-        nodes=_pick(observation_space, keys.get("nodes"), NODE_KEYS, "nodes", True),  # type: ignore[arg-type]
-        focus=_pick(observation_space, keys.get("focus"), FOCUS_KEYS, "focus", True),  # type: ignore[arg-type]
-        mask=_pick(observation_space, keys.get("mask"), MASK_KEYS, "mask", False),
-        adjacency=_pick(observation_space, keys.get("adjacency"), ADJ_KEYS, "adjacency", False),
-        edges=_pick(observation_space, keys.get("edges"), EDGE_KEYS, "edges", False),
-    )
-    node_space = observation_space[out.nodes]
+        raise ValueError(f"keys must use names in {list(names)}, got {sorted(unknown)}")
+    sp = observation_space
+    nodes = _pick(sp, keys.get("nodes"), NODE_KEYS, "nodes", True)
+    node_space = sp[nodes]
     if not isinstance(node_space, spaces.Box) or len(node_space.shape) != 2:
-        raise ValueError(f"observation_space[{out.nodes!r}] must be a Box of shape (N, F), got {node_space}")
-    return out
+        raise ValueError(f"observation_space[{nodes!r}] must be a Box of shape (N, F), got {node_space}")
+    n = node_space.shape[0]
+    edges = _pick(sp, keys.get("edges"), EDGE_KEYS, "edges", False)
+    layout = "rows"
+    if edges is not None:
+        shape = sp[edges].shape
+        if len(shape) != 2 or 2 not in shape:
+            raise ValueError(f"observation_space[{edges!r}] must have shape (E, 2) or (2, E), got {shape}")
+        layout = "rows" if shape[1] == 2 and (shape[0] != 2 or edges != "edge_index") else "cols"
+    time_key = _pick(sp, keys.get("time"), TIME_KEYS, "time", False)
+    if time_key is not None and (not isinstance(sp[time_key], spaces.Box) or len(sp[time_key].shape) != 1):
+        raise ValueError(f"observation_space[{time_key!r}] must be a Box of shape (G,), got {sp[time_key]}")
+    del n
+    return GraphKeys(
+        nodes=nodes,  # type: ignore[arg-type]
+        focus=_pick(sp, keys.get("focus"), FOCUS_KEYS, "focus", True),  # type: ignore[arg-type]
+        mask=_pick(sp, keys.get("mask"), MASK_KEYS, "mask", False),
+        adjacency=_pick(sp, keys.get("adjacency"), ADJ_KEYS, "adjacency", False),
+        edges=edges,
+        edges_layout=layout,
+        dropped=_pick(sp, keys.get("dropped"), DROPPED_KEYS, "dropped", False),
+        time=time_key,
+    )
 
 
-def graph_tensors(
-    obs: dict[str, th.Tensor], keys: GraphKeys, focus_is_onehot: bool | None = None
-) -> tuple[th.Tensor, th.Tensor | None, th.Tensor, th.Tensor]:
-    """Batched tensors ``(x [B,N,F], adjacency [B,N,N] bool or None, focus [B] long, mask [B,N] bool)``.
+class GraphBatch(NamedTuple):
+    """A batch of graph observations as tensors (leading batch axis B)."""
 
-    ``obs`` holds float tensors with a leading batch axis (as SB3's ``preprocess_obs`` returns them: a
-    ``Discrete`` focus arrives one-hot). Any N is accepted. The edge list (``[B,E,2]``, rows with a negative
-    or out-of-range entry are padding) is turned into a symmetric dense adjacency.
+    x: th.Tensor  # [B, N, F] node features
+    adjacency: th.Tensor | None  # [B, N, N] bool (None if the observation has no graph)
+    focus: th.Tensor  # [B] long: the node that rewires (f)
+    mask: th.Tensor  # [B, N] bool: valid targets
+    dropped: th.Tensor | None = None  # [B] long: the node being dropped (b)
+    globals: th.Tensor | None = None  # [B, G] graph-level inputs
+
+
+def _node_index(value: th.Tensor, b: int, n: int, onehot: bool | None) -> th.Tensor:
+    """[B] long node indices from an index tensor ([B] or [B, 1]) or a one-hot one ([B, N])."""
+    if onehot is None:
+        onehot = value.dim() >= 2 and value.shape[-1] == n and n > 1
+    if onehot:
+        return value.reshape(b, n).argmax(dim=-1)
+    return value.reshape(b).round().long()
+
+
+def graph_tensors(obs: dict[str, th.Tensor], keys: GraphKeys, focus_is_onehot: bool | None = None) -> GraphBatch:
+    """Batched tensors of a graph observation (see :class:`GraphBatch`); any N is accepted.
+
+    ``obs`` holds tensors with a leading batch axis (as SB3's ``preprocess_obs`` returns them: a ``Discrete``
+    focus arrives one-hot; ``focus_is_onehot=None`` decides from the shape). An edge list (``[B,E,2]`` or
+    ``[B,2,E]``; entries that are negative or ≥ N are padding) becomes a symmetric dense adjacency.
     """
     x = obs[keys.nodes].float()
     if x.dim() == 2:
         x = x.unsqueeze(0)
     b, n, _ = x.shape
-    focus = obs[keys.focus]
-    onehot = focus_is_onehot if focus_is_onehot is not None else (focus.dim() >= 2 and focus.shape[-1] == n and n > 1)
-    if onehot:
-        focus = focus.reshape(b, n).argmax(dim=-1)
-    else:
-        focus = focus.reshape(b).round().long()
+    focus = _node_index(obs[keys.focus], b, n, focus_is_onehot)
+    dropped = None if keys.dropped is None else _node_index(obs[keys.dropped], b, n, focus_is_onehot)
+    glob = None if keys.time is None else obs[keys.time].float().reshape(b, -1)
     mask = obs[keys.mask].reshape(b, n) > 0.5 if keys.mask is not None else th.ones(b, n, dtype=th.bool)
     adj = None
     if keys.adjacency is not None:
         adj = obs[keys.adjacency].reshape(b, n, n) > 0.5
     elif keys.edges is not None:
-        e = obs[keys.edges].reshape(b, -1, 2).round().long()
+        e = obs[keys.edges]
+        e = (e.reshape(b, 2, -1).transpose(1, 2) if keys.edges_layout == "cols" else e.reshape(b, -1, 2)).round().long()
         valid = (e >= 0).all(-1) & (e < n).all(-1)
         u, v = e[..., 0].clamp(0, n - 1), e[..., 1].clamp(0, n - 1)
         flat = th.zeros(b, n * n, device=x.device)
@@ -135,7 +179,7 @@ def graph_tensors(
         flat.scatter_add_(1, u * n + v, ones)
         flat.scatter_add_(1, v * n + u, ones)
         adj = flat.view(b, n, n) > 0
-    return x, adj, focus, mask
+    return GraphBatch(x, adj, focus, mask, dropped, glob)
 
 
 # -- modules -------------------------------------------------------------------------------------------------
@@ -209,7 +253,9 @@ class NodeEncoder(nn.Module):
 class RankingConfig:
     """Hyperparameters of :class:`RankingNet` (every one documented; all plain JSON)."""
 
-    node_features: int = 2  # F: features per node in the observation (strategy, degree/(N-1))
+    node_features: int = 2  # F: features per node in the observation (strategy, degree/(N-1), ...)
+    use_dropped: bool = False  # add a "is the node being dropped (b)" indicator to the node inputs
+    global_features: int = 0  # G: graph-level inputs (e.g. elapsed time) fed to the scorer and the critic
     hidden_dim: int = 64  # width of h_i
     layers: int = 2  # graph-attention (or MLP) layers after the input layer
     module: str = "gat"  # H: "gat" (dense masked attention over the adjacency) or "mlp" (per node only)
@@ -225,8 +271,13 @@ class RankingConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an integer in [1, inf), got {v!r}")
-        if isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 0:
-            raise ValueError(f"layers must be an integer in [0, inf), got {self.layers!r}")
+        for name in ("layers", "global_features"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an integer in [0, inf), got {v!r}")
+        for name in ("use_dropped", "share_encoder"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.module not in MODULES:
             raise ValueError(f"module must be one of {list(MODULES)}, got {self.module!r}")
         if self.pool not in POOLS:
@@ -238,22 +289,22 @@ class RankingConfig:
 
 
 class RankingNet(nn.Module):
-    """Scores s_i = S([h_g, h_f, h_i]) for every node and a value V from the pooled graph representation."""
+    """Scores s_i = S([h_g, h_f, h_i, g]) for every node and a value V = C([h'_g, h'_f, g]) (g: global inputs)."""
 
     def __init__(self, config: RankingConfig):
         super().__init__()
         self.config = config
         act = getattr(nn, config.activation)
-        in_dim = config.node_features + 2  # + focus indicator + valid-target indicator
-        d = config.hidden_dim
+        in_dim = config.node_features + 2 + int(config.use_dropped)  # + focus, valid-target (, dropped) flags
+        d, g = config.hidden_dim, config.global_features
         enc = (in_dim, d, config.layers, config.module, config.heads, act)
         self.encoder = NodeEncoder(*enc)
         self.value_encoder = None if config.share_encoder else NodeEncoder(*enc)
         self.scorer = nn.Sequential(
-            _mlp([3 * d, config.score_hidden], act, last_act=True), nn.Linear(config.score_hidden, 1)
+            _mlp([3 * d + g, config.score_hidden], act, last_act=True), nn.Linear(config.score_hidden, 1)
         )
         self.critic = nn.Sequential(
-            _mlp([2 * d, config.value_hidden], act, last_act=True), nn.Linear(config.value_hidden, 1)
+            _mlp([2 * d + g, config.value_hidden], act, last_act=True), nn.Linear(config.value_hidden, 1)
         )
 
     def init_weights(self, generator: th.Generator | None = None) -> None:
@@ -269,11 +320,24 @@ class RankingNet(nn.Module):
         nn.init.orthogonal_(self.scorer[-1].weight, gain=0.01, generator=generator)
         nn.init.orthogonal_(self.critic[-1].weight, gain=1.0, generator=generator)
 
-    @staticmethod
-    def node_inputs(x: th.Tensor, focus: th.Tensor, mask: th.Tensor) -> th.Tensor:
-        n = x.shape[1]
-        is_focus = (th.arange(n, device=x.device).unsqueeze(0) == focus.unsqueeze(1)).float()
-        return th.cat([x, is_focus.unsqueeze(-1), mask.float().unsqueeze(-1)], dim=-1)
+    def node_inputs(self, g: GraphBatch) -> th.Tensor:
+        x = g.x
+        idx = th.arange(x.shape[1], device=x.device).unsqueeze(0)
+        cols = [x, (idx == g.focus.unsqueeze(1)).float().unsqueeze(-1), g.mask.float().unsqueeze(-1)]
+        if self.config.use_dropped:
+            if g.dropped is None:
+                raise ValueError("use_dropped=True needs a dropped-node entry in the observation")
+            cols.append((idx == g.dropped.unsqueeze(1)).float().unsqueeze(-1))
+        return th.cat(cols, dim=-1)
+
+    def _globals(self, g: GraphBatch) -> list[th.Tensor]:
+        k = self.config.global_features
+        if k == 0:
+            return []
+        if g.globals is None or g.globals.shape[-1] != k:
+            got = None if g.globals is None else g.globals.shape[-1]
+            raise ValueError(f"global_features={k} needs that many global inputs in the observation, got {got}")
+        return [g.globals]
 
     def _pool(self, h: th.Tensor) -> th.Tensor:
         return h.sum(1) if self.config.pool == "sum" else h.mean(1)
@@ -282,22 +346,22 @@ class RankingNet(nn.Module):
     def _gather(h: th.Tensor, focus: th.Tensor) -> th.Tensor:
         return h[th.arange(h.shape[0], device=h.device), focus]
 
-    def scores(self, x: th.Tensor, adj: th.Tensor | None, focus: th.Tensor, mask: th.Tensor) -> th.Tensor:
+    def scores(self, g: GraphBatch) -> th.Tensor:
         """Unmasked logits ``[B, N]``."""
-        h = self.encoder(self.node_inputs(x, focus, mask), adj)
+        h = self.encoder(self.node_inputs(g), g.adjacency)
         n = h.shape[1]
-        hg = self._pool(h).unsqueeze(1).expand(-1, n, -1)
-        hf = self._gather(h, focus).unsqueeze(1).expand(-1, n, -1)
-        return self.scorer(th.cat([hg, hf, h], dim=-1)).squeeze(-1)
+        parts = [self._pool(h), self._gather(h, g.focus), *self._globals(g)]
+        ctx = th.cat(parts, dim=-1).unsqueeze(1).expand(-1, n, -1)
+        return self.scorer(th.cat([ctx, h], dim=-1)).squeeze(-1)
 
-    def value(self, x: th.Tensor, adj: th.Tensor | None, focus: th.Tensor, mask: th.Tensor) -> th.Tensor:
+    def value(self, g: GraphBatch) -> th.Tensor:
         """State value ``[B, 1]``."""
         enc = self.encoder if self.value_encoder is None else self.value_encoder
-        h = enc(self.node_inputs(x, focus, mask), adj)
-        return self.critic(th.cat([self._pool(h), self._gather(h, focus)], dim=-1))
+        h = enc(self.node_inputs(g), g.adjacency)
+        return self.critic(th.cat([self._pool(h), self._gather(h, g.focus), *self._globals(g)], dim=-1))
 
-    def forward(self, x, adj, focus, mask) -> tuple[th.Tensor, th.Tensor]:
-        return self.scores(x, adj, focus, mask), self.value(x, adj, focus, mask)
+    def forward(self, g: GraphBatch) -> tuple[th.Tensor, th.Tensor]:
+        return self.scores(g), self.value(g)
 
 
 def masked_logits(logits: th.Tensor, mask: th.Tensor) -> th.Tensor:
@@ -350,6 +414,9 @@ class GNNRankingPolicy(MaskableActorCriticPolicy):
         if unknown:
             raise ValueError(f"policy_kwargs has unknown entries {sorted(unknown)}")
         ranking_kwargs.setdefault("node_features", int(node_shape[1]))
+        ranking_kwargs.setdefault("use_dropped", graph_keys.dropped is not None)
+        if graph_keys.time is not None:
+            ranking_kwargs.setdefault("global_features", int(observation_space[graph_keys.time].shape[0]))
         if ranking_kwargs.get("module", "gat") == "gat" and graph_keys.adjacency is None and graph_keys.edges is None:
             raise ValueError("module='gat' needs an adjacency or edge-list entry in the observation; use module='mlp'")
         self.ranking_config = RankingConfig(**ranking_kwargs)
@@ -393,15 +460,12 @@ class GNNRankingPolicy(MaskableActorCriticPolicy):
         return data
 
     # graph inputs from an SB3 observation batch
-    def graph_inputs(self, obs) -> tuple[th.Tensor, th.Tensor | None, th.Tensor, th.Tensor]:
+    def graph_inputs(self, obs) -> GraphBatch:
         pre = preprocess_obs(obs, self.observation_space, normalize_images=False)
-        x, adj, focus, mask = graph_tensors(pre, self.graph_keys, focus_is_onehot=self._focus_onehot)
-        if not self.use_obs_mask:
-            mask = th.ones_like(mask)
-        return x, adj, focus, mask
+        return graph_tensors(pre, self.graph_keys, focus_is_onehot=self._focus_onehot)
 
     def _distribution(self, logits: th.Tensor, obs_mask: th.Tensor, action_masks):
-        mask = obs_mask
+        mask = obs_mask if self.use_obs_mask else th.ones_like(obs_mask)
         if action_masks is not None:
             mask = mask & th.as_tensor(action_masks, dtype=th.bool, device=logits.device).reshape(logits.shape)
         mask = mask | ~mask.any(dim=-1, keepdim=True)  # a row with no valid action stays a proper distribution
@@ -410,29 +474,28 @@ class GNNRankingPolicy(MaskableActorCriticPolicy):
         return dist
 
     def forward(self, obs, deterministic: bool = False, action_masks: np.ndarray | None = None):
-        x, adj, focus, mask = self.graph_inputs(obs)
-        logits, values = self.net(x, adj, focus, mask)
-        dist = self._distribution(logits, mask, action_masks)
+        g = self.graph_inputs(obs)
+        logits, values = self.net(g)
+        dist = self._distribution(logits, g.mask, action_masks)
         actions = dist.get_actions(deterministic=deterministic)
         return actions, values, dist.log_prob(actions)
 
     def evaluate_actions(self, obs, actions: th.Tensor, action_masks: th.Tensor | None = None):
-        x, adj, focus, mask = self.graph_inputs(obs)
-        logits, values = self.net(x, adj, focus, mask)
-        dist = self._distribution(logits, mask, action_masks)
+        g = self.graph_inputs(obs)
+        logits, values = self.net(g)
+        dist = self._distribution(logits, g.mask, action_masks)
         return values, dist.log_prob(actions), dist.entropy()
 
     def get_distribution(self, obs, action_masks: np.ndarray | None = None):
-        x, adj, focus, mask = self.graph_inputs(obs)
-        return self._distribution(self.net.scores(x, adj, focus, mask), mask, action_masks)
+        g = self.graph_inputs(obs)
+        return self._distribution(self.net.scores(g), g.mask, action_masks)
 
     def predict_values(self, obs) -> th.Tensor:
-        return self.net.value(*self.graph_inputs(obs))
+        return self.net.value(self.graph_inputs(obs))
 
     def node_scores(self, obs) -> th.Tensor:
         """Unmasked per-node logits ``[B, N]`` of an SB3 observation batch."""
-        x, adj, focus, mask = self.graph_inputs(obs)
-        return self.net.scores(x, adj, focus, mask)
+        return self.net.scores(self.graph_inputs(obs))
 
 
 def transfer_policy_weights(source: GNNRankingPolicy, target: GNNRankingPolicy) -> None:
@@ -454,6 +517,7 @@ def register_policy_alias(name: str = "GNNRankingPolicy") -> None:
 
 __all__ = [
     "DenseGraphAttention",
+    "GraphBatch",
     "GNNRankingPolicy",
     "GraphKeys",
     "NodeEncoder",

@@ -43,16 +43,28 @@ def random_graph_obs(n: int, rng: np.random.Generator, p_edge: float = 0.3) -> d
         mask[j] = True
         deg = adj.sum(1)
     feats = np.stack([strategy, deg / (n - 1)], axis=1).astype(np.float32)
-    return {"node_features": feats, "adjacency": adj, "focused": np.int64(focus), "action_mask": mask.astype(np.int8)}
+    nbrs = np.flatnonzero(adj[focus])
+    dropped = int(rng.choice(nbrs)) if len(nbrs) else (focus + 1) % n
+    return {
+        "node_features": feats,
+        "adjacency": adj,
+        "focused_node": np.int64(focus),
+        "dropped_node": np.int64(dropped),
+        "action_mask": mask.astype(np.int8),
+        "time": rng.random(1).astype(np.float32),
+    }
 
 
 def graph_space(n: int) -> spaces.Dict:
+    """The layout of CooperationRewiring's observation."""
     return spaces.Dict(
         {
             "node_features": spaces.Box(0.0, 1.0, (n, 2), np.float32),
-            "adjacency": spaces.MultiBinary([n, n]),
-            "focused": spaces.Discrete(n),
-            "action_mask": spaces.MultiBinary(n),
+            "adjacency": spaces.Box(0, 1, (n, n), np.int8),
+            "focused_node": spaces.Discrete(n),
+            "dropped_node": spaces.Discrete(n),
+            "action_mask": spaces.Box(0, 1, (n,), np.int8),
+            "time": spaces.Box(0.0, 1.0, (1,), np.float32),
         }
     )
 
@@ -87,7 +99,7 @@ class TriadicClosureEnv(gym.Env):
     @staticmethod
     def _good(o) -> np.ndarray:
         a = o["adjacency"].astype(int)
-        two_hop = (a @ a)[o["focused"]] > 0
+        two_hop = (a @ a)[o["focused_node"]] > 0
         return two_hop & (o["action_mask"] > 0) & (o["node_features"][:, 0] > 0.5)
 
     def reset(self, seed=None, options=None):
@@ -122,12 +134,11 @@ def probs(model: MaskablePPO, batch, action_masks=None) -> np.ndarray:
 # -- tests ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("module", ["gat", "mlp"])
 def test_same_weights_any_graph_size(module):
-    net = RankingNet(RankingConfig(module=module, hidden_dim=16, heads=2))
+    net = RankingNet(RankingConfig(module=module, hidden_dim=16, heads=2, use_dropped=True, global_features=1))
     net.init_weights(th.Generator().manual_seed(0))
     rng = np.random.default_rng(1)
     for n in (5, 10, 30, 77):
-        x, adj, focus, mask = tensors(stack([random_graph_obs(n, rng) for _ in range(3)]))
-        logits, value = net(x, adj, focus, mask)
+        logits, value = net(tensors(stack([random_graph_obs(n, rng) for _ in range(3)])))
         assert logits.shape == (3, n) and value.shape == (3, 1)
         assert th.isfinite(logits).all() and th.isfinite(value).all()
 
@@ -162,7 +173,8 @@ def test_use_obs_mask_false_leaves_masking_to_maskableppo():
 
 @pytest.mark.parametrize("module,pool,share", [("gat", "sum", False), ("gat", "mean", True), ("mlp", "sum", False)])
 def test_scores_permutation_equivariant_value_invariant(module, pool, share):
-    net = RankingNet(RankingConfig(module=module, pool=pool, share_encoder=share, hidden_dim=16, heads=4))
+    config = RankingConfig(module=module, pool=pool, share_encoder=share, hidden_dim=16, heads=4, use_dropped=True)
+    net = RankingNet(config)
     net.init_weights(th.Generator().manual_seed(3))
     rng = np.random.default_rng(4)
     n = 15
@@ -172,12 +184,14 @@ def test_scores_permutation_equivariant_value_invariant(module, pool, share):
     permuted = {
         "node_features": obs["node_features"][perm],
         "adjacency": obs["adjacency"][np.ix_(perm, perm)],
-        "focused": np.int64(inv[obs["focused"]]),
+        "focused_node": np.int64(inv[obs["focused_node"]]),
+        "dropped_node": np.int64(inv[obs["dropped_node"]]),
         "action_mask": obs["action_mask"][perm],
+        "time": obs["time"],
     }
     with th.no_grad():
-        s1, v1 = net(*tensors(stack([obs])))
-        s2, v2 = net(*tensors(stack([permuted])))
+        s1, v1 = net(tensors(stack([obs])))
+        s2, v2 = net(tensors(stack([permuted])))
     th.testing.assert_close(s2[0], s1[0][perm], rtol=1e-5, atol=1e-6)
     th.testing.assert_close(v2, v1, rtol=1e-5, atol=1e-6)
     # and the scores are not trivially constant
@@ -188,25 +202,27 @@ def test_edge_list_equals_adjacency():
     rng = np.random.default_rng(5)
     n = 9
     batch = stack([random_graph_obs(n, rng) for _ in range(4)])
-    edges = np.full((4, 40, 2), -1, dtype=np.int64)  # padded with -1
+    edges = np.full((4, 40, 2), -1, dtype=np.int64)  # one direction per edge, padded with -1
+    both = np.full((4, 2, 80), n, dtype=np.int64)  # PyG edge_index: both directions, padded with N
     for b in range(4):
         u, v = np.nonzero(np.triu(batch["adjacency"][b], 1))
         edges[b, : len(u)] = np.stack([u, v], 1)
-    space = spaces.Dict(
-        {
-            "node_features": spaces.Box(0.0, 1.0, (n, 2), np.float32),
-            "edges": spaces.Box(-1, n - 1, (40, 2), np.int64),
-            "focused": spaces.Discrete(n),
-            "action_mask": spaces.MultiBinary(n),
-        }
-    )
-    keys = resolve_graph_keys(space)
-    assert keys.edges == "edges" and keys.adjacency is None
-    el = {k: th.as_tensor(v) for k, v in batch.items() if k != "adjacency"}
-    el["edges"] = th.as_tensor(edges)
-    _, adj_e, _, _ = graph_tensors(el, keys, focus_is_onehot=False)
-    _, adj_d, _, _ = tensors(batch)
-    assert th.equal(adj_e, adj_d)
+        both[b, :, : 2 * len(u)] = np.stack([np.r_[u, v], np.r_[v, u]])
+    _, adj_d, *_ = tensors(batch)
+    for name, layout, arr, shape in (("edges", "rows", edges, (40, 2)), ("edge_index", "cols", both, (2, 80))):
+        space = spaces.Dict(
+            {
+                "node_features": spaces.Box(0.0, 1.0, (n, 2), np.float32),
+                name: spaces.Box(-1, n, shape, np.int64),
+                "focused_node": spaces.Discrete(n),
+                "action_mask": spaces.Box(0, 1, (n,), np.int8),
+            }
+        )
+        keys = resolve_graph_keys(space)
+        assert keys.edges == name and keys.edges_layout == layout and keys.adjacency is None
+        el = {k: th.as_tensor(v) for k, v in batch.items() if k != "adjacency"}
+        el[name] = th.as_tensor(arr)
+        assert th.equal(graph_tensors(el, keys, focus_is_onehot=False).adjacency, adj_d)
 
 
 def test_attention_reads_adjacency_mlp_does_not():
@@ -216,7 +232,7 @@ def test_attention_reads_adjacency_mlp_does_not():
     # rewire two edges among nodes other than the focus, keeping every node's degree
     other = stack([obs])
     a = other["adjacency"][0]
-    f = int(obs["focused"])
+    f = int(obs["focused_node"])
     for _ in range(1000):
         i, j, k, m = rng.choice([x for x in range(n) if x != f], 4, replace=False)
         if a[i, j] and a[k, m] and not a[i, k] and not a[j, m]:
@@ -229,8 +245,8 @@ def test_attention_reads_adjacency_mlp_does_not():
         net = RankingNet(RankingConfig(module=module, hidden_dim=16, heads=2))
         net.init_weights(th.Generator().manual_seed(7))
         with th.no_grad():
-            s1, _ = net(*tensors(stack([obs])))
-            s2, _ = net(*tensors(other))
+            s1, _ = net(tensors(stack([obs])))
+            s2, _ = net(tensors(other))
         assert (not th.allclose(s1, s2, atol=1e-6)) == changes, module
 
 
@@ -242,7 +258,7 @@ def test_transfer_weights_from_n10_to_n30():
         before = large.policy.node_scores(obs_t)
         transfer_policy_weights(small.policy, large.policy)
         after = large.policy.node_scores(obs_t)
-        direct = small.policy.net.scores(*tensors(batch))  # the N=10 network itself, on N=30 graphs
+        direct = small.policy.net.scores(tensors(batch))  # the N=10 network itself, on N=30 graphs
     assert not th.allclose(before, after)
     th.testing.assert_close(after, direct)
     other = model_for(10, seed=1, hidden_dim=32, heads=4)
