@@ -14,7 +14,10 @@ import gymnasium as gym
 NAMESPACE = "recsim_envs"
 
 #: family modules, each with a ``SPECS`` list
-FAMILIES: tuple[str, ...] = ("recsim_envs.preference.registry",)
+FAMILIES: tuple[str, ...] = (
+    "recsim_envs.preference.registry",
+    "recsim_envs.coop.registry",
+)
 
 
 def register_all() -> list[str]:

@@ -9,7 +9,27 @@
 
 from __future__ import annotations
 
-from recsim_envs.coop.rules import GRID_NAMES, RULE_NAMES, rule_code, rule_name
-from recsim_envs.coop.simulator import CoopBatch, CoopConfig, simulate
+from typing import Any
 
-__all__ = ["CoopBatch", "CoopConfig", "GRID_NAMES", "RULE_NAMES", "rule_code", "rule_name", "simulate"]
+from recsim_envs.coop.presets import TABLE4_PRESETS
+from recsim_envs.coop.rules import GRID_NAMES, RULE_NAMES, rule_code, rule_name
+
+__all__ = [
+    "CoopBatch",
+    "CoopConfig",
+    "GRID_NAMES",
+    "RULE_NAMES",
+    "TABLE4_PRESETS",
+    "rule_code",
+    "rule_name",
+    "simulate",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # the simulator imports numba; load it on first use so `import recsim_envs` (registration) stays light
+    if name in ("CoopBatch", "CoopConfig", "simulate"):
+        from recsim_envs.coop import simulator
+
+        return getattr(simulator, name)
+    raise AttributeError(f"module 'recsim_envs.coop' has no attribute {name!r}")

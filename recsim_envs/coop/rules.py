@@ -49,7 +49,7 @@ _BASE = {
 }
 
 #: every accepted rule name (case-insensitive); ``NAME_X`` is the exclusive variant of ``NAME``
-RULE_NAMES: tuple[str, ...] = tuple(list(_BASE) + [f"{n}_X" for n in _BASE if n not in ("NULL", "EXTERNAL")])
+RULE_NAMES: tuple[str, ...] = tuple(list(_BASE) + [f"{n}_X" for n in _BASE if n != "NULL"])
 
 #: the 3×3 grid in the paper's order (rows: defectors, any, cooperators; columns: lowest, random, highest degree)
 GRID_NAMES: tuple[tuple[str, ...], ...] = (

@@ -175,8 +175,18 @@ class CoopBatch:
         """Carry out replica r's pending rewire to z (z < 0 declines it); False if z is not a candidate."""
         return bool(
             K.apply_external(
-                self.nbr, self.pos, self.deg, self.strat, self.ncn, self.rec, self.degcount, self.cnt,
-                self.config.rules, r, int(z), self.n,
+                self.nbr,
+                self.pos,
+                self.deg,
+                self.strat,
+                self.ncn,
+                self.rec,
+                self.degcount,
+                self.cnt,
+                self.config.rules,
+                r,
+                int(z),
+                self.n,
             )  # fmt: skip
         )
 
@@ -216,9 +226,7 @@ class CoopBatch:
             "cooperator_fraction": self.msize[:, 1] / n,
             "rewires": cnt[:, K.C_REQ].copy(),
             "structural_updates": struct.copy(),
-            "rewires_per_opportunity": np.divide(
-                cnt[:, K.C_REQ], struct, out=np.zeros(self.R), where=struct > 0
-            ),
+            "rewires_per_opportunity": np.divide(cnt[:, K.C_REQ], struct, out=np.zeros(self.R), where=struct > 0),
             "rewires_done": cnt[:, K.C_DONE].copy(),
             "rewires_skipped": cnt[:, K.C_SKIP].copy(),
             "strategy_changes": cnt[:, K.C_FLIPS].copy(),

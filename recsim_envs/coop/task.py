@@ -1,0 +1,299 @@
+"""The agent-facing task shared by the single and the native vector envs (one code path for both).
+
+``CoopTask`` wraps a :class:`~recsim_envs.coop.simulator.CoopBatch` of R replicas in which one recommender is
+``EXTERNAL``: the kernel runs each replica until a rewire by a user of that recommender is about to happen, and
+the agent supplies the new partner z. The task validates actions, builds observations, named rewards and info
+as arrays with a leading replica axis; ``env.py`` (R = 1) and ``vector_env.py`` only slice and auto-reset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from recsim_envs.coop import kernel as K
+from recsim_envs.coop.presets import TABLE4_PRESETS  # noqa: F401  (re-export)
+from recsim_envs.coop.rules import EXCLUSIVE, EXTERNAL, rule_code
+from recsim_envs.coop.simulator import CoopBatch, CoopConfig
+from recsim_envs.utils.validation import check_choice
+
+REWARD_MODES = ("coops", "rewires")
+GRAPH_OBS = ("adjacency", "edge_list")
+INVALID_ACTIONS = ("skip", "raise")
+REWIRING_OBJECTIVES = ("cooperation", "rewires")
+COMPETITION_OBJECTIVES = ("adoption", "cooperation", "rewires")
+
+
+@dataclass
+class TaskOptions:
+    """Agent-facing options (model parameters are in :class:`CoopConfig`)."""
+
+    competition: bool
+    reward_weights: np.ndarray
+    graph_obs: str
+    invalid_action: str
+
+    @property
+    def objectives(self) -> tuple[str, ...]:
+        return COMPETITION_OBJECTIVES if self.competition else REWIRING_OBJECTIVES
+
+
+def build_rewiring(
+    *,
+    n_nodes: int = 30,
+    degree: int = 8,
+    beta: float = 0.05,
+    W: float = 2.09,
+    T: float = 2.0,
+    S: float = -1.0,
+    fermi_mode: str = "clipped",
+    max_steps: int = 3000,
+    reward_mode: str = "coops",
+    graph_obs: str = "adjacency",
+    invalid_action: str = "skip",
+) -> tuple[CoopConfig, TaskOptions]:
+    """Validated config for ``CooperationRewiring``: every rewire is decided by the agent (rule EXTERNAL)."""
+    check_choice("reward_mode", reward_mode, REWARD_MODES)
+    check_choice("graph_obs", graph_obs, GRAPH_OBS)
+    check_choice("invalid_action", invalid_action, INVALID_ACTIONS)
+    config = CoopConfig(
+        n_nodes=n_nodes, degree=degree, beta=beta, W=W, T=T, S=S, fermi_mode=fermi_mode, rule="EXTERNAL",
+        max_steps=max_steps,
+    )  # fmt: skip
+    weights = np.array([1.0, 0.0] if reward_mode == "coops" else [0.0, 1.0])
+    return config, TaskOptions(False, weights, graph_obs, invalid_action)
+
+
+def build_competition(
+    *,
+    n_nodes: int = 100,
+    degree: int = 28,
+    beta: float = 0.005,
+    W: float = 1.0,
+    W2: float = 0.08,
+    beta_med_factor: float = 10.0,
+    T: float = 2.0,
+    S: float = -1.0,
+    fermi_mode: str = "clipped",
+    max_steps: int = 10000,
+    opponents: list[str] | tuple[str, ...] = ("GOOD_X",),
+    default_rule: str = "NO_MED",
+    agent_exclusive: bool = True,
+    seed_fraction: float = 0.1,
+    stop_on_absorption: bool = True,
+    reward_weights: list[float] | tuple[float, ...] = (1.0, 0.0, 0.0),
+    graph_obs: str = "adjacency",
+    invalid_action: str = "skip",
+) -> tuple[CoopConfig, TaskOptions]:
+    """Validated config for ``RecommenderCompetition``: recommender 1 is the agent, 2.. the ``opponents``."""
+    check_choice("graph_obs", graph_obs, GRAPH_OBS)
+    check_choice("invalid_action", invalid_action, INVALID_ACTIONS)
+    if not isinstance(agent_exclusive, (bool, np.bool_)):
+        raise ValueError(f"agent_exclusive must be True or False, got {agent_exclusive!r}")
+    if isinstance(opponents, str) or not isinstance(opponents, (list, tuple)):
+        raise ValueError(f"opponents must be a list of rule names, got {opponents!r}")
+    for o in opponents:
+        if rule_code(o, "opponents") & (EXCLUSIVE - 1) == EXTERNAL:
+            raise ValueError(f"opponents must be heuristic rules, not EXTERNAL, got {o!r}")
+    if rule_code(default_rule, "default_rule") & (EXCLUSIVE - 1) == EXTERNAL:
+        raise ValueError(f"default_rule must be a heuristic rule, got {default_rule!r}")
+    w = np.asarray(reward_weights, dtype=float) if isinstance(reward_weights, (list, tuple)) else None
+    if w is None or w.shape != (3,) or not np.all(np.isfinite(w)):
+        raise ValueError(
+            f"reward_weights must be 3 finite floats (adoption, cooperation, rewires), got {reward_weights!r}"
+        )
+    config = CoopConfig(
+        n_nodes=n_nodes, degree=degree, beta=beta, W=W, T=T, S=S, fermi_mode=fermi_mode, rule=default_rule,
+        max_steps=max_steps, contenders=("EXTERNAL_X" if agent_exclusive else "EXTERNAL", *opponents), W2=W2,
+        beta_med_factor=beta_med_factor, seed_fraction=seed_fraction, stop_on_absorption=stop_on_absorption,
+    )  # fmt: skip
+    return config, TaskOptions(True, w, graph_obs, invalid_action)
+
+
+class CoopTask:
+    """R replicas with an agent deciding the EXTERNAL recommender's rewires; arrays have a leading R axis."""
+
+    AGENT = 1  # recommender index of the agent in competition (0 = default rule)
+
+    def __init__(self, config: CoopConfig, options: TaskOptions, n_replicas: int):
+        self.config = config
+        self.options = options
+        self.n = n = config.n_nodes
+        self.R = n_replicas
+        self.batch = CoopBatch(config, n_replicas)
+        self.n_features = 2 + (config.n_recommenders if options.competition else 0)
+        self.n_edges = n * config.degree // 2
+        self._prev_req = np.zeros(n_replicas, dtype=np.int64)
+        self._prev_share = np.zeros(n_replicas)
+        self._masks = np.zeros((n_replicas, n), dtype=np.int8)
+
+    # -- spaces ----------------------------------------------------------------------------------------------
+    def observation_space(self) -> spaces.Dict:
+        n = self.n
+        graph = (
+            {"adjacency": spaces.Box(0, 1, (n, n), dtype=np.int8)}
+            if self.options.graph_obs == "adjacency"
+            else {"edge_index": spaces.Box(0, n - 1, (2, 2 * self.n_edges), dtype=np.int64)}
+        )
+        return spaces.Dict(
+            {
+                "node_features": spaces.Box(0.0, 1.0, (n, self.n_features), dtype=np.float32),
+                **graph,
+                "focused_node": spaces.Discrete(n),
+                "dropped_node": spaces.Discrete(n),
+                "action_mask": spaces.Box(0, 1, (n,), dtype=np.int8),
+                "time": spaces.Box(0.0, 1.0, (1,), dtype=np.float32),
+            }
+        )
+
+    def action_space(self) -> spaces.Discrete:
+        return spaces.Discrete(self.n)
+
+    def reward_space(self) -> spaces.Box:
+        # adoption (Δshare) and cooperation (2·(c − ½)) lie in [−1, 1]; rewires = −Δrequests / max_steps in [−1, 0]
+        k = len(self.options.objectives)
+        high = np.ones(k, dtype=np.float32)
+        high[-1] = 0.0
+        return spaces.Box(-np.ones(k, dtype=np.float32), high, dtype=np.float32)
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def reset(self, keys: np.ndarray, which: np.ndarray) -> None:
+        """New episodes for replicas in ``which``; run each to its first decision (or its end)."""
+        self.batch.reset(keys, which)
+        self.batch.advance()
+        self._prev_req[which] = self.batch.cnt[which, K.C_REQ]
+        self._prev_share[which] = self._agent_share()[which]
+        self._refresh_masks(which)
+
+    def _refresh_masks(self, which: np.ndarray) -> None:
+        for r in np.flatnonzero(which):  # O(R) compiled calls, each O(N)
+            if self.batch.cnt[r, K.C_STATUS] == K.PENDING:
+                self.batch.candidate_mask(int(r), self._masks[r])
+            else:
+                # nothing to decide (final no-op step): every action is accepted and ignored
+                self._masks[r] = 1
+
+    def _agent_share(self) -> np.ndarray:
+        if not self.options.competition:
+            return np.zeros(self.R)
+        return self.batch.reccount[:, self.AGENT] / self.n
+
+    def check_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Validate node indices; returns [R] bool of masked (invalid) choices for pending decisions."""
+        a = np.asarray(actions)
+        if a.shape != (self.R,) or not (
+            np.issubdtype(a.dtype, np.integer) or (np.issubdtype(a.dtype, np.floating) and np.all(a == np.round(a)))
+        ):
+            raise ValueError(f"action must be an integer node index in [0, {self.n - 1}], got {actions!r}")
+        if a.min() < 0 or a.max() >= self.n:
+            raise ValueError(f"action must be a node index in [0, {self.n - 1}], got {actions!r}")
+        a = a.astype(np.int64)
+        invalid = self._masks[np.arange(self.R), a] == 0
+        if invalid.any() and self.options.invalid_action == "raise":
+            r = int(np.flatnonzero(invalid)[0])
+            a_node, b_node = self.batch.cnt[r, K.C_PA], self.batch.cnt[r, K.C_PB]
+            raise ValueError(
+                f"action {int(a[r])} is masked: node {a_node} (dropping {b_node}) cannot link to itself or a current "
+                f"neighbour{' or a user of another recommender' if self._exclusive_agent else ''}; "
+                "choose z with action_mask[z] == 1 (see action_masks())"
+            )
+        return invalid
+
+    @property
+    def _exclusive_agent(self) -> bool:
+        return bool(self.options.competition and self.config.rules[self.AGENT] & EXCLUSIVE)
+
+    def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+        """Apply each pending decision, run to the next one; returns per-replica arrays (incl. done flags)."""
+        a = np.asarray(actions).astype(np.int64)
+        invalid = self.check_actions(actions)
+        status = self.batch.cnt[:, K.C_STATUS]
+        was_pending = status == K.PENDING
+        for r in np.flatnonzero(was_pending):
+            self.batch.apply(int(r), -1 if invalid[r] else int(a[r]))
+        self.batch.advance()
+        status = self.batch.cnt[:, K.C_STATUS].copy()
+        terminated = (status == K.ALL_C) | (status == K.ALL_D)
+        truncated = status == K.TIME_LIMIT
+        done = terminated | truncated
+        m = self.batch.metrics()
+        coop = m["cooperator_fraction"]
+        req = self.batch.cnt[:, K.C_REQ].copy()
+        rewires_term = -(req - self._prev_req) / self.config.max_steps
+        self._prev_req = req
+        coop_term = np.where(done, 2.0 * (coop - 0.5), 0.0)
+        comps: dict[str, np.ndarray] = {}
+        if self.options.competition:
+            share = self._agent_share()
+            comps["adoption"] = share - self._prev_share
+            self._prev_share = share
+        comps["cooperation"] = coop_term
+        comps["rewires"] = rewires_term
+        objectives = np.stack([comps[k] for k in self.options.objectives], axis=1)
+        reward = objectives @ self.options.reward_weights
+        self._refresh_masks(np.ones(self.R, dtype=bool))
+        return {
+            "reward": reward,
+            "objectives": objectives.astype(np.float32),
+            "rewards": comps,
+            "terminated": terminated,
+            "truncated": truncated,
+            "invalid_action": invalid & was_pending,
+            **{k: m[k] for k in ("cooperator_fraction", "rewires", "rewires_done", "heterogeneity", "max_degree")},
+            "steps": m["steps"],
+            **({"agent_share": self._agent_share(), "shares": m["shares"]} if self.options.competition else {}),
+        }
+
+    # -- observations ----------------------------------------------------------------------------------------
+    def observations(self) -> dict[str, np.ndarray]:
+        b = self.batch
+        n = self.n
+        feats = np.zeros((self.R, n, self.n_features), dtype=np.float32)
+        feats[:, :, 0] = b.strat
+        feats[:, :, 1] = b.deg / (n - 1)
+        if self.options.competition:
+            feats[:, :, 2:] = np.eye(self.config.n_recommenders, dtype=np.float32)[b.rec]
+        adj = b.pos >= 0
+        obs: dict[str, np.ndarray] = {"node_features": feats}
+        if self.options.graph_obs == "adjacency":
+            obs["adjacency"] = adj.astype(np.int8)
+        else:
+            # every undirected edge in both directions, sorted by (source, target): fixed size 2·E
+            r_idx, src, dst = np.nonzero(adj)
+            obs["edge_index"] = np.stack([src, dst]).reshape(2, self.R, -1).transpose(1, 0, 2).astype(np.int64)
+        pending = b.cnt[:, K.C_STATUS] == K.PENDING
+        obs["focused_node"] = np.where(pending, b.cnt[:, K.C_PA], 0).astype(np.int64)
+        obs["dropped_node"] = np.where(pending, b.cnt[:, K.C_PB], 0).astype(np.int64)
+        obs["action_mask"] = self._masks.copy()
+        obs["time"] = (b.cnt[:, K.C_T] / self.config.max_steps).astype(np.float32)[:, None]
+        return obs
+
+    def action_masks(self) -> np.ndarray:
+        return self._masks.astype(bool)
+
+    def reset_info(self) -> dict[str, np.ndarray]:
+        m = self.batch.metrics()
+        info = {k: m[k] for k in ("cooperator_fraction", "rewires", "heterogeneity", "max_degree", "steps")}
+        if self.options.competition:
+            info["agent_share"] = self._agent_share()
+            info["shares"] = m["shares"]
+        return info
+
+    def ansi(self, r: int) -> str:
+        b = self.batch
+        cnt = b.cnt[r]
+        status = ("running", "all-C", "all-D", "time limit", "deciding")[int(cnt[K.C_STATUS])]
+        het = cnt[K.C_SUMDEG2] / self.n - (b.deg[r].sum() / self.n) ** 2
+        text = (
+            f"t={cnt[K.C_T]}/{self.config.max_steps} coop={b.msize[r, 1] / self.n:.3f} rewires={cnt[K.C_REQ]} "
+            f"het={het:.1f} maxdeg={cnt[K.C_MAXDEG]} [{status}"
+        )
+        if cnt[K.C_STATUS] == K.PENDING:
+            text += f": node {cnt[K.C_PA]} drops {cnt[K.C_PB]}"
+        text += "]"
+        if self.options.competition:
+            text += f" agent share={b.reccount[r, self.AGENT] / self.n:.3f}"
+        return text

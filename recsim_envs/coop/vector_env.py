@@ -1,0 +1,114 @@
+"""Native vector envs: ``num_envs`` replicas advanced by one compiled kernel call per step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from recsim_envs.coop import kernel as K
+from recsim_envs.coop.render import draw_network
+from recsim_envs.coop.task import CoopTask, build_competition, build_rewiring
+from recsim_envs.utils import rng as crng
+
+
+def _mask_tree(tree: Any, done: np.ndarray) -> Any:
+    if isinstance(tree, dict):
+        return {k: _mask_tree(v, done) for k, v in tree.items()}
+    return np.asarray(tree).copy()
+
+
+class _CoopVectorEnvBase(VectorEnv):
+    """Replica i after ``reset(seed=s)`` reproduces the single env reset with ``seed=s + i``. Autoreset is
+    ``SAME_STEP``: a finished replica's observation is the first of its next episode; ``info["final_obs"]`` /
+    ``info["final_info"]`` (masks ``_final_obs`` / ``_final_info``) hold the last ones."""
+
+    metadata = {"render_modes": ["rgb_array", "ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
+    _builder = staticmethod(build_rewiring)
+
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, multi_objective: bool = False, **kwargs):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer in [1, inf), got {num_envs!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.config, self.options = self._builder(**kwargs)
+        self.num_envs = int(num_envs)
+        self.render_mode = render_mode
+        self.multi_objective = bool(multi_objective)
+        self.task = CoopTask(self.config, self.options, self.num_envs)
+        self.single_observation_space = self.task.observation_space()
+        self.single_action_space = self.task.action_space()
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        if self.multi_objective:
+            self.reward_space = self.task.reward_space()
+            self.reward_dim = self.reward_space.shape[0]
+        self._keys: np.ndarray | None = None
+        self._started = False
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        n = self.num_envs
+        if seed is None:
+            if self._keys is None:
+                self._keys = crng.seed_to_key(self.np_random.integers(2**62, size=n))
+            else:
+                self._keys = crng.next_key(self._keys)
+        else:
+            seeds = np.asarray(seed if isinstance(seed, (list, tuple, np.ndarray)) else [seed + i for i in range(n)])
+            if seeds.shape != (n,):
+                raise ValueError(f"seed must be an int or a list of {n} ints, got {seed!r}")
+            self._keys = crng.seed_to_key(seeds)
+        self.task.reset(self._keys, np.ones(n, dtype=bool))
+        self._started = True
+        return self.task.observations(), self.task.reset_info()
+
+    def step(self, actions):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        out = self.task.step(np.asarray(actions))
+        terminated, truncated = out["terminated"], out["truncated"]
+        info: dict[str, Any] = {k: v for k, v in out.items() if k not in ("reward", "terminated", "truncated")}
+        reward = out["objectives"].copy() if self.multi_objective else out["reward"]
+        obs = self.task.observations()
+        done = terminated | truncated
+        if done.any():
+            info["final_obs"] = obs
+            info["_final_obs"] = done.copy()
+            info["final_info"] = _mask_tree(info, done)
+            info["_final_info"] = done.copy()
+            self._keys = np.where(done, crng.next_key(self._keys), self._keys)
+            self.task.reset(self._keys[done], done)
+            obs = self.task.observations()
+        return obs, reward, terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        """bool [num_envs, N] valid choices per replica."""
+        return self.task.action_masks()
+
+    def render(self):
+        """Replica 0 (rgb: its graph; ansi: its one-line state)."""
+        if self.render_mode is None:
+            return None
+        if self.render_mode == "ansi":
+            return self.task.ansi(0)
+        b = self.task.batch
+        pending = b.cnt[0, K.C_STATUS] == K.PENDING
+        return draw_network(
+            b.adjacency(0),
+            b.strat[0],
+            recommender=b.rec[0] if self.options.competition else None,
+            focus=(int(b.cnt[0, K.C_PA]), int(b.cnt[0, K.C_PB])) if pending else None,
+        )
+
+
+class CooperationRewiringVectorEnv(_CoopVectorEnvBase):
+    """Native vector env of ``CooperationRewiring`` (see ``CooperationRewiringEnv``)."""
+
+
+class RecommenderCompetitionVectorEnv(_CoopVectorEnvBase):
+    """Native vector env of ``RecommenderCompetition`` (see ``RecommenderCompetitionEnv``)."""
+
+    _builder = staticmethod(build_competition)
