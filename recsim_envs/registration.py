@@ -17,6 +17,7 @@ NAMESPACE = "recsim_envs"
 FAMILIES: tuple[str, ...] = (
     "recsim_envs.preference.registry",
     "recsim_envs.coop.registry",
+    "recsim_envs.harm.registry",
 )
 
 

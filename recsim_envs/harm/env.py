@@ -1,0 +1,182 @@
+"""``recsim_envs/HarmMitigation-v0``: users drawn toward what they consume, including harmful content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
+from recsim_envs.harm.render import trajectory_image
+from recsim_envs.utils import rng as crng
+
+_FLOAT_KEYS = ("click", "harm", "pclk", "ph", "harm_share")
+_INT_KEYS = ("item", "user", "t")
+
+
+def action_space_for(cfg: HarmConfig) -> spaces.Space:
+    if cfg.action_type == "items":
+        return spaces.MultiDiscrete(np.full(cfg.k, cfg.n_candidates, dtype=np.int64))
+    return spaces.Box(0.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
+
+
+def observation_space_for(cfg: HarmConfig) -> spaces.Box:
+    low = np.concatenate([cfg.obs_low, cfg.obs_low, [0.0]]).astype(np.float32)
+    high = np.concatenate([cfg.obs_high, cfg.obs_high, [1.0]]).astype(np.float32)
+    return spaces.Box(low, high, dtype=np.float32)
+
+
+class HarmMitigationEnv(gym.Env):
+    """Recommending to a user whose profile is attracted to what they consume (Chee et al., KDD 2024).
+
+    ## Description
+    A catalogue of n items with embeddings v ∈ R^d (d = 12: MF factors with folded biases) and harm flags; a user
+    with inherent profile u0 and current profile u; scores s_v = exp(⟨u, v⟩) (paper §3). Each step the
+    recommender shows a set E of k items. With probability s_E / (s_E + c) the user clicks one of them (item
+    v ∈ E with probability ∝ s_v); otherwise (outside option c) the user chooses organically from the whole
+    catalogue with probability s_v / s_Ω — harmful items included. The consumed item v then attracts the
+    profile: u ← (1 − α_v − β) u + α_v v + β u0 with α_v = α_H for harmful items, α_NH otherwise (paper eq. 3).
+    The analytic model (``recsim_envs.harm.model``) gives pCLK, pH and the stationary profile ū; a fixed policy's
+    long-run average click and harm rates in this env approach pCLK and pH at ū (exactly in the small-step limit,
+    since ū is the fixed point of the *expected* update; the tests check it at α, β scaled by 0.01).
+
+    ## Observation Space
+    ``Box(float32, (2d + 1,))``: current profile u, inherent profile u0, t / horizon. Bounds: the bounding box of
+    {u0 of all users} ∪ {item embeddings} (profiles stay in their convex hull), padded by 0.1 %.
+
+    ## Action Space
+    ``action_type="items"`` (HarmMitigation-v0): ``MultiDiscrete([n_rec] * k)``, k indices into the
+    *recommendable* items ``env.unwrapped.config.candidates`` (the non-harmful items unless
+    ``allow_harmful=True``), so every index names a valid item; duplicates or out-of-range indices raise
+    ``ValueError``. ``action_type="probabilities"`` (HarmMitigationSampling-v0): ``Box(0, 1, (n_rec,))``,
+    per-item inclusion weights a; the env includes item v independently with probability
+    q_v = a_v · min(1, k / Σa) (so Σq ≤ k holds for every action in the box; a policy that already satisfies
+    Σq ≤ k is used unchanged).
+
+    ## Reward
+    r = click − λ · harm, with click = 1 if a recommended item was clicked and harm = 1 if the consumed item
+    (clicked or organic) is harmful. ``info["rewards"]`` = {"click", "harm"}; ``info["objectives"]`` = float32
+    (click, −harm), so r = objectives · (1, λ). ``HarmMitigationMO-v0`` returns the objectives vector as reward
+    (``reward_space = Box([0, −1], [1, 0])``, ``reward_dim = 2``).
+
+    ## Info
+    ``click``, ``harm``, ``item`` (consumed catalogue index), ``recommended_mask`` [n] (the realised set E),
+    ``profile`` (after the update), ``previous_profile``, ``pclk`` and ``ph`` (analytic, this action at the
+    profile it met), ``harm_share`` σ_H = s_H / s_Ω at that profile, ``user``, ``t``, ``rewards``,
+    ``objectives``.
+
+    ## Dynamics
+    Choice and inclusion draws come from the env's counter-based streams (``reset(seed)`` fixes everything;
+    vector-env user i equals a single env seeded ``seed + i``).
+
+    ## Starting State
+    A user index drawn uniformly from the catalogue's n_users; u = u0.
+
+    ## Episode End
+    Terminated after ``horizon`` steps (t / horizon is observed). No truncation.
+
+    ## Arguments
+    ``dataset`` ("synthetic" or a MovieLens directory), ``genre`` ("Sci-Fi"), ``n_items`` (100), ``n_users``
+    (100), ``k`` (1), ``c`` (> 0, 6.0), ``lam`` λ ≥ 0 (100), ``alpha_harmful`` α_H (0.5), ``alpha_benign`` α_NH
+    (0.25), ``beta`` β (0.2; α ≥ 0, β > 0, max α + β ≤ 1), ``horizon`` (100), ``action_type`` ("items" |
+    "probabilities"), ``allow_harmful`` (False), ``parental_guide`` / ``labels`` (CSV paths for real harm labels,
+    see ``recsim_envs.harm.data``), ``catalogue_seed`` (synthetic catalogue, 0), ``render_mode``.
+    Defaults are the paper's reference parameters. c = 6 gives the synthetic default pCLK ≈ 0.8 under the uniform
+    policy and non-trivial pH (``baselines.harm.calibrate_c`` re-derives c for any catalogue).
+
+    ## Registered Configurations
+    ``recsim_envs/HarmMitigation-v0`` (k = 1 items, c = 6), ``recsim_envs/HarmMitigationSampling-v0``
+    (independent sampling, k = 5, c = 20 as in the paper), ``recsim_envs/HarmMitigationMO-v0`` (vector reward).
+    """
+
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.config = HarmConfig(**kwargs)
+        self.render_mode = render_mode
+        self.action_space = action_space_for(self.config)
+        self.observation_space = observation_space_for(self.config)
+        self._batch = HarmUserBatch(self.config, 1)
+        self._key: np.ndarray | None = None
+        self._started = False
+        self._trace: list[tuple[float, float, float]] = []
+        self._last: dict | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self._key = crng.seed_to_key(np.array([seed]))
+        elif self._key is None:
+            self._key = crng.seed_to_key(np.array([int(self.np_random.integers(2**62))]))
+        else:
+            self._key = crng.next_key(self._key)
+        self._batch.reset(np.ones(1, dtype=bool), self._key)
+        self._started = True
+        self._trace = []
+        self._last = None
+        b = self._batch
+        return b.observations()[0], {"user": int(b.user[0]), "profile": b.U[0].copy(), "t": 0}
+
+    def step(self, action):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        out = self._batch.step(np.asarray(action)[None])
+        info = _scalar_info(out, 0)
+        self._last = info
+        self._trace.append((info["ph"], info["pclk"], info["harm_share"]))
+        terminated = bool(out["terminated"][0])
+        if terminated:
+            self._started = False
+        return self._batch.observations()[0], float(out["reward"][0]), terminated, False, info
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode")
+            return None
+        b = self._batch
+        if self.render_mode == "ansi":
+            last = self._last
+            tail = (
+                ""
+                if last is None
+                else f" item={last['item']} click={int(last['click'])} harm={int(last['harm'])} "
+                f"pCLK={last['pclk']:.3f} pH={last['ph']:.4f} sigma_H={last['harm_share']:.4f}"
+            )
+            return f"t={int(b.t[0])}/{self.config.horizon} user={int(b.user[0])}{tail}"
+        tr = np.array(self._trace) if self._trace else np.zeros((1, 3))
+        # red: pH, blue: pCLK, orange: organic harm share σ_H (analytic, along the realised trajectory)
+        return trajectory_image([tr[:, 0], tr[:, 1], tr[:, 2]])
+
+    def close(self):
+        pass
+
+
+class HarmMitigationMOEnv(HarmMitigationEnv):
+    """Multi-objective twin: reward = (click, −harm), ``reward_space = Box([0, −1], [1, 0])``, ``reward_dim = 2``;
+    the scalar env's reward equals ``objectives @ (1, λ)``."""
+
+    def __init__(self, render_mode: str | None = None, multi_objective: bool = True, **kwargs: Any):
+        if multi_objective is not True:
+            raise ValueError(f"multi_objective must be True for HarmMitigationMOEnv, got {multi_objective!r}")
+        super().__init__(render_mode=render_mode, **kwargs)
+        self.reward_dim = len(OBJECTIVE_NAMES)
+        self.reward_space = spaces.Box(np.array([0.0, -1.0], dtype=np.float32), np.array([1.0, 0.0], dtype=np.float32))
+
+    def step(self, action):
+        obs, _, terminated, truncated, info = super().step(action)
+        return obs, info["objectives"].copy(), terminated, truncated, info
+
+
+def _scalar_info(out: dict, i: int) -> dict:
+    info: dict[str, Any] = {k: float(out[k][i]) for k in _FLOAT_KEYS}
+    info.update({k: int(out[k][i]) for k in _INT_KEYS})
+    info["recommended_mask"] = out["recommended_mask"][i].copy()
+    info["profile"] = out["profile"][i].copy()
+    info["previous_profile"] = out["previous_profile"][i].copy()
+    info["rewards"] = {"click": info["click"], "harm": info["harm"]}
+    info["objectives"] = out["objectives"][i].copy()
+    return info

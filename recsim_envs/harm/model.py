@@ -1,0 +1,435 @@
+"""Harm-exposure user model of Chee et al. (KDD 2024), as pure NumPy functions batched over users.
+
+Notation (DESIGN §3). Catalogue ``V`` [n, d] with harm flags ``harmful`` [n]; users ``U`` [m, d] (current
+profiles) and ``U0`` [m, d] (inherent profiles). Scores s_v = exp(⟨u, v⟩), organic choice σ_v = s_v / s_Ω.
+
+A *policy* is one of two classes, each a small object with the same interface:
+
+* :class:`ItemPolicy` — bounded cardinality with k = 1: π [m, n] a distribution over single items.
+* :class:`SetPolicy` — bounded cardinality with k > 1 on an explicit, sparse per-user support of k-sets
+  ``sets`` [m, M, k] (never the C(n, k) enumeration): π [m, M] a distribution over those sets.
+* :class:`SamplingPolicy` — independent sampling: per-item inclusion probabilities q [m, n], Σq ≤ k.
+
+Every class maps (θ, scores) to the per-item *click* probabilities r_v = P(user clicks recommended item v) and
+the *organic* probability o = P(no click); then
+
+    consumption  p_v = r_v + o · σ_v               (DESIGN §3, p(v | E) averaged over E ~ π)
+    pCLK = Σ_v r_v = 1 − o,   pH = Σ_{v∈H} p_v,   f = pCLK − λ · pH.
+
+pH counts every harmful consumption; with the default (recommended sets without harmful items) it equals the
+paper's (s_H/s_Ω)(1 − pCLK).
+
+Stationary profile: the fixed point ū of F(u) = G(p(u)), G(p) = (β u0 + Σ_v α_v p_v v) / (β + Σ_v α_v p_v) — the
+zero of the *expected* attraction update u ← (1 − α_v − β)u + α_v v + β u0. G is invariant to a common rescaling of
+(α, β), which the tests use: small steps make the stochastic env concentrate at ū.
+
+IFT gradient (adjoint form): with J = ∂F/∂u (d×d) at ū, solve (I − J)ᵀ w = ∂f/∂u and return
+∇_θ f = ∂f/∂θ + (∂p/∂θ)ᵀ ξ,  ξ_v = α_v ⟨v − ū, w⟩ / D,  D = β + Σ α_v p_v.
+Only [m, n, d] arrays (∂p/∂u) and d×d systems are ever formed — never n×n or (n·m)×n Jacobians.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------------------------
+# scores and organic choice
+# --------------------------------------------------------------------------------------------------------------
+
+
+def scores(U: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """s_v = exp(⟨u, v⟩) for every user and item, [m, n] (exponent clipped at 700 against overflow)."""
+    return np.exp(np.minimum(U @ V.T, 700.0))
+
+
+def organic_choice(s: np.ndarray) -> np.ndarray:
+    """σ_v = s_v / s_Ω: the organic (search) choice distribution over the whole catalogue, [m, n]."""
+    return s / s.sum(axis=-1, keepdims=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# policy classes
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClickModel:
+    """What a policy class returns at given scores: click probabilities r [m, n], organic probability o [m]."""
+
+    r: np.ndarray
+    o: np.ndarray
+
+
+class ItemPolicy:
+    """Bounded cardinality, k = 1: π [m, n] is a distribution over single items (π_v = 0 for excluded items).
+
+    r_v = π_v s_v / (s_v + c),  o = Σ_v π_v c / (s_v + c).
+    """
+
+    k = 1
+
+    def __init__(self, c: float):
+        self.c = float(c)
+
+    def clicks(self, theta: np.ndarray, s: np.ndarray) -> ClickModel:
+        h = theta / (s + self.c)
+        return ClickModel(r=h * s, o=self.c * h.sum(-1))
+
+    def jac_u(self, theta, s, sV):
+        """(∂r/∂u [m, n, d], ∂o/∂u [m, d]); ``sV`` = s[..., None] · V."""
+        c = self.c
+        den = s + c
+        # r_v = π_v s_v/(s_v + c): dr_v/ds_v = π_v c/(s_v+c)²
+        dr_ds = theta * c / den**2
+        do_ds = -c * theta / den**2
+        return dr_ds[..., None] * sV, np.einsum("mn,mnd->md", do_ds, sV)
+
+    def vjp_theta(self, theta, s, zeta_r, zeta_o):
+        """ζ_rᵀ ∂r/∂π + ζ_o ∂o/∂π, [m, n]."""
+        den = s + self.c
+        return (zeta_r * s + zeta_o[:, None] * self.c) / den
+
+
+class SetPolicy:
+    """Bounded cardinality, k ≥ 1 on a sparse support: π [m, M] over the per-user k-sets ``sets`` [m, M, k].
+
+    The support is explicit (e.g. grown by column generation, see ``baselines.harm``), so the C(n, k) sets are
+    never enumerated. s_E = Σ_{v∈E} s_v,  r_v = s_v Σ_{E∋v} π_E / (s_E + c),  o = Σ_E π_E c / (s_E + c).
+    """
+
+    def __init__(self, c: float, sets: np.ndarray, n_items: int):
+        self.c = float(c)
+        self.sets = np.asarray(sets, dtype=np.int64)
+        if self.sets.ndim != 3:
+            raise ValueError(f"sets must have shape [m, M, k], got shape {self.sets.shape}")
+        self.k = self.sets.shape[-1]
+        self.n = int(n_items)
+        m = self.sets.shape[0]
+        self._flat = (np.arange(m)[:, None, None] * self.n + self.sets).reshape(-1)
+
+    def subset(self, idx: np.ndarray) -> SetPolicy:
+        """The same policy class restricted to users ``idx``."""
+        return SetPolicy(self.c, self.sets[idx], self.n)
+
+    def _scatter(self, vals: np.ndarray) -> np.ndarray:
+        """Sum [m, M, k] (or [m, M, k, d]) values into items: [m, n] (or [m, n, d])."""
+        m = self.sets.shape[0]
+        if vals.ndim == 3:
+            return np.bincount(self._flat, vals.reshape(-1), minlength=m * self.n).reshape(m, self.n)
+        d = vals.shape[-1]
+        flat = vals.reshape(-1, d)
+        out = np.stack([np.bincount(self._flat, flat[:, j], minlength=m * self.n) for j in range(d)], -1)
+        return out.reshape(m, self.n, d)
+
+    def _gather(self, x: np.ndarray) -> np.ndarray:
+        m = x.shape[0]
+        return x[np.arange(m)[:, None, None], self.sets]
+
+    def clicks(self, theta, s):
+        sE = self._gather(s).sum(-1)
+        h = theta / (sE + self.c)
+        return ClickModel(r=s * self._scatter(np.broadcast_to(h[..., None], self.sets.shape)), o=self.c * h.sum(-1))
+
+    def jac_u(self, theta, s, sV):
+        c = self.c
+        sE = self._gather(s).sum(-1)
+        h = theta / (sE + c)
+        e = theta / (sE + c) ** 2
+        sigE = self._gather(sV).sum(-2)  # Σ_E = Σ_{w∈E} s_w w, [m, M, d]
+        a = self._scatter(np.broadcast_to(h[..., None], self.sets.shape))  # Σ_{E∋v} h_E
+        b = self._scatter(np.broadcast_to((e[..., None] * sigE)[:, :, None, :], self.sets.shape + sigE.shape[-1:]))
+        jr = a[..., None] * sV - s[..., None] * b
+        jo = -c * np.einsum("mM,mMd->md", e, sigE)
+        return jr, jo
+
+    def vjp_theta(self, theta, s, zeta_r, zeta_o):
+        sE = self._gather(s).sum(-1)
+        return (self._gather(zeta_r * s).sum(-1) + zeta_o[:, None] * self.c) / (sE + self.c)
+
+
+def laplace_nodes(c: float, s_total_max: float, step: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes/weights for ∫_0^∞ e^{-tc} g(t) dt with smooth g ∈ [0, 1]: trapezoid in z = log t (exponentially
+    convergent for such integrands), t from 1e-9/(c + s_total_max) to 60/c, plus the [0, t_min] sliver."""
+    t_lo = 1e-9 / (c + s_total_max)
+    t_hi = 60.0 / c
+    z = np.arange(np.log(t_lo), np.log(t_hi) + step, step)
+    t = np.exp(z)
+    w = step * t
+    t = np.concatenate([[0.5 * t_lo], t])
+    w = np.concatenate([[t_lo], w])
+    return t, w * np.exp(-t * c)
+
+
+class SamplingPolicy:
+    """Independent sampling: item v is recommended independently with probability q_v (Σ q ≤ k, q_H = 0).
+
+    The expectation over the 2^n random sets is exact through the Laplace identity
+    1/(x + c) = ∫_0^∞ e^{-t(x + c)} dt, which factorises over independent items:
+
+        o   = c  ∫ e^{-tc} Φ(t) dt,                      Φ(t) = Π_w φ_w(t),  φ_w = 1 − q_w + q_w e^{-t s_w}
+        r_v = q_v s_v ∫ e^{-tc} ρ_v(t) Φ(t) dt,          ρ_v = e^{-t s_v} / φ_v  (∈ [0, 1])
+
+    evaluated by a log-t trapezoid rule (``laplace_nodes``; verified against enumeration of all sets in the
+    tests). All factors are kept in [0, 1] (P_v = Φ/φ_v, ρ_v) so q_v = 1 with e^{-t s} → 0 stays finite.
+    """
+
+    def __init__(self, c: float, k: float, step: float = 0.2, s_bound: float | None = None):
+        self.c = float(c)
+        self.k = k
+        self.step = step
+        # a fixed upper bound on s_Ω makes the nodes independent of the batch (vector env = single envs)
+        self.s_bound = s_bound
+
+    def _parts(self, q, s):
+        bound = float(s.sum(-1).max()) if self.s_bound is None else max(self.s_bound, float(s.sum(-1).max()))
+        t, w = laplace_nodes(self.c, bound, self.step)
+        ts = s[..., None] * t  # [m, n, T]
+        e = np.exp(-ts)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logphi = np.logaddexp(np.log1p(-q)[..., None], np.log(q)[..., None] - ts)
+        L = logphi.sum(-2)  # [m, T]
+        Phi = np.exp(L)
+        rho = np.exp(-ts - logphi)
+        P = np.exp(L[:, None, :] - logphi)
+        return t, w, e, rho, Phi, P
+
+    def clicks(self, theta, s):
+        t, w, e, rho, Phi, P = self._parts(theta, s)
+        o = self.c * (Phi * w).sum(-1)
+        r = theta * s * np.einsum("mnT,mT->mn", rho, Phi * w)
+        return ClickModel(r=r, o=o)
+
+    def jac_u(self, theta, s, sV):
+        q = theta
+        t, w, e, rho, Phi, P = self._parts(q, s)
+        wPhi = w * Phi  # [m, T]
+        K = rho * wPhi[:, None, :]  # K_vj = ω_j Φ_j ρ_vj
+        # ∂r_v/∂s_v (own) = q_v Σ K_vj (1 − s_v t_j);  cross (w ≠ v): −q_v s_v q_w Σ_j ω_j t_j Φ_j ρ_vj ρ_wj
+        own = q * (K.sum(-1) - s * (K * t).sum(-1))
+        wtPhi = wPhi * t  # [m, T]
+        Z = np.einsum("mnT,mnd->mTd", q[..., None] * rho, sV)  # Σ_w q_w ρ_wj s_w w
+        cross = -(q * s)[..., None] * np.einsum("mnT,mTd->mnd", rho * wtPhi[:, None, :], Z)
+        self_cross = -(q * s * q * (rho**2 * wtPhi[:, None, :]).sum(-1))[..., None] * sV
+        jr = own[..., None] * sV + cross - self_cross
+        # ∂o/∂s_w = −c q_w Σ_j ω_j t_j Φ_j ρ_wj
+        do_ds = -self.c * q * np.einsum("mnT,mT->mn", rho, wtPhi)
+        return jr, np.einsum("mn,mnd->md", do_ds, sV)
+
+    def vjp_theta(self, theta, s, zeta_r, zeta_o):
+        q = theta
+        t, w, e, rho, Phi, P = self._parts(q, s)
+        wPhi = w * Phi
+        K = rho * wPhi[:, None, :]
+        xi = zeta_r * q * s  # ξ'_v
+        A = np.einsum("mn,mnT->mT", xi, rho)  # Σ_v ξ'_v ρ_vj
+        # ζᵀ∂r/∂q_w = ζ_w s_w Σ_j K_wj + Σ_j ω_j (e_wj − 1) P_wj (A_j − ξ'_w ρ_wj)
+        dP = w[None, None, :] * (e - 1.0) * P  # ω_j (e_wj − 1) P_wj = ∂(ωΦ)/∂q_w
+        g = zeta_r * s * K.sum(-1) + (dP * (A[:, None, :] - xi[..., None] * rho)).sum(-1)
+        g += zeta_o[:, None] * self.c * dP.sum(-1)
+        return g
+
+
+# --------------------------------------------------------------------------------------------------------------
+# consumption, metrics, dynamics
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HarmParams:
+    """Model constants: outside option c, harm weight λ, attraction α_H/α_NH, anchoring β."""
+
+    lam: float = 100.0
+    alpha_harmful: float = 0.5
+    alpha_benign: float = 0.25
+    beta: float = 0.2
+
+    def alphas(self, harmful: np.ndarray) -> np.ndarray:
+        return np.where(harmful, self.alpha_harmful, self.alpha_benign)
+
+
+@dataclass
+class Metrics:
+    """Per-user analytic quantities at a profile: pCLK, pH, f and the consumption distribution p [m, n]."""
+
+    pclk: np.ndarray
+    ph: np.ndarray
+    f: np.ndarray
+    p: np.ndarray
+
+
+def evaluate(policy, theta, U, V, harmful, lam: float) -> Metrics:
+    """pCLK, pH, f = pCLK − λ pH and p at profiles ``U`` (DESIGN §3 equations)."""
+    s = scores(U, V)
+    sig = organic_choice(s)
+    cm = policy.clicks(theta, s)
+    p = cm.r + cm.o[:, None] * sig
+    ph = p[:, harmful].sum(-1)
+    pclk = 1.0 - cm.o
+    return Metrics(pclk=pclk, ph=ph, f=pclk - lam * ph, p=p)
+
+
+def attraction_map(p: np.ndarray, U0: np.ndarray, V: np.ndarray, alpha: np.ndarray, beta: float) -> np.ndarray:
+    """G(p) = (β u0 + Σ_v α_v p_v v) / (β + Σ_v α_v p_v), [m, d]."""
+    ap = p * alpha
+    return (beta * U0 + ap @ V) / (beta + ap.sum(-1, keepdims=True))
+
+
+def attraction_step(U, U0, V, item, alpha_item, beta):
+    """One realised attraction update for each user: u ← (1 − α_v − β) u + α_v v + β u0 (v = consumed item)."""
+    a = alpha_item[:, None]
+    return (1.0 - a - beta) * U + a * V[item] + beta * U0
+
+
+@dataclass
+class StationaryProfile:
+    """Result of :func:`stationary_profile`: profiles ū [m, d], iterations, residual ‖ū − F(ū)‖∞ per user,
+    spectral radius of ∂F/∂u at ū per user, ``converged`` per user, and the metrics at ū."""
+
+    U: np.ndarray
+    iterations: np.ndarray
+    residual: np.ndarray
+    spectral_radius: np.ndarray
+    converged: np.ndarray
+    metrics: Metrics
+
+    @property
+    def ok(self) -> bool:
+        return bool(np.all(self.converged) and np.all(self.spectral_radius < 1.0))
+
+
+class StationaryProfileError(RuntimeError):
+    """The fixed-point solve did not reach the tolerance, or the fixed point is not locally stable."""
+
+
+def _jac_F(policy, theta, U, U0, V, alpha, beta, s=None):
+    """F(U), ∂F/∂u [m, d, d] and the pieces reused by the gradient."""
+    if s is None:
+        s = scores(U, V)
+    sig = organic_choice(s)
+    sV = s[..., None] * V[None]
+    cm = policy.clicks(theta, s)
+    p = cm.r + cm.o[:, None] * sig
+    ap = alpha * p
+    D = beta + ap.sum(-1)
+    F = (beta * U0 + ap @ V) / D[:, None]
+    jr, jo = policy.jac_u(theta, s, sV)
+    vbar = sig @ V  # [m, d]
+    # J_p = J_r + σ (∂o/∂u)ᵀ + o (diag σ − σσᵀ) V
+    Jp = jr + sig[..., None] * jo[:, None, :] + (cm.o[:, None] * sig)[..., None] * (V[None] - vbar[:, None, :])
+    Wt = alpha[None, :, None] * (V[None] - F[:, None, :])  # α_v (v − F), [m, n, d]
+    J = np.einsum("mnd,mne->mde", Wt, Jp) / D[:, None, None]
+    return dict(F=F, J=J, Jp=Jp, jr=jr, jo=jo, s=s, sig=sig, cm=cm, p=p, D=D, vbar=vbar)
+
+
+def stationary_profile(
+    policy,
+    theta: np.ndarray,
+    U0: np.ndarray,
+    V: np.ndarray,
+    harmful: np.ndarray,
+    params: HarmParams,
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+    method: str = "newton",
+    U_init: np.ndarray | None = None,
+    anchor: np.ndarray | None = None,
+    strict: bool = False,
+) -> StationaryProfile:
+    """Fixed point ū = F(ū) for every user, to ``tol`` in ‖·‖∞ (DESIGN §3).
+
+    ``method="newton"`` solves (I − J)Δ = F(u) − u with the d×d Jacobian J = ∂F/∂u and falls back to a plain
+    step where Newton does not reduce the residual; ``"picard"`` iterates u ← F(u) (the paper's scheme, to
+    tolerance instead of 10 fixed rounds). ``anchor`` replaces u0 in the β-term (the authors' alternating code
+    anchors at the previous profile). Non-convergence or a spectral radius ≥ 1 is reported per user in the
+    result and raises :class:`StationaryProfileError` when ``strict``.
+    """
+    alpha = params.alphas(harmful)
+    A = U0 if anchor is None else anchor
+    U = (U0 if U_init is None else U_init).copy()
+    m = U.shape[0]
+    iters = np.zeros(m, dtype=np.int64)
+    res = np.full(m, np.inf)
+    active = np.ones(m, dtype=bool)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        th = theta[idx]
+        pol = policy.subset(idx) if hasattr(policy, "subset") else policy
+        if method == "newton":
+            jf = _jac_F(pol, th, U[idx], A[idx], V, alpha, params.beta)
+            G = jf["F"] - U[idx]
+            r0 = np.abs(G).max(-1)
+            eye = np.eye(U.shape[1])
+            try:
+                step = np.linalg.solve(eye - jf["J"], G[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                step = G
+            cand = U[idx] + step
+            pc = evaluate(pol, th, cand, V, harmful, params.lam).p
+            Fc = attraction_map(pc, A[idx], V, alpha, params.beta)
+            rc = np.abs(Fc - cand).max(-1)
+            bad = ~(rc < r0) | ~np.isfinite(rc)
+            # fall back to the plain fixed-point step where Newton did not help
+            cand[bad] = jf["F"][bad]
+            rc[bad] = np.abs(G[bad]).max(-1)  # residual before this plain step (recomputed next round)
+            U[idx] = cand
+            res[idx] = np.where(bad, r0, rc)
+        else:
+            p = evaluate(pol, th, U[idx], V, harmful, params.lam).p
+            Fu = attraction_map(p, A[idx], V, alpha, params.beta)
+            res[idx] = np.abs(Fu - U[idx]).max(-1)
+            U[idx] = Fu
+        iters[idx] += 1
+        active[idx] = res[idx] > tol
+    # final residual and stability at the returned point (one batched pass)
+    jf = _jac_F(policy, theta, U, A, V, alpha, params.beta)
+    res = np.abs(jf["F"] - U).max(-1)
+    converged = res <= tol
+    rad = np.abs(np.linalg.eigvals(jf["J"])).max(-1)
+    metrics = evaluate(policy, theta, U, V, harmful, params.lam)
+    out = StationaryProfile(
+        U=U, iterations=iters, residual=res, spectral_radius=rad, converged=converged, metrics=metrics
+    )
+    if strict and not out.ok:
+        bad = np.flatnonzero(~converged | (rad >= 1.0))
+        raise StationaryProfileError(
+            f"stationary profile failed for {bad.size} user(s) (first {bad[:5].tolist()}): residual "
+            f"{res[bad[:5]].tolist()}, spectral radius {rad[bad[:5]].tolist()} (need residual ≤ {tol} and < 1)"
+        )
+    return out
+
+
+def objective_gradient(policy, theta, sp: StationaryProfile, U0, V, harmful, params: HarmParams, anchor=None):
+    """∇_θ f(θ, ū(θ)) by the implicit function theorem in adjoint form (DESIGN §3), [m, |θ|].
+
+    ∂f/∂u and J = ∂F/∂u are d-dimensional; (I − J)ᵀ w = ∂f/∂u is one batched d×d solve; the θ-part is a
+    vector–Jacobian product through p with cotangent ξ_v = α_v ⟨v − ū, w⟩ / D.
+    """
+    lam = params.lam
+    alpha = params.alphas(harmful)
+    A = U0 if anchor is None else anchor
+    U = sp.U
+    jf = _jac_F(policy, theta, U, A, V, alpha, params.beta)
+    sig, cm, jr, jo, vbar = jf["sig"], jf["cm"], jf["jr"], jf["jo"], jf["vbar"]
+    hmask = harmful.astype(float)
+    sigH = sig @ hmask
+    # f = (1 − o) − λ [1_Hᵀ r + o σ_H]
+    dsigH = np.einsum("mn,mnd->md", sig * hmask, V[None] - vbar[:, None, :])
+    df_du = -jo - lam * (np.einsum("n,mnd->md", hmask, jr) + sigH[:, None] * jo + cm.o[:, None] * dsigH)
+    d = U.shape[1]
+    IJ = np.eye(d)[None] - jf["J"]
+    w = np.linalg.solve(np.swapaxes(IJ, -1, -2), df_du[..., None])[..., 0]
+    xi = alpha[None, :] * np.einsum("mnd,md->mn", V[None] - jf["F"][:, None, :], w) / jf["D"][:, None]
+    # direct part: ζ_r = −λ 1_H, ζ_o = −1 − λ σ_H ; IFT part: ζ_r = ξ, ζ_o = ξᵀσ
+    zeta_r = xi - lam * hmask[None, :]
+    zeta_o = (xi * sig).sum(-1) - 1.0 - lam * sigH
+    return policy.vjp_theta(theta, jf["s"], zeta_r, zeta_o)
+
+
+def stationary_objective(policy, theta, U0, V, harmful, params, **kw) -> StationaryProfile:
+    """Convenience: the stationary profile, whose ``metrics`` hold f, pCLK, pH at ū(θ)."""
+    return stationary_profile(policy, theta, U0, V, harmful, params, **kw)

@@ -1,0 +1,119 @@
+"""Native vector env for HarmMitigation: a batch of users advanced in one array operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
+from recsim_envs.harm.env import action_space_for, observation_space_for
+from recsim_envs.harm.render import trajectory_image
+from recsim_envs.utils import rng as crng
+
+_INFO_KEYS = (
+    "click",
+    "harm",
+    "item",
+    "recommended_mask",
+    "profile",
+    "previous_profile",
+    "pclk",
+    "ph",
+    "harm_share",
+    "user",
+    "t",
+    "objectives",
+)
+
+
+class HarmMitigationVectorEnv(VectorEnv):
+    """``num_envs`` independent HarmMitigation users stepped together (model: ``HarmMitigationEnv``).
+
+    User ``i`` after ``reset(seed=s)`` reproduces ``HarmMitigationEnv`` reset with ``seed=s + i`` exactly.
+    Autoreset is ``SAME_STEP``. Actions: ``[num_envs, k]`` item indices, or ``[num_envs, n_rec]`` inclusion
+    weights for ``action_type="probabilities"``. ``multi_objective=True`` returns [num_envs, 2] (click, −harm).
+    """
+
+    metadata = {"render_modes": ["rgb_array", "ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, multi_objective: bool = False, **kwargs: Any):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer in [1, inf), got {num_envs!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.config = HarmConfig(**kwargs)
+        self.num_envs = int(num_envs)
+        self.render_mode = render_mode
+        self.multi_objective = bool(multi_objective)
+        self.single_action_space = action_space_for(self.config)
+        self.single_observation_space = observation_space_for(self.config)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        if self.multi_objective:
+            self.reward_dim = len(OBJECTIVE_NAMES)
+            self.reward_space = spaces.Box(
+                np.array([0.0, -1.0], dtype=np.float32), np.array([1.0, 0.0], dtype=np.float32)
+            )
+        self._batch = HarmUserBatch(self.config, self.num_envs)
+        self._keys: np.ndarray | None = None
+        self._started = False
+        self._trace: list[tuple[float, float, float]] = []
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        n = self.num_envs
+        if seed is None:
+            if self._keys is None:
+                self._keys = crng.seed_to_key(self.np_random.integers(2**62, size=n))
+            else:
+                self._keys = crng.next_key(self._keys)
+        else:
+            seeds = np.asarray(seed if isinstance(seed, (list, tuple, np.ndarray)) else [seed + i for i in range(n)])
+            if seeds.shape != (n,):
+                raise ValueError(f"seed must be an int or a list of {n} ints, got {seed!r}")
+            self._keys = crng.seed_to_key(seeds)
+        self._batch.reset(np.ones(n, dtype=bool), self._keys)
+        self._started = True
+        self._trace = []
+        b = self._batch
+        return b.observations(), {"user": b.user.copy(), "profile": b.U.copy(), "t": b.t.copy()}
+
+    def step(self, actions):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        a = np.asarray(actions)
+        if a.shape[0] != self.num_envs:
+            raise ValueError(f"actions must have a leading axis of num_envs={self.num_envs}, got shape {a.shape}")
+        b = self._batch
+        out = b.step(a)
+        info: dict[str, Any] = {k: out[k] for k in _INFO_KEYS}
+        info["rewards"] = {"click": out["click"], "harm": out["harm"]}
+        if self.render_mode == "rgb_array":
+            self._trace.append((float(out["ph"].mean()), float(out["pclk"].mean()), float(out["harm_share"].mean())))
+        terminated = out["terminated"]
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        obs = b.observations()
+        if terminated.any():
+            done = terminated
+            info["final_obs"] = np.where(done[:, None], obs, 0.0).astype(np.float32)
+            info["_final_obs"] = done.copy()
+            info["final_info"] = {k: v for k, v in info.items() if k not in ("final_obs", "_final_obs")}
+            info["_final_info"] = done.copy()
+            self._keys = np.where(done, crng.next_key(self._keys), self._keys)
+            b.reset(done, self._keys[done])
+            obs = b.observations()
+        reward = out["objectives"].copy() if self.multi_objective else out["reward"]
+        return obs, reward, terminated, truncated, info
+
+    def render(self):
+        if self.render_mode is None:
+            return None
+        b = self._batch
+        if self.render_mode == "ansi":
+            return f"{self.num_envs} users, t={int(b.t.max())}/{self.config.horizon}"
+        tr = np.array(self._trace) if self._trace else np.zeros((1, 3))
+        return trajectory_image([tr[:, 0], tr[:, 1], tr[:, 2]])
