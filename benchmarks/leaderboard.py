@@ -27,6 +27,7 @@ stratified-bootstrap interval, probability of improvement over ``--reference``) 
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import importlib
 import json
@@ -77,16 +78,35 @@ PROTOCOLS: dict[str, Protocol] = {
     # vector reward: rank by the engagement objective, report all three
     "recsim_envs/PreferenceShiftMO-v0": Protocol("pref-v1", score="engagement"),
 }
-DEFAULT_PROTOCOL = Protocol("default-v1", episodes=200, quick_episodes=50)
+# long episodes (thousands of agent decisions): fewer users per seed
+_LONG = {"episodes": 30, "quick_episodes": 3}
+PROTOCOLS.update(
+    {
+        "recsim_envs/CooperationRewiringN100-v0": Protocol("coop-v1", **_LONG),
+        "recsim_envs/CooperationRewiringN500-v0": Protocol("coop-v1", **_LONG),
+    }
+)
+#: any id without an explicit protocol; vector-reward ids are ranked by their first objective
+DEFAULT_PROTOCOL = Protocol("default-v1", episodes=100, quick_episodes=10)
+DEFAULT_PROTOCOL_MO = Protocol("default-v1", episodes=100, quick_episodes=10, score="return_0")
 
 
+@functools.cache
 def protocol_for(env_id: str) -> Protocol:
-    return PROTOCOLS.get(env_id, DEFAULT_PROTOCOL)
+    if env_id in PROTOCOLS:
+        return PROTOCOLS[env_id]
+    spec = gym.spec(env_id)
+    vector_reward = spec.kwargs.get("multi_objective", False) or "MO" in spec.entry_point.split(":")[-1]
+    return DEFAULT_PROTOCOL_MO if vector_reward else DEFAULT_PROTOCOL
 
 
 # -- policies -----------------------------------------------------------------------------------------------
 class RandomPolicy:
-    """Uniformly random valid action (respects ``action_masks()`` when the env has one); seeded by ``reset``."""
+    """Uniformly random valid action; seeded by ``reset``.
+
+    Valid = allowed by ``obs["action_mask"]`` (or ``info["action_mask"]``) when the env provides one and it is not
+    empty; otherwise any action of the space.
+    """
 
     def __init__(self, env, seed: int = 0):
         self.env = env
@@ -98,9 +118,11 @@ class RandomPolicy:
             self.rng = np.random.default_rng(seed)
 
     def act(self, obs, info):
-        base = getattr(self.env, "unwrapped", self.env)
-        if hasattr(base, "action_masks"):
-            return int(self.rng.choice(np.flatnonzero(np.asarray(base.action_masks(), dtype=bool))))
+        mask = obs.get("action_mask") if isinstance(obs, dict) else None
+        if mask is None:
+            mask = info.get("action_mask")
+        if mask is not None and np.asarray(mask).any():
+            return int(self.rng.choice(np.flatnonzero(np.asarray(mask, dtype=bool))))
         self.space.seed(int(self.rng.integers(2**31)))
         return self.space.sample()
 
@@ -128,33 +150,32 @@ def _family(env_id: str) -> str:
 
 
 def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
-    """Factories of the baselines that apply to ``env_id`` (from ``baselines.<family>``), plus random."""
-    out: dict[str, Callable[[], Any]] = {"random": lambda: RandomPolicy(gym.make(env_id))}
+    """Factories of the baselines that apply to ``env_id``, plus a generic random policy.
+
+    Convention: module ``baselines.<family>`` (family = the id's package under ``recsim_envs``) defines
+    ``<family>_baselines(env) -> {name: policy}``; each call returns fresh policies. A family ``random`` replaces
+    the generic one. Policies with ``batched = True`` are run on the native vector env.
+    """
+    out: dict[str, Callable[[], Any]] = {"random": lambda: RandomPolicy(gym.make(env_id, disable_env_checker=True))}
     family = _family(env_id)
     if family == "preference":
         from baselines.preference import preference_baselines
 
-        cfg = gym.make(env_id).unwrapped.config
-        names = list(preference_baselines(cfg))
-        for name in names:  # the family's own random replaces the generic one
+        cfg = gym.make(env_id, disable_env_checker=True).unwrapped.config
+        for name in preference_baselines(cfg):
             # every preference baseline accepts stacked observations (see baselines.preference)
             out[name] = lambda name=name: _Batched(preference_baselines(cfg)[name])
-    elif family == "harm":
-        out.update(_harm_baselines(env_id))
-    return out
-
-
-def _harm_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
+        return out
     try:
-        harm = importlib.import_module("baselines.harm")
+        module = importlib.import_module(f"baselines.{family}")
     except ImportError:
-        return {}
-    factory = getattr(harm, "harm_baselines", None)
+        return out
+    factory = getattr(module, f"{family}_baselines", None)
     if factory is None:
-        return {}
-    env = gym.make(env_id)
-    names = list(factory(env))
-    return {n: (lambda n=n: factory(gym.make(env_id))[n]) for n in names}
+        return out
+    names = list(factory(gym.make(env_id, disable_env_checker=True)))
+    out.update({n: (lambda n=n: factory(gym.make(env_id, disable_env_checker=True))[n]) for n in names})
+    return out
 
 
 def load_factory(spec: str) -> Callable:
@@ -320,7 +341,11 @@ def render_markdown(entries: list[dict], reference: str | None) -> str:
 
 def write_outputs(out: Path, rows: list[dict], reference: str | None, meta: dict) -> list[dict]:
     entries = aggregate(rows, reference)
-    atomic_write_text(out / "leaderboard.md", render_markdown(entries, reference))
+    text = render_markdown(entries, reference)
+    if meta.get("skipped_ids"):
+        text += "\nNot scored (cannot be built on embedded defaults):\n\n"
+        text += "".join(f"- {k}: {v}\n" for k, v in meta["skipped_ids"].items())
+    atomic_write_text(out / "leaderboard.md", text)
     atomic_write_text(out / "leaderboard.csv", rows_to_csv(entries))
     payload = {"meta": meta, "protocols": {k: asdict(protocol_for(k)) for k in {e["env_id"] for e in entries}}}
     payload["entries"] = entries
@@ -358,7 +383,14 @@ def main(argv: list[str] | None = None) -> int:
         raise ValueError(f"envs {unknown} are not registered; registered: {all_ids}")
     out = Path(args.out or ("results/leaderboard" + ("_quick" if args.quick else "")))
     tasks: list[Task] = []
+    skipped: dict[str, str] = {}
     for env_id in env_ids:
+        try:  # an id that cannot be built on embedded defaults (e.g. needs a data file) is reported, not scored
+            gym.make(env_id, disable_env_checker=True).close()
+        except (ValueError, OSError) as exc:
+            skipped[env_id] = f"{type(exc).__name__}: {exc}"
+            print(f"skipping {env_id}: {skipped[env_id]}", file=sys.stderr)
+            continue
         seeds = protocol_for(env_id).seeds
         if not args.no_baselines:
             for name, make in family_baselines(env_id).items():
@@ -392,9 +424,15 @@ def main(argv: list[str] | None = None) -> int:
         and r["episodes"]
         == (protocol_for(r["env_id"]).quick_episodes if args.quick else protocol_for(r["env_id"]).episodes)
     ]
-    meta = {"quick": args.quick, "wall_seconds_this_invocation": round(time.perf_counter() - start, 1)}
+    meta = {
+        "quick": args.quick,
+        "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
+        "skipped_ids": skipped,
+    }
     entries = write_outputs(out, rows, args.reference, meta)
     print(render_markdown(entries, args.reference))
+    for env_id, reason in skipped.items():
+        print(f"not scored: {env_id} ({reason})")
     print(f"wrote {out}/leaderboard.md, leaderboard.csv, leaderboard.json ({len(rows)} rows)")
     return 0
 

@@ -50,7 +50,12 @@ def test_every_registered_id_has_a_protocol_with_five_seeds(env_id):
     seeds = [proto.user_seed(s) for s in proto.seeds]
     assert len(set(seeds)) == len(seeds)
     assert min(np.diff(sorted(seeds))) >= proto.episodes  # seeds never share users
-    assert lb.family_baselines(env_id)  # at least the random policy
+
+
+@pytest.mark.parametrize("env_id", [e for e in recsim_envs.env_ids() if "PreferenceShift" in e and "Learned" not in e])
+def test_preference_ids_get_every_preference_baseline(env_id):
+    names = set(lb.family_baselines(env_id))
+    assert {"random", "belief_myopic", "true_myopic", "optimal_known_u"} <= names
 
 
 def test_load_factory_errors():
