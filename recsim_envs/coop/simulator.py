@@ -163,8 +163,65 @@ class CoopBatch:
             len(c.contenders), c.n_seeds, c.initial_cooperators, c.stop_on_absorption,
         )  # fmt: skip
 
-    def advance(self) -> None:
-        """Run every running replica until it ends or an agent decision (EXTERNAL rule) is pending."""
+    def set_state(
+        self, adjacency: np.ndarray, strategy: np.ndarray, keys: np.ndarray, recommender: np.ndarray | None = None
+    ) -> None:
+        """Put every replica in the given state (symmetric 0/1 ``adjacency`` [N, N], ``strategy`` [N] 1 = C,
+        optional ``recommender`` [N]) with stream keys ``keys`` [R]; for tests and what-if studies."""
+        n = self.n
+        adj = np.asarray(adjacency) != 0
+        s = np.asarray(strategy, dtype=np.int8)
+        if adj.shape != (n, n) or np.any(adj != adj.T) or np.any(np.diag(adj)):
+            raise ValueError(f"adjacency must be a symmetric 0/1 [{n}, {n}] matrix with a zero diagonal")
+        if s.shape != (n,) or np.any((s != 0) & (s != 1)):
+            raise ValueError(f"strategy must be {n} values in {{0, 1}}, got {strategy!r}")
+        rec = np.zeros(n, dtype=np.int32) if recommender is None else np.asarray(recommender, dtype=np.int32)
+        if rec.shape != (n,) or rec.min() < 0 or rec.max() >= self.config.n_recommenders:
+            raise ValueError(f"recommender must be {n} ints in [0, {self.config.n_recommenders - 1}]")
+        deg = adj.sum(axis=1).astype(np.int32)
+        if deg.min() < 1:
+            raise ValueError("adjacency must not have isolated nodes")
+        order = np.argsort(~adj, axis=1, kind="stable").astype(np.int32)  # neighbours first, by index
+        pos = np.full((n, n), -1, dtype=np.int32)
+        rows, cols = np.nonzero(adj)
+        rank = np.concatenate([np.arange(d) for d in deg])
+        pos[rows, cols] = rank
+        self.nbr[:] = order
+        self.pos[:] = pos
+        self.deg[:] = deg
+        self.strat[:] = s
+        self.ncn[:] = adj.astype(np.int32) @ s.astype(np.int32)
+        self.rec[:] = rec
+        for g in (0, 1):
+            idx = np.flatnonzero(s == g)
+            self.members[:, g, : len(idx)] = idx
+            self.mpos[:, idx] = np.arange(len(idx))
+            self.msize[:, g] = len(idx)
+        self.degcount[:] = np.bincount(deg, minlength=n + 1)
+        self.reccount[:] = np.bincount(rec, minlength=self.config.n_recommenders)
+        self.keys[:] = np.asarray(keys, dtype=np.uint64)
+        self.ctrs[:] = 0
+        self.cnt[:] = 0
+        self.cnt[:, [K.C_PA, K.C_PB]] = -1
+        self.cnt[:, K.C_MAXDEG] = deg.max()
+        self.cnt[:, K.C_SUMDEG2] = int((deg.astype(np.int64) ** 2).sum())
+        if self.config.stop_on_absorption and s.sum() in (0, n):
+            self.cnt[:, K.C_STATUS] = K.ALL_C if s.sum() == n else K.ALL_D
+
+    def advance(self, until: int | None = None) -> None:
+        """Run every running replica until it ends or an agent decision (EXTERNAL rule) is pending; with
+        ``until``, also pause replicas at that step count (they stay RUNNING and can be advanced again)."""
+        if until is not None:
+            ip = self._ip.copy()
+            ip[K.I_MAX_STEPS] = min(int(until), self.config.max_steps)
+            K.advance(
+                self.nbr, self.pos, self.deg, self.strat, self.ncn, self.rec, self.members, self.mpos, self.msize,
+                self.degcount, self.reccount, self.keys, self.ctrs, self.cnt, self.ts, self.config.rules, self._fp,
+                ip,
+            )  # fmt: skip
+            paused = (self.cnt[:, K.C_STATUS] == K.TIME_LIMIT) & (self.cnt[:, K.C_T] < self.config.max_steps)
+            self.cnt[paused, K.C_STATUS] = K.RUNNING
+            return
         K.advance(
             self.nbr, self.pos, self.deg, self.strat, self.ncn, self.rec, self.members, self.mpos, self.msize,
             self.degcount, self.reccount, self.keys, self.ctrs, self.cnt, self.ts, self.config.rules, self._fp,

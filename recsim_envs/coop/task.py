@@ -9,7 +9,6 @@ as arrays with a leading replica axis; ``env.py`` (R = 1) and ``vector_env.py`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from gymnasium import spaces
