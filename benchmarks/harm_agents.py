@@ -1,0 +1,250 @@
+"""PPO on HarmMitigation vs the analytic baselines (uniform, top-k at u0, IFT gradient, ...) on the same users.
+
+Chee et al. (KDD 2024) judge a recommender by its long-run average reward f = pCLK − λ·pH at the stationary
+profile it induces. In the env, a policy's long-run rates are measured as the per-step averages over the second
+half of each episode (steps t ≥ ``horizon // 2``: the profile has had ``horizon / 2`` attraction steps to settle),
+on the same users for every method (users are drawn by the env from the evaluation seed, not by the policy).
+Reported per method: the long-run average reward (click − λ·harm per step), the click rate pCLK and the harm
+rate pH — sampled, and their analytic per-step versions (``info["pclk"]``, ``info["ph"]`` at the profile each
+step met: same expectation, lower variance).
+
+Learned agents: PPO (``agents/hyperparams/ppo.yml``, γ = 0.99) and the myopic PPO (γ = 0), ≥ 5 seeds each,
+aggregated by IQM with 95 % stratified-bootstrap intervals. Baselines come from ``baselines.harm``
+(``harm_baselines(env)``), each run for as many evaluation seeds.
+
+Usage::
+
+    python -m benchmarks.harm_agents --quick        # 3 seeds × 1e5 steps
+    python -m benchmarks.harm_agents                # 5 seeds × 3e5 steps
+
+Rows go to ``<out>/rows.jsonl`` as each (method, seed) finishes; a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import multiprocessing as mp
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.store import RowStore, atomic_write_text, rows_to_csv
+from baselines.protocol import reset_policy
+from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
+
+ENV_ID = "recsim_envs/HarmMitigation-v0"
+PROTOCOL_VERSION = "harm-v1"
+EVAL_SEED = 10**9
+METRICS = ("avg_reward", "pclk", "ph", "pclk_analytic", "ph_analytic")
+QUICK = {"seeds": 3, "timesteps": 100_000, "users": 200}
+FULL = {"seeds": 5, "timesteps": 300_000, "users": 1000}
+AGENTS = {"ppo": "ltv", "ppo_myopic": "myopic"}
+
+
+def long_run_rollout(policy, env_id: str, n_users: int, seed: int, env_kwargs: dict | None = None) -> dict:
+    """Per-user late-episode averages (t ≥ horizon // 2) of reward, click, harm and the analytic pCLK, pH."""
+    venv = gym.make_vec(env_id, num_envs=n_users, vectorization_mode="vector_entry_point", **(env_kwargs or {}))
+    cfg = venv.unwrapped.config
+    obs, info = venv.reset(seed=seed)
+    reset_policy(policy, seed)
+    burn = cfg.horizon // 2
+    sums = {k: np.zeros(n_users) for k in ("reward", "click", "harm", "pclk", "ph")}
+    for t in range(cfg.horizon):
+        action = policy.act(obs, info)
+        obs, reward, terminated, _, info = venv.step(np.asarray(action))
+        step = info["final_info"] if t == cfg.horizon - 1 else info
+        if t >= burn:
+            sums["reward"] += reward
+            for k in ("click", "harm", "pclk", "ph"):
+                sums[k] += np.asarray(step[k], dtype=float)
+    if not np.all(terminated):
+        raise RuntimeError(f"{env_id}: episodes did not end after horizon={cfg.horizon} steps")
+    venv.close()
+    n = cfg.horizon - burn
+    return {
+        "avg_reward": float(sums["reward"].mean() / n),
+        "pclk": float(sums["click"].mean() / n),
+        "ph": float(sums["harm"].mean() / n),
+        "pclk_analytic": float(sums["pclk"].mean() / n),
+        "ph_analytic": float(sums["ph"].mean() / n),
+        "lam": float(cfg.lam),
+    }
+
+
+class _Batched:
+    batched = True
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def reset(self, seed=None):
+        reset_policy(self.policy, seed)
+
+    def act(self, obs, info):
+        return self.policy.act(obs, info)
+
+
+class UniformItems:
+    """Uniform over the recommendable items each step (k = 1): the paper's uniform policy, batched and seeded."""
+
+    batched = True
+
+    def __init__(self, n_candidates: int, seed: int = 0):
+        self.n = n_candidates
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, seed=None):
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+
+    def act(self, obs, info):
+        return self.rng.integers(self.n, size=(np.atleast_2d(obs).shape[0], 1))
+
+
+def harm_baselines(env_id: str) -> dict[str, Any]:
+    """``baselines.harm.harm_baselines(env)`` if the module exists, else {} (reported in the output)."""
+    try:
+        module = importlib.import_module("baselines.harm")
+    except ImportError:
+        return {}
+    factory = getattr(module, "harm_baselines", None)
+    return {} if factory is None else dict(factory(gym.make(ENV_ID)))
+
+
+def _agent_job(args: tuple) -> dict:
+    import torch
+
+    import recsim_envs  # noqa: F401
+    from agents.train import build_config, load_agent, train
+
+    name, seed, timesteps, users, out = args
+    torch.set_num_threads(1)
+    cfg = build_config("ppo", ENV_ID, seed=seed, variant=AGENTS[name], overrides={"n_timesteps": timesteps})
+    model_dir = Path(out) / "runs" / "ppo" / f"{ENV_ID.split('/')[-1]}_{AGENTS[name]}_s{seed}"
+    start = time.perf_counter()
+    reused = (model_dir / "model.zip").exists() and "done" in (model_dir / "config.yml").read_text()
+    if not reused:
+        train(cfg, log_folder=Path(out) / "runs", tensorboard=False)
+    seconds = time.perf_counter() - start
+    policy, _ = load_agent(model_dir)
+    return {
+        "protocol": PROTOCOL_VERSION, "method": name, "seed": seed, "timesteps": timesteps, "users": users,
+        "train_seconds": None if reused else round(seconds, 1),
+        **long_run_rollout(policy, ENV_ID, users, EVAL_SEED + seed * 100_000),
+    }  # fmt: skip
+
+
+def summarise(rows: list[dict], reference: str | None) -> list[dict]:
+    out = []
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    for m in methods:
+        rs = [r for r in rows if r["method"] == m]
+        entry: dict[str, Any] = {"method": m, "seeds": len(rs)}
+        for k in METRICS:
+            x = np.array([r[k] for r in rs])
+            point, lo, hi = stratified_bootstrap_ci(x, "iqm", reps=2000, seed=0)
+            entry.update({k: point, f"{k}_low": lo, f"{k}_high": hi})
+        if reference and m != reference and any(r["method"] == reference for r in rows):
+            y = np.array([r["avg_reward"] for r in rows if r["method"] == reference])
+            poi, lo, hi = probability_of_improvement(np.array([r["avg_reward"] for r in rs]), y, reps=2000)
+            entry.update({"poi": poi, "poi_low": lo, "poi_high": hi, "reference": reference})
+        out.append(entry)
+    out.sort(key=lambda e: -e["avg_reward"])
+    return out
+
+
+def render(entries: list[dict], meta: dict) -> str:
+    ref = next((e["reference"] for e in entries if "reference" in e), None)
+    lines = [
+        f"HarmMitigation-v0 (λ = {meta['lam']:g}), long-run averages over steps t ≥ horizon/2, {meta['users']} "
+        "users per seed; IQM over seeds [95 % stratified-bootstrap CI]",
+        "",
+        f"| method | seeds | avg reward (click − λ·harm) | pCLK | pH | pCLK analytic | pH analytic | P(> {ref}) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        cells = [f"{e[k]:.4f} [{e[k + '_low']:.4f}, {e[k + '_high']:.4f}]" for k in METRICS]
+        poi = f"{e['poi']:.2f} [{e['poi_low']:.2f}, {e['poi_high']:.2f}]" if "poi" in e else "—"
+        lines.append(f"| {e['method']} | {e['seeds']} | " + " | ".join(cells) + f" | {poi} |")
+    if meta.get("missing"):
+        lines += ["", f"Not run: {meta['missing']}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--seeds", type=int, default=None)
+    p.add_argument("--timesteps", type=int, default=None)
+    p.add_argument("--users", type=int, default=None, help="evaluation users per seed")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--reference", default="uniform", help="method for the probability of improvement")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    import recsim_envs  # noqa: F401
+
+    preset = QUICK if args.quick else FULL
+    n_seeds = args.seeds if args.seeds is not None else preset["seeds"]
+    steps = args.timesteps if args.timesteps is not None else preset["timesteps"]
+    users = args.users if args.users is not None else preset["users"]
+    for name, v in (("seeds", n_seeds), ("timesteps", steps), ("users", users), ("workers", args.workers)):
+        if v < 1:
+            raise ValueError(f"{name} must be an integer in [1, inf), got {v!r}")
+    out = Path(args.out or ("results/harm_agents" + ("_quick" if args.quick else "")))
+    store = RowStore(out / "rows.jsonl", ("protocol", "method", "seed", "timesteps", "users"))
+    start = time.perf_counter()
+
+    baselines = harm_baselines(ENV_ID)
+    missing = "" if baselines else "baselines.harm.harm_baselines not available: only the uniform policy is run"
+    cfg = gym.make(ENV_ID).unwrapped.config
+    fresh = {"uniform": lambda: UniformItems(cfg.n_candidates)} if cfg.k == 1 and "uniform" not in baselines else {}
+    fresh.update({name: (lambda name=name: harm_baselines(ENV_ID)[name]) for name in baselines})
+    for name, make in fresh.items():
+        for seed in range(n_seeds):
+            if store.has(protocol=PROTOCOL_VERSION, method=name, seed=seed, timesteps=0, users=users):
+                continue
+            policy = make()  # fresh object per seed
+            if not getattr(policy, "batched", False):
+                policy = _Batched(policy)
+            row = long_run_rollout(policy, ENV_ID, users, EVAL_SEED + seed * 100_000)
+            store.add({"protocol": PROTOCOL_VERSION, "method": name, "seed": seed, "timesteps": 0, "users": users,
+                       **row})  # fmt: skip
+            print(f"{name} s{seed}: {row['avg_reward']:.4f}", flush=True)
+
+    jobs = [
+        (name, seed, steps, users, str(out))
+        for seed in range(n_seeds)
+        for name in AGENTS
+        if not store.has(protocol=PROTOCOL_VERSION, method=name, seed=seed, timesteps=steps, users=users)
+    ]
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        for row in pool.imap_unordered(_agent_job, jobs):
+            store.add(row)
+            print(f"{row['method']} s{row['seed']}: {row['avg_reward']:.4f} ({row['train_seconds']} s)", flush=True)
+
+    rows = [
+        r for r in store.rows
+        if r["users"] == users and r["seed"] < n_seeds and (r["timesteps"] in (0, steps))
+    ]  # fmt: skip
+    entries = summarise(rows, args.reference)
+    meta = {
+        "protocol": PROTOCOL_VERSION, "seeds": n_seeds, "timesteps": steps, "users": users,
+        "lam": rows[0]["lam"] if rows else float("nan"), "missing": missing,
+        "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
+    }  # fmt: skip
+    text = render(entries, meta)
+    atomic_write_text(out / "table.md", text)
+    atomic_write_text(out / "table.csv", rows_to_csv(entries))
+    atomic_write_text(out / "table.json", json.dumps({"meta": meta, "entries": entries}, indent=2))
+    print(text)
+    print(f"wall time {meta['wall_seconds_this_invocation']} s; wrote {out}/table.md, table.csv, table.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
