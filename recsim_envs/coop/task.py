@@ -162,9 +162,10 @@ class CoopTask:
     def reset(self, keys: np.ndarray, which: np.ndarray) -> None:
         """New episodes for replicas in ``which``; run each to its first decision (or its end)."""
         self.batch.reset(keys, which)
-        self.batch.advance()
-        self._prev_req[which] = self.batch.cnt[which, K.C_REQ]
+        # reward components count from t = 0, including the steps run before the first decision
+        self._prev_req[which] = 0
         self._prev_share[which] = self._agent_share()[which]
+        self.batch.advance()
         self._refresh_masks(which)
 
     def _refresh_masks(self, which: np.ndarray) -> None:
