@@ -26,3 +26,22 @@ SPECS: list[dict] = [
         kwargs={"multi_objective": True},
     ),
 ]
+
+# Learned user model (issue 7): users simulated from the transformer of recsim_envs.preference.learned.
+_LEARNED_ENV = "recsim_envs.preference.learned.env:PreferenceShiftLearnedEnv"
+_LEARNED_VEC = "recsim_envs.preference.learned.vector_env:PreferenceShiftLearnedVectorEnv"
+SPECS += [
+    dict(id="PreferenceShiftLearned-v0", entry_point=_LEARNED_ENV, vector_entry_point=_LEARNED_VEC, kwargs={}),
+    dict(
+        id="PreferenceShiftLearnedPenalized-v0",
+        entry_point=_LEARNED_ENV,
+        vector_entry_point=_LEARNED_VEC,
+        kwargs={"nu_initial": 1.0, "nu_natural": 1.0},
+    ),
+    dict(
+        id="PreferenceShiftLearnedMO-v0",
+        entry_point="recsim_envs.preference.learned.env:PreferenceShiftLearnedMOEnv",
+        vector_entry_point=_LEARNED_VEC,
+        kwargs={"multi_objective": True},
+    ),
+]

@@ -1,0 +1,318 @@
+"""Validation of the learned user model (Carroll et al. 2022, Fig. 5, Fig. 6, Table 2).
+
+Usage::
+
+    python -m recsim_envs.preference.learned.train                       # shipped checkpoint (if absent)
+    python -m recsim_envs.preference.learned.train --choice-model constant \\
+        --out results/preference_learned/user_model_misspecified.npz     # mis-specified choice model
+    python -m benchmarks.reproduce_preference_estimation [--out results/preference_learned] [--sections ...]
+
+Sections (each written atomically to ``<out>/estimation.json`` as soon as it finishes; a rerun skips finished
+sections, and Table 2 also skips finished (policy, seed) rows):
+
+- ``fig5``: choice-prediction loss (mean −log P(x_t | history)) and top-1 accuracy on the 2,500 held-out
+  trajectories for the learned model, the exact NHMM oracle, a slate-only predictor (uniform belief over
+  preferences pushed through the choice model), a uniform random predictor, and the model trained under a
+  mis-specified choice model (β_c ≡ 1); then preference prediction against the hidden true preferences
+  (P̂_f vs u_t, P̂_i vs u_0, next to the oracle's filtering/smoothing beliefs).
+- ``fig6``: natural shifts of the held-out users over 10 steps — the truth (T_rnd^t from each user's true u_0),
+  the oracle's estimate from the data (γ_0 T_rnd^t) and the learned estimate (P̂_i and Algorithm 2) — as
+  total-variation distances and mean angles, and ``fig6_natural_shifts.png``; plus Algorithm 1 on the six
+  constant slates (estimated vs exact cohort at t = 10).
+- ``table2``: PPO trained in the learned simulator (``PreferenceShiftLearned-v0`` unpenalised and
+  ``PreferenceShiftLearnedPenalized-v0``) with ``agents.train``, evaluated on 1,000 ground-truth users
+  (oracle evaluation, choice-marginalised metrics of ``PreferenceShift-v0``) and on 1,000 simulated users
+  (estimated evaluation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from recsim_envs.preference.learned.data import HistoricalData, ground_truth_config
+from recsim_envs.preference.learned.network import DEFAULT_CHECKPOINT, LearnedUserModel
+from recsim_envs.preference.oracle import NHMMOracle
+from recsim_envs.preference.world import N_BINS, THETA_DEG, action_slates
+
+SECTIONS = ("fig5", "fig6", "table2")
+METRIC_NAMES = ("engagement", "engagement_initial", "engagement_natural")
+
+
+# -- results file --------------------------------------------------------------------------------------------
+def load_results(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def save_results(path: Path, results: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(tmp, path)
+
+
+def held_out_data(model: LearnedUserModel, work: Path) -> HistoricalData:
+    """The checkpoint's held-out split (regenerated from the recorded seed if the data file is absent)."""
+    from recsim_envs.preference.learned.train import load_or_generate_data
+
+    meta = model.meta["data"]
+    data = load_or_generate_data(work / f"historical_data_seed{meta['seed']}.npz", meta["seed"],
+                                 meta["n_trajectories"], meta["horizon"])
+    return data.split(model.meta["n_test"])[1]
+
+
+def exact_oracle(slates: np.ndarray) -> NHMMOracle:
+    cfg = ground_truth_config()
+    return NHMMOracle(slates, cfg.tables["beta_c"], cfg.beta_d, cfg.flexibility, cfg.tables["prior"])
+
+
+def circ_bins(a, b):
+    return np.abs((np.asarray(a) - np.asarray(b) + N_BINS // 2) % N_BINS - N_BINS // 2)
+
+
+def tv(p, q):
+    return 0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum(axis=-1)
+
+
+def mean_angle(dist):
+    v = dist @ np.stack([np.cos(np.deg2rad(THETA_DEG)), np.sin(np.deg2rad(THETA_DEG))], axis=1)
+    return float(np.rad2deg(np.arctan2(v[1], v[0])) % 360.0)
+
+
+# -- Fig. 5 ---------------------------------------------------------------------------------------------------
+def choice_scores(pred: np.ndarray, choices: np.ndarray) -> dict:
+    p = np.take_along_axis(pred, choices[..., None], -1)[..., 0]
+    return dict(loss=float(-np.log(p).mean()), accuracy=float((pred.argmax(-1) == choices).mean()))
+
+
+def model_choice_predictions(model: LearnedUserModel, d: HistoricalData) -> tuple[np.ndarray, np.ndarray]:
+    belief = model.future_beliefs(d.slate_table[d.slates], d.choices)  # [n, T+1, 36]
+    em = model.emission(d.slate_table)[d.slates]  # [n, T, u, x]
+    return np.einsum("ntu,ntux->ntx", belief[:, :-1], em), belief
+
+
+def preference_scores(belief: np.ndarray, truth: np.ndarray) -> dict:
+    """Top-1 bin accuracy, within ±10° / ±30°, mean log-probability of the true bin, mean abs error of the mode."""
+    mode = belief.argmax(-1)
+    err = circ_bins(mode, truth)
+    p_true = np.take_along_axis(belief, truth[..., None], -1)[..., 0]
+    return dict(
+        accuracy=float((err == 0).mean()),
+        within_10deg=float((err <= 1).mean()),
+        within_30deg=float((err <= 3).mean()),
+        log_prob_true=float(np.log(np.maximum(p_true, 1e-300)).mean()),
+        mean_abs_error_deg=float(10.0 * err.mean()),
+    )
+
+
+def run_fig5(model: LearnedUserModel, misspecified: LearnedUserModel | None, d: HistoricalData) -> dict:
+    oracle = exact_oracle(d.slate_table)
+    f = oracle.filter(d.slates, d.choices)
+    gamma = oracle.smooth(d.slates, d.choices)
+    out: dict = {"n_trajectories": d.n, "horizon": d.horizon, "choice": {}, "preference_t": {}, "preference_u0": {}}
+    pred, belief = model_choice_predictions(model, d)
+    out["choice"]["learned"] = choice_scores(pred, d.choices)
+    out["choice"]["oracle"] = choice_scores(f.choice_predictions, d.choices)
+    slate_only = oracle.emission[d.slates].mean(axis=2)  # uniform belief over u
+    out["choice"]["slate_only"] = choice_scores(slate_only, d.choices)
+    out["choice"]["random"] = choice_scores(np.full(d.choices.shape + (N_BINS,), 1.0 / N_BINS), d.choices)
+    for b in (0, 1):
+        idx = d.behaviour == b
+        key = "uniform_fine" if b == 0 else "mostly_flat"
+        out["choice"][f"learned[{key}]"] = choice_scores(pred[idx], d.choices[idx])
+        out["choice"][f"oracle[{key}]"] = choice_scores(f.choice_predictions[idx], d.choices[idx])
+    out["preference_t"]["learned P̂_f"] = preference_scores(belief, d.preferences)
+    out["preference_t"]["oracle filter"] = preference_scores(f.alpha, d.preferences)
+    out["preference_t"]["prior"] = preference_scores(np.broadcast_to(oracle.prior, belief.shape), d.preferences)
+    sv, full = d.slate_table[d.slates], np.full(d.n, d.horizon)
+    out["preference_u0"]["learned P̂_i (E.2 corrected)"] = preference_scores(model.initial_belief(sv, d.choices, full),
+                                                                          d.preferences[:, 0])
+    out["preference_u0"]["learned P̂_i (uncorrected)"] = preference_scores(
+        model.initial_belief(sv, d.choices, full, corrected=False), d.preferences[:, 0])
+    out["preference_u0"]["oracle smoothing"] = preference_scores(gamma[:, 0], d.preferences[:, 0])
+    if misspecified is not None:
+        pred_m, belief_m = model_choice_predictions(misspecified, d)
+        out["choice"]["learned, mis-specified β_c ≡ 1"] = choice_scores(pred_m, d.choices)
+        # the same beliefs scored through the true choice model
+        em_true = oracle.emission[d.slates]
+        out["choice"]["learned, mis-specified (beliefs through true choice model)"] = choice_scores(
+            np.einsum("ntu,ntux->ntx", belief_m[:, :-1], em_true), d.choices)
+        out["preference_t"]["learned P̂_f, mis-specified"] = preference_scores(belief_m, d.preferences)
+        out["preference_u0"]["learned P̂_i, mis-specified"] = preference_scores(
+            misspecified.initial_belief(sv, d.choices, full), d.preferences[:, 0])
+    return out
+
+
+# -- Fig. 6 ---------------------------------------------------------------------------------------------------
+def run_fig6(model: LearnedUserModel, d: HistoricalData, png: Path) -> dict:
+    from recsim_envs.preference.learned.algorithms import predict_future_preferences
+
+    oracle = exact_oracle(d.slate_table)
+    T = d.horizon
+    true_u0 = np.eye(N_BINS)[d.preferences[:, 0]]
+    true_nat = oracle.natural_shift(true_u0, T).mean(axis=0)  # [T+1, 36]
+    gamma0 = oracle.initial_preference_belief(d.slates, d.choices)
+    oracle_nat = oracle.natural_shift(gamma0, T).mean(axis=0)
+    b0 = model.initial_belief(d.slate_table[d.slates], d.choices, np.full(d.n, T))
+    learned_nat = np.stack([model.natural_shift(b0, t).mean(axis=0) for t in range(T + 1)])
+    out = dict(
+        tv_learned_vs_true=[float(x) for x in tv(learned_nat, true_nat)],
+        tv_oracle_vs_true=[float(x) for x in tv(oracle_nat, true_nat)],
+        mean_angle_true=[mean_angle(x) for x in true_nat],
+        mean_angle_oracle=[mean_angle(x) for x in oracle_nat],
+        mean_angle_learned=[mean_angle(x) for x in learned_nat],
+    )
+    # Algorithm 1: cohort under each constant "six" slate from the population prior, estimated vs exact
+    slates, means, _ = action_slates("six")
+    six = exact_oracle(slates)
+    alg1 = {}
+    for a in range(len(slates)):
+        est = predict_future_preferences(model, slates, np.full(T, a), T, n_samples=500,
+                                         rng=np.random.default_rng(a))[0]
+        exact = six.predict_under_policy(six.prior, np.full(T, a))[0]
+        alg1[f"constant {means[a]:.0f}°"] = dict(tv_t10=float(tv(est[T], exact[T])), mean_angle_est=mean_angle(est[T]),
+                                                mean_angle_exact=mean_angle(exact[T]))
+    out["algorithm1_constant_slates"] = alg1
+    _plot_fig6(true_nat, oracle_nat, learned_nat, png)
+    out["png"] = str(png)
+    return out
+
+
+def _plot_fig6(true_nat, oracle_nat, learned_nat, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("true natural shifts (hidden u_0)", true_nat), ("oracle estimate from data", oracle_nat),
+              ("learned estimate (P̂_i + Algorithm 2)", learned_nat)]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
+    vmax = max(p.max() for _, p in panels)
+    for ax, (title, dist) in zip(axes, panels):
+        im = ax.imshow(dist.T, origin="lower", aspect="auto", vmin=0, vmax=vmax, extent=(-0.5, len(dist) - 0.5, 0, 360))
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("timestep t")
+    axes[0].set_ylabel("preference angle (°)")
+    fig.colorbar(im, ax=axes, fraction=0.02)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+# -- Table 2 --------------------------------------------------------------------------------------------------
+#: PPO settings for the learned-simulator ids (zoo-shaped; written to a conf file for agents.train)
+PPO_LEARNED = dict(
+    n_envs=32,
+    n_timesteps=100_000,
+    policy="MlpPolicy",
+    n_steps=40,
+    batch_size=320,
+    n_epochs=4,
+    gamma=0.99,
+    gae_lambda=0.95,
+    learning_rate=3e-4,
+    clip_range=0.2,
+    ent_coef=0.01,
+    policy_kwargs="dict(net_arch=[64, 64])",
+)
+TABLE2_POLICIES = {
+    "RL": "recsim_envs/PreferenceShiftLearned-v0",
+    "RL penalised": "recsim_envs/PreferenceShiftLearnedPenalized-v0",
+}
+
+
+def run_table2(results: dict, results_path: Path, work: Path, seeds: list[int], timesteps: int,
+               n_eval: int) -> dict:
+    import yaml
+
+    from agents.evaluation import SB3Policy, evaluate_batched
+    from agents.train import build_config, train
+
+    table = results.setdefault("table2", {"rows": {}})
+    conf = work / "ppo_learned.yml"
+    conf.write_text(yaml.safe_dump({env_id: {**PPO_LEARNED, "n_timesteps": timesteps}
+                                    for env_id in TABLE2_POLICIES.values()}))
+    table["settings"] = dict(algo="ppo", timesteps=timesteps, seeds=seeds, n_eval=n_eval, hyperparams=PPO_LEARNED)
+    for name, env_id in TABLE2_POLICIES.items():
+        for seed in seeds:
+            key = f"{name}|{seed}"
+            if key in table["rows"]:
+                continue
+            t0 = time.perf_counter()
+            cfg = build_config("ppo", env_id, seed=seed, conf_file=str(conf))
+            model, _ = train(cfg, log_folder=None, tensorboard=False)
+            train_s = time.perf_counter() - t0
+            policy = SB3Policy(model, deterministic=True)
+            truth = evaluate_batched(policy, "recsim_envs/PreferenceShift-v0", n_eval, seed=10_000_000)
+            est = evaluate_batched(policy, "recsim_envs/PreferenceShiftLearned-v0", n_eval, seed=20_000_000)
+            row = dict(
+                train_seconds=train_s,
+                oracle={m: float(truth[f"expected_{m}"].mean()) for m in METRIC_NAMES},
+                estimated={m: float(est[m].mean()) for m in METRIC_NAMES},
+            )
+            for k in ("oracle", "estimated"):
+                row[k]["sum"] = sum(row[k][m] for m in METRIC_NAMES)
+            table["rows"][key] = row
+            save_results(results_path, results)
+            print(f"table2 {key}: {json.dumps(row)}", flush=True)
+    return table
+
+
+def summarise_table2(table: dict) -> dict:
+    out = {}
+    for name in TABLE2_POLICIES:
+        rows = [r for k, r in table["rows"].items() if k.split("|")[0] == name]
+        if not rows:
+            continue
+        out[name] = {ev: {m: (float(np.mean([r[ev][m] for r in rows])), float(np.std([r[ev][m] for r in rows])))
+                          for m in (*METRIC_NAMES, "sum")} for ev in ("oracle", "estimated")}
+        out[name]["n_seeds"] = len(rows)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    p.add_argument("--misspecified", type=Path, default=Path("results/preference_learned/user_model_misspecified.npz"))
+    p.add_argument("--out", type=Path, default=Path("results/preference_learned"))
+    p.add_argument("--sections", nargs="*", default=list(SECTIONS), choices=SECTIONS)
+    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    p.add_argument("--timesteps", type=int, default=100_000)
+    p.add_argument("--eval-users", type=int, default=1000)
+    p.add_argument("--redo", action="store_true", help="recompute finished sections")
+    args = p.parse_args(argv)
+
+    import recsim_envs  # noqa: F401
+
+    results_path = args.out / "estimation.json"
+    results = {} if args.redo else load_results(results_path)
+    model = LearnedUserModel.load(args.checkpoint)
+    d = held_out_data(model, args.out)
+    if "fig5" in args.sections and "fig5" not in results:
+        mis = LearnedUserModel.load(args.misspecified) if args.misspecified.is_file() else None
+        t0 = time.perf_counter()
+        results["fig5"] = run_fig5(model, mis, d)
+        results["fig5"]["seconds"] = time.perf_counter() - t0
+        save_results(results_path, results)
+    if "fig6" in args.sections and "fig6" not in results:
+        results["fig6"] = run_fig6(model, d, args.out / "fig6_natural_shifts.png")
+        save_results(results_path, results)
+    if "table2" in args.sections:
+        run_table2(results, results_path, args.out, args.seeds, args.timesteps, args.eval_users)
+        results["table2"]["summary"] = summarise_table2(results["table2"])
+        save_results(results_path, results)
+    print(json.dumps({k: v for k, v in results.items() if k != "table2"}, indent=1))
+    if "table2" in results:
+        print(json.dumps(results["table2"].get("summary"), indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()

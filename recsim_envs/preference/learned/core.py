@@ -1,0 +1,199 @@
+"""Batched simulation of users drawn from the learned model (Algorithm 3), shared by the single and vector envs.
+
+``LearnedShiftConfig`` validates the ``make`` kwargs and loads the checkpoint once per process (cached by path
+and modification time); ``LearnedUserBatch`` advances ``n`` simulated users with one network pass per estimator
+per step. Nothing here needs torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from recsim_envs.preference.learned.network import DEFAULT_CHECKPOINT, LearnedUserModel
+from recsim_envs.preference.world import COS, N_BINS, SLATE_KERNELS, THETA, VECTORS, action_slates
+from recsim_envs.utils import rng as crng
+from recsim_envs.utils.validation import check_choice, check_int, check_real
+
+OBS_MODES = ("history", "model_beliefs")
+ACTION_SETS = ("six", "fine")
+OBJECTIVE_NAMES = ("engagement", "engagement_initial", "engagement_natural")
+_STREAM_CHOICE = 0
+
+_MODEL_CACHE: dict[tuple[str, float], LearnedUserModel] = {}
+
+
+def load_model(checkpoint: str | None) -> LearnedUserModel:
+    """The checkpoint at ``checkpoint`` (``None``: the shipped default), loaded once per process."""
+    if checkpoint is not None and not isinstance(checkpoint, str):
+        raise ValueError(f"checkpoint must be None or a path string to a .npz file, got {checkpoint!r}")
+    path = DEFAULT_CHECKPOINT if checkpoint is None else Path(checkpoint)
+    if not path.is_file():
+        raise ValueError(f"checkpoint must be None or an existing .npz file, got {checkpoint!r}")
+    key = (str(path.resolve()), path.stat().st_mtime)
+    if key not in _MODEL_CACHE:
+        model = LearnedUserModel.load(path)
+        if model.natural_table is None:
+            from recsim_envs.preference.learned.algorithms import natural_shift_table
+
+            model.natural_table = natural_shift_table(model)
+        _MODEL_CACHE[key] = model
+    return _MODEL_CACHE[key]
+
+
+@dataclass
+class LearnedShiftConfig:
+    checkpoint: str | None = None
+    horizon: int = 10
+    slate_std_deg: float = 60.0
+    slate_kernel: str = "clipped_normal"
+    action_set: str = "six"
+    obs_mode: str = "history"
+    nu_initial: float = 0.0
+    nu_natural: float = 0.0
+    model: LearnedUserModel = field(init=False, repr=False)
+    tables: dict = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.model = load_model(self.checkpoint)
+        self.horizon = check_int("horizon", self.horizon, 1, self.model.horizon)
+        self.slate_std_deg = check_real("slate_std_deg", self.slate_std_deg, 1.0, 360.0)
+        check_choice("slate_kernel", self.slate_kernel, SLATE_KERNELS)
+        check_choice("action_set", self.action_set, ACTION_SETS)
+        check_choice("obs_mode", self.obs_mode, OBS_MODES)
+        self.nu_initial = check_real("nu_initial", self.nu_initial, -1e3, 1e3)
+        self.nu_natural = check_real("nu_natural", self.nu_natural, -1e3, 1e3)
+        slates, means, stds = action_slates(self.action_set, self.slate_std_deg, self.slate_kernel)
+        emission = self.model.emission(slates)  # [A, u, x] under the model's (known) choice model
+        empty = np.zeros((1, 0), dtype=np.int64)
+        prior = self.model.future_belief_at(np.zeros((1, 0, N_BINS)), empty, np.zeros(1, dtype=np.int64))[0]
+        self.tables = dict(
+            slates=slates,
+            slate_means=means,
+            slate_stds=stds,
+            emission=emission,
+            expected_cos=emission @ COS,  # [A, u, y] Σ_x P(x | s_a, u) xᵀy
+            prior=prior,
+        )
+
+    @property
+    def n_actions(self) -> int:
+        return int(self.tables["slates"].shape[0])
+
+    @property
+    def obs_dim(self) -> int:
+        return 2 * N_BINS + 1 + (3 * N_BINS if self.obs_mode == "model_beliefs" else 0)
+
+    def reward_weights(self) -> np.ndarray:
+        return np.array([1.0, self.nu_initial, self.nu_natural])
+
+
+def mean_angle_deg(dist: np.ndarray) -> np.ndarray:
+    """Circular mean (degrees in [0, 360)) of distributions over the bins."""
+    v = dist @ VECTORS
+    return np.rad2deg(np.arctan2(v[..., 1], v[..., 0])) % 360.0
+
+
+class LearnedUserBatch:
+    """``n`` users simulated from the learned model: beliefs, histories and the penalised reward (Algorithm 3).
+
+    Per step: belief p̂_t = P̂_f(u_t | history); choice x_t ~ Σ_u p̂_t(u) P(x | s_t, u); estimated components
+    r̂_t = Σ_u p̂_t(u | x_t) x_tᵀu (the belief updated by the choice; its mean over x_t is the choice-marginalised
+    ``expected_engagement`` Σ_u p̂_t(u) Σ_x P(x | s_t, u) xᵀu), r̂_t(u_0) = x_tᵀ E[u_0] with
+    u_0 ~ P̂_i(u_0 | history incl. x_t) (E.2-corrected), and
+    r̂_t(u_t^rnd) = x_tᵀ E[u_t^rnd] with P̂(u_t^rnd) = Σ_{u0} P̂_i(u0) table[t, u0] (Algorithm 2).
+    """
+
+    def __init__(self, config: LearnedShiftConfig, n: int):
+        self.cfg = config
+        self.n = n
+        h = config.model.horizon
+        self.keys = np.zeros(n, dtype=np.uint64)
+        self.t = np.zeros(n, dtype=np.int64)
+        self.slate_hist = np.zeros((n, h), dtype=np.int64)
+        self.choice_hist = np.zeros((n, h), dtype=np.int64)
+        self.slate_vecs = np.zeros((n, h, N_BINS))
+        self.last_slate = np.full(n, -1, dtype=np.int64)
+        self.last_choice = np.full(n, -1, dtype=np.int64)
+        self.belief = np.zeros((n, N_BINS))
+        self.init_belief = np.zeros((n, N_BINS))
+        self.belief_hist = np.zeros((n, h + 1, N_BINS))
+
+    def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
+        prior = self.cfg.tables["prior"]
+        self.keys[mask] = keys
+        self.t[mask] = 0
+        self.slate_hist[mask] = 0
+        self.choice_hist[mask] = 0
+        self.slate_vecs[mask] = 0.0
+        self.last_slate[mask] = -1
+        self.last_choice[mask] = -1
+        self.belief[mask] = prior
+        self.init_belief[mask] = prior
+        self.belief_hist[mask] = 0.0
+        self.belief_hist[mask, 0] = prior
+
+    def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+        cfg, tb, model = self.cfg, self.cfg.tables, self.cfg.model
+        a, t = actions, self.t
+        rows = np.arange(self.n)
+        em = tb["emission"][a]  # [n, u, x]
+        q = np.einsum("nu,nux->nx", self.belief, em)
+        choice = crng.categorical(q, crng.uniforms(self.keys, t, _STREAM_CHOICE))
+        cos_x = COS[:, choice].T  # [n, u]: x_tᵀu for every bin u
+        objectives = np.empty((self.n, 3))
+        # engagement of the chosen item under the model's posterior over u_t given the choice
+        posterior = self.belief * em[rows, :, choice]
+        posterior /= posterior.sum(axis=1, keepdims=True)
+        objectives[:, 0] = (posterior * cos_x).sum(axis=1)
+        expected = np.einsum("nu,nu->n", self.belief, tb["expected_cos"][a, :, :].diagonal(axis1=1, axis2=2))
+        self.slate_hist[rows, t] = a
+        self.choice_hist[rows, t] = choice
+        self.slate_vecs[rows, t] = tb["slates"][a]
+        new_t = t + 1
+        self.init_belief = model.initial_belief(self.slate_vecs, self.choice_hist, new_t)
+        natural = model.natural_shift(self.init_belief, t)
+        objectives[:, 1] = (self.init_belief * cos_x).sum(axis=1)
+        objectives[:, 2] = (natural * cos_x).sum(axis=1)
+        out = dict(
+            choice_bin=choice,
+            slate=a.copy(),
+            t=t.copy(),
+            engagement=objectives[:, 0],
+            engagement_initial=objectives[:, 1],
+            engagement_natural=objectives[:, 2],
+            expected_engagement=expected,
+            belief_mean_deg=mean_angle_deg(self.belief),
+            initial_belief_mean_deg=mean_angle_deg(self.init_belief),
+            objectives=objectives.astype(np.float32),
+            reward=objectives @ cfg.reward_weights(),
+        )
+        self.t = new_t
+        self.belief = model.future_belief_at(self.slate_vecs, self.choice_hist, new_t)
+        self.belief_hist[rows, new_t] = self.belief
+        self.last_slate = a.copy()
+        self.last_choice = choice.copy()
+        out["terminated"] = self.t >= cfg.horizon
+        return out
+
+    def observations(self) -> np.ndarray:
+        cfg = self.cfg
+        n = self.n
+        obs = np.zeros((n, cfg.obs_dim), dtype=np.float32)
+        shown = self.last_slate >= 0
+        obs[shown, :N_BINS] = cfg.tables["slates"][self.last_slate[shown]]
+        obs[shown, N_BINS + self.last_choice[shown]] = 1.0
+        obs[:, 2 * N_BINS] = self.t / cfg.horizon
+        if cfg.obs_mode == "model_beliefs":
+            obs[:, 2 * N_BINS + 1 :] = self.model_beliefs().reshape(n, 3 * N_BINS)
+        return obs
+
+    def model_beliefs(self) -> np.ndarray:
+        """[n, 3, 36]: P̂_f(u_t | history), P̂_i(u_0 | history), P̂(u_t^rnd) — the learned twins of the oracle beliefs."""
+        natural = self.cfg.model.natural_shift(self.init_belief, np.minimum(self.t, self.cfg.model.horizon))
+        return np.stack([self.belief, self.init_belief, natural], axis=1)
+
+
+__all__ = ["LearnedShiftConfig", "LearnedUserBatch", "load_model", "THETA"]

@@ -1,0 +1,138 @@
+"""Rebuild a learned user-model checkpoint from its seed: ``python -m recsim_envs.preference.learned.train``.
+
+Steps (each written atomically; ``--resume`` skips the finished ones): generate the historical data
+(10,000 × 10 under the mixture behaviour policy, seed ``--seed``) and hold out the last 2,500 trajectories;
+train P̂_f, P̂_i and P̂_c on the first 7,500 by the choice likelihood; tabulate Algorithm 2's natural shifts;
+save the checkpoint and a JSON training report next to it. Defaults rebuild the shipped
+``recsim_envs/preference/learned/assets/user_model.npz``. ``--choice-model constant`` trains the mis-specified
+variant (the model assumes β_c ≡ 1 instead of the users' two-bump profile) used by the validation benchmark.
+
+Needs torch (the ``train`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from recsim_envs.preference.learned.data import HistoricalData, generate_historical_data, ground_truth_config
+from recsim_envs.preference.learned.network import DEFAULT_CHECKPOINT, LearnedUserModel, NetworkConfig
+from recsim_envs.preference.model import beta_c_profile
+
+CHOICE_MODELS = ("true", "constant")
+
+
+def write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def load_or_generate_data(path: Path, seed: int, n: int, horizon: int, log=print) -> HistoricalData:
+    """The historical data at ``path`` if it was generated with these settings, else generate and save it."""
+    if path.is_file():
+        data = HistoricalData.load(path)
+        if (data.meta.get("seed"), data.n, data.horizon) == (seed, n, horizon):
+            log(f"data: reusing {path}")
+            return data
+    t0 = time.perf_counter()
+    data = generate_historical_data(n_trajectories=n, horizon=horizon, seed=seed)
+    data.save(path)
+    log(f"data: generated {n} trajectories in {time.perf_counter() - t0:.1f} s -> {path}")
+    return data
+
+
+def assumed_beta_c(choice_model: str) -> np.ndarray:
+    """β_c profile the model assumes: the users' own (``true``) or the mis-specified constant 1."""
+    if choice_model == "true":
+        return ground_truth_config().tables["beta_c"]
+    if choice_model == "constant":
+        return beta_c_profile("constant")
+    raise ValueError(f"choice_model must be one of {list(CHOICE_MODELS)}, got {choice_model!r}")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seed", type=int, default=0, help="seed of the data, the training and the natural-shift table")
+    p.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint path (.npz)")
+    p.add_argument("--work", type=Path, default=Path("results/preference_learned"), help="data and stage files")
+    p.add_argument("--choice-model", choices=CHOICE_MODELS, default="true", help="choice model the model assumes")
+    p.add_argument("--trajectories", type=int, default=10_000)
+    p.add_argument("--test", type=int, default=2_500, help="held-out trajectories (never trained on)")
+    p.add_argument("--horizon", type=int, default=10)
+    p.add_argument("--epochs-future", type=int, default=None)
+    p.add_argument("--epochs-initial", type=int, default=None)
+    p.add_argument("--epochs-counterfactual", type=int, default=None)
+    p.add_argument("--table-samples", type=int, default=256, help="Algorithm-2 particles per initial bin")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: tiny matrices, no contention)")
+    p.add_argument("--resume", action="store_true", help="reuse finished stages in --work")
+    args = p.parse_args(argv)
+
+    import torch
+
+    from recsim_envs.preference.learned.algorithms import natural_shift_table
+    from recsim_envs.preference.learned.transformer import TrainConfig, train_user_model
+
+    torch.set_num_threads(args.threads)
+    t_start = time.perf_counter()
+    data = load_or_generate_data(args.work / f"historical_data_seed{args.seed}.npz", args.seed, args.trajectories,
+                                 args.horizon)
+    train_data, _ = data.split(args.test)
+    epochs = {k: v for k, v in dict(epochs_future=args.epochs_future, epochs_initial=args.epochs_initial,
+                                    epochs_counterfactual=args.epochs_counterfactual).items() if v is not None}
+    tcfg = TrainConfig(**epochs)
+    beta_c = assumed_beta_c(args.choice_model)
+    stage_dir = args.work / f"stages_{args.out.stem}_seed{args.seed}_{args.choice_model}"
+    settings = dict(seed=args.seed, train=dict(tcfg.__dict__), choice_model=args.choice_model, n=args.trajectories)
+    done = {}
+    if args.resume and (stage_dir / "settings.json").is_file():
+        if json.loads((stage_dir / "settings.json").read_text()) == settings:
+            for name in ("future", "initial", "counterfactual"):
+                f = stage_dir / f"{name}.npz"
+                if f.is_file():
+                    with np.load(f) as z:
+                        done[name] = {k: z[k] for k in z.files}
+    write_json(stage_dir / "settings.json", settings)
+
+    def on_stage(name, params, report):
+        fd, tmp = tempfile.mkstemp(dir=stage_dir, suffix=".npz")
+        os.close(fd)
+        np.savez(tmp, **params)
+        os.replace(tmp, stage_dir / f"{name}.npz")
+
+    model, report = train_user_model(train_data, beta_c, seed=args.seed, net=NetworkConfig(horizon=data.horizon),
+                                     train=tcfg, done=done, on_stage=on_stage)
+    t_table = time.perf_counter()
+    model.natural_table = natural_shift_table(model, n_samples=args.table_samples, seed=args.seed)
+    table_seconds = time.perf_counter() - t_table
+    model.meta.update(choice_model=args.choice_model, data=data.meta, n_test=args.test,
+                      table_samples=args.table_samples)
+    model.save(args.out)
+    # round-trip through the saved float32 weights: the checkpoint is what ships
+    LearnedUserModel.load(args.out)
+    total = time.perf_counter() - t_start
+    summary = dict(
+        checkpoint=str(args.out),
+        bytes=args.out.stat().st_size,
+        seconds_total=total,
+        seconds_table=table_seconds,
+        torch_threads=args.threads,
+        stages={k: {kk: vv for kk, vv in v.items() if kk != "history"} for k, v in report.items()},
+        histories={k: v.get("history") for k, v in report.items()},
+        settings=settings,
+    )
+    write_json(args.out.with_suffix(".json"), summary)
+    print(f"saved {args.out} ({summary['bytes'] / 1024:.0f} KiB) in {total:.0f} s")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""The learned user model in torch and its training by the likelihood of observed choices (Carroll et al. §4, App. D).
+
+Preferences are never observed: each estimator outputs a belief p̂(u) over the 36 preference bins and is scored
+by the probability it gives the observed choice through the *known* choice model,
+P̂(x_t | …) = Σ_u p̂(u) P(x_t | s_t, u), i.e. the loss is −Σ log Σ_u p̂(u) E[s_t][u, x_t] (App. D). The network,
+token layout and masks are those of ``network.py``; the torch forward pass mirrors the NumPy one exactly
+(tested), so a trained model is saved as plain arrays and run without torch.
+
+Every random draw (initialisation, batch order, history lengths, u_0 samples) comes from one
+``torch.Generator`` seeded by the caller; ``torch.use_deterministic_algorithms(True)`` is set while training.
+Requires the ``train`` extra (torch).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from recsim_envs.preference.learned.data import HistoricalData
+from recsim_envs.preference.learned.network import (
+    F_CONTEXT,
+    KAPPA_MAX,
+    LN_EPS,
+    LearnedUserModel,
+    NetworkConfig,
+    attention_allowed,
+    build_tokens,
+    parameter_shapes,
+)
+from recsim_envs.preference.model import choice_probabilities
+from recsim_envs.preference.world import N_BINS, THETA, VECTORS
+from recsim_envs.utils.validation import check_int, check_real
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (one set for all three estimators)."""
+
+    epochs_future: int = 30  # passes over the training trajectories for P̂_f
+    epochs_initial: int = 40  # passes for P̂_i (each pass draws one random history length per trajectory)
+    epochs_counterfactual: int = 30  # passes for P̂_c (each pass draws u_0 from P̂_i per trajectory)
+    batch_size: int = 256  # trajectories per gradient step
+    lr: float = 3e-3  # AdamW learning rate
+    weight_decay: float = 1e-4  # AdamW weight decay
+    validation_fraction: float = 0.1  # share of the training trajectories used to pick the best epoch
+
+    def __post_init__(self):
+        for name in ("epochs_future", "epochs_initial", "epochs_counterfactual"):
+            setattr(self, name, check_int(name, getattr(self, name), 1, 10_000))
+        self.batch_size = check_int("batch_size", self.batch_size, 1, 1_000_000)
+        self.lr = check_real("lr", self.lr, 0.0, 1.0, low_inclusive=False)
+        self.weight_decay = check_real("weight_decay", self.weight_decay, 0.0, 1.0)
+        self.validation_fraction = check_real("validation_fraction", self.validation_fraction, 0.0, 0.5)
+
+
+# -- network ------------------------------------------------------------------------------------------------
+def init_parameters(cfg: NetworkConfig, gen: torch.Generator) -> dict[str, torch.nn.Parameter]:
+    """Weights ~ N(0, 0.02²) (embedding, attention, feed-forward, head, positions); biases 0; LayerNorm gains 1."""
+    out = {}
+    for name, shape in parameter_shapes(cfg).items():
+        if name.endswith("ln1_w") or name.endswith("ln2_w") or name == "lnf_w":
+            t = torch.ones(shape, dtype=torch.float64)
+        elif name.endswith("_b"):
+            t = torch.zeros(shape, dtype=torch.float64)
+        else:
+            t = 0.02 * torch.randn(shape, generator=gen, dtype=torch.float64)
+        out[name] = torch.nn.Parameter(t.to(DTYPE))
+    return out
+
+
+def torch_forward(params, cfg: NetworkConfig, tokens: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """Torch twin of ``network.forward``: heads [n, L, 3K]."""
+    n, length, _ = tokens.shape
+    d, h = cfg.d_model, cfg.n_heads
+    dh = d // h
+    x = tokens @ params["embed_w"] + params["embed_b"] + params["pos"][:length]
+    neg = torch.zeros(allowed.shape, dtype=tokens.dtype).masked_fill(~allowed, float("-inf"))
+    if neg.ndim == 3:
+        neg = neg[:, None]
+    ln = torch.nn.functional.layer_norm
+    for layer in range(cfg.n_layers):
+        p = f"l{layer}_"
+        y = ln(x, (d,), params[p + "ln1_w"], params[p + "ln1_b"], LN_EPS)
+        qkv = (y @ params[p + "qkv_w"] + params[p + "qkv_b"]).reshape(n, length, 3, h, dh)
+        q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))
+        att = torch.softmax(q @ k.transpose(-1, -2) / np.sqrt(dh) + neg, dim=-1)
+        o = (att @ v).transpose(1, 2).reshape(n, length, d)
+        x = x + o @ params[p + "out_w"] + params[p + "out_b"]
+        y = ln(x, (d,), params[p + "ln2_w"], params[p + "ln2_b"], LN_EPS)
+        x = x + torch.relu(y @ params[p + "ff1_w"] + params[p + "ff1_b"]) @ params[p + "ff2_w"] + params[p + "ff2_b"]
+    x = ln(x, (d,), params["lnf_w"], params["lnf_b"], LN_EPS)
+    return x @ params["head_w"] + params["head_b"]
+
+
+_VEC = torch.tensor(VECTORS)
+#: training precision (float32 for speed on CPU; inference runs the saved weights in float64)
+DTYPE = torch.float32
+
+
+def torch_mixture_bin_log_probs(heads: torch.Tensor, k: int) -> torch.Tensor:
+    """Torch twin of ``network.mixture_bin_log_probs``: [..., 36] log-probabilities over preference bins."""
+    logw = torch.log_softmax(heads[..., :k], dim=-1)
+    eta = heads[..., k:].reshape(*heads.shape[:-1], k, 2)
+    kappa = torch.linalg.vector_norm(eta, dim=-1, keepdim=True)
+    eta = eta * torch.clamp(KAPPA_MAX / torch.clamp(kappa, min=1e-12), max=1.0)
+    dens = torch.einsum("...kc,bc->...bk", eta, _VEC.to(heads.dtype))
+    dens = dens - torch.logsumexp(dens, dim=-2, keepdim=True) + logw[..., None, :]
+    return torch.logsumexp(dens, dim=-1)
+
+
+# -- losses -------------------------------------------------------------------------------------------------
+def observed_choice_log_lik(data: HistoricalData, beta_c: np.ndarray) -> np.ndarray:
+    """log P(x_t | s_t, u) for every step and bin u under the assumed choice model: [n, T, 36]."""
+    log_em = np.log(choice_probabilities(data.slate_table, beta_c))  # [S, u, x]
+    return log_em[data.slates, :, data.choices]
+
+
+def choice_nll(log_belief: torch.Tensor, log_lik: torch.Tensor) -> torch.Tensor:
+    """Per-step −log Σ_u p̂(u) P(x | s, u); ``log_belief`` and ``log_lik`` [..., 36]."""
+    return -torch.logsumexp(log_belief + log_lik, dim=-1)
+
+
+class _Stage:
+    """One estimator's training loop: mini-batches, AdamW, best-epoch selection on a validation split."""
+
+    def __init__(self, name, cfg: NetworkConfig, tcfg: TrainConfig, gen: torch.Generator, log: Callable):
+        self.name, self.cfg, self.tcfg, self.gen, self.log = name, cfg, tcfg, gen, log
+        self.params = init_parameters(cfg, gen)
+
+    def fit(self, n: int, epochs: int, batch_loss: Callable[[dict, np.ndarray, int], torch.Tensor]) -> dict:
+        """``batch_loss(params, index, epoch)`` returns the mean loss of trajectories ``index``."""
+        n_val = int(round(self.tcfg.validation_fraction * n))
+        perm = torch.randperm(n, generator=self.gen).numpy()
+        val_idx, train_idx = perm[:n_val], perm[n_val:]
+        opt = torch.optim.AdamW(self.params.values(), lr=self.tcfg.lr, weight_decay=self.tcfg.weight_decay)
+        best = (np.inf, -1, {k: v.detach().clone() for k, v in self.params.items()})
+        history = []
+        t0 = time.perf_counter()
+        for epoch in range(epochs):
+            order = train_idx[torch.randperm(len(train_idx), generator=self.gen).numpy()]
+            total = 0.0
+            for start in range(0, len(order), self.tcfg.batch_size):
+                idx = order[start : start + self.tcfg.batch_size]
+                loss = batch_loss(self.params, idx, epoch)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            train_loss = total / max(len(order), 1)
+            if n_val:
+                with torch.no_grad():
+                    val_loss = float(batch_loss(self.params, val_idx, epoch))
+            else:
+                val_loss = train_loss
+            history.append((train_loss, val_loss))
+            if val_loss < best[0]:
+                best = (val_loss, epoch, {k: v.detach().clone() for k, v in self.params.items()})
+            self.log(f"[{self.name}] epoch {epoch + 1}/{epochs} train {train_loss:.4f} val {val_loss:.4f}")
+        with torch.no_grad():
+            for k, v in best[2].items():
+                self.params[k].copy_(v)
+        return dict(
+            best_val_loss=best[0],
+            best_epoch=best[1] + 1,
+            epochs=epochs,
+            seconds=time.perf_counter() - t0,
+            history=history,
+        )
+
+    def numpy_params(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().numpy().copy() for k, v in self.params.items()}
+
+
+def train_user_model(
+    data: HistoricalData,
+    beta_c: np.ndarray,
+    seed: int = 0,
+    net: NetworkConfig | None = None,
+    train: TrainConfig | None = None,
+    log: Callable[[str], None] = print,
+    done: dict[str, dict[str, np.ndarray]] | None = None,
+    on_stage: Callable[[str, dict[str, np.ndarray], dict], None] | None = None,
+) -> tuple[LearnedUserModel, dict]:
+    """Train P̂_f, P̂_i and P̂_c on ``data`` (slates and choices only) under the assumed choice model ``beta_c``.
+
+    Each estimator has its own generator (seeded from ``seed`` and its index), so a run resumed from finished
+    stages (``done``: estimator name → NumPy parameters) gives the same result as an uninterrupted one;
+    ``on_stage(name, params, report)`` is called after each trained estimator (e.g. to checkpoint it).
+    Returns the model (without the natural-shift table; see ``algorithms.natural_shift_table``) and a report
+    of losses and wall-clock seconds per estimator.
+    """
+    net = net or NetworkConfig(horizon=data.horizon)
+    train = train or TrainConfig()
+    if net.horizon != data.horizon:
+        raise ValueError(f"net.horizon must equal the data horizon {data.horizon}, got {net.horizon}")
+    beta_c = np.asarray(beta_c, dtype=float)
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        return _train(data, beta_c, net, train, log, int(seed), dict(done or {}), on_stage)
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def _stage_generator(seed: int, index: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 7919 + index)
+
+
+def _train(data, beta_c, net, train, log, seed, done, on_stage):
+    T, n = data.horizon, data.n
+    slate_vecs = data.slate_table[data.slates]  # [n, T, 36]
+    log_lik = torch.tensor(observed_choice_log_lik(data, beta_c), dtype=DTYPE)  # [n, T, 36]
+    full = np.full(n, T)
+    causal = torch.tensor(attention_allowed("causal", T))
+    report: dict = {}
+
+    # -- P̂_f: causal, every step's choice scores the belief at that step --------------------------------
+    tokens_f = torch.tensor(build_tokens(slate_vecs, data.choices, full, T), dtype=DTYPE)
+    params: dict[str, dict[str, np.ndarray]] = {}
+
+    def run(name, index, epochs, loss_fn):
+        if name in done:
+            params[name] = done[name]
+            report[name] = {"resumed": True}
+            log(f"[{name}] resumed from a finished stage")
+            return
+        stage = _Stage(name, net, train, _stage_generator(seed, index), log)
+        loss_fn.gen = stage.gen
+        report[name] = stage.fit(n, epochs, loss_fn)
+        params[name] = stage.numpy_params()
+        if on_stage is not None:
+            on_stage(name, params[name], report[name])
+
+    def loss_future(params, idx, epoch):
+        lp = torch_mixture_bin_log_probs(torch_forward(params, net, tokens_f[idx], causal), net.n_components)
+        return choice_nll(lp[:, :T], log_lik[idx]).mean()
+
+    run("future", 0, train.epochs_future, loss_future)
+
+    # -- P̂_i: x_0 hidden, a random number L ∈ {1..T} of observed steps per trajectory and epoch --------------
+    # keys beyond L are masked out of attention, so the full token block serves every length
+    tokens_i = torch.tensor(build_tokens(slate_vecs, data.choices, full, T, hide_first_choice=True), dtype=DTYPE)
+    positions = torch.arange(T + 1)
+    epoch_lengths: dict[int, torch.Tensor] = {}
+
+    def loss_initial(params, idx, epoch):
+        if epoch not in epoch_lengths:
+            epoch_lengths.clear()
+            epoch_lengths[epoch] = torch.randint(1, T + 1, (n,), generator=loss_initial.gen)
+        lengths = epoch_lengths[epoch][idx]
+        tokens = tokens_i[idx]
+        keys = positions[None, :] <= lengths[:, None]  # [b, L]
+        allowed = keys[:, None, :].expand(len(idx), T + 1, T + 1)
+        lp = torch_mixture_bin_log_probs(torch_forward(params, net, tokens, allowed), net.n_components)
+        return choice_nll(lp[:, 1], log_lik[idx, 0]).mean()
+
+    run("initial", 1, train.epochs_initial, loss_initial)
+
+    # -- P̂_c: token 0 carries u_0 ~ P̂_i(u_0 | whole trajectory), redrawn every epoch ----------------------
+    partial = LearnedUserModel(net, {**params, "counterfactual": params["future"]}, beta_c)
+    b0 = torch.tensor(partial.initial_belief(slate_vecs, data.choices, full))
+    epoch_u0: dict[int, np.ndarray] = {}
+
+    def loss_counterfactual(params, idx, epoch):
+        if epoch not in epoch_u0:
+            epoch_u0.clear()
+            epoch_u0[epoch] = torch.multinomial(b0, 1, generator=loss_counterfactual.gen)[:, 0].numpy()
+        angle = torch.tensor(THETA[epoch_u0[epoch][idx]], dtype=DTYPE)
+        tokens = tokens_f[idx].clone()
+        tokens[:, 0, F_CONTEXT] = torch.cos(angle)
+        tokens[:, 0, F_CONTEXT + 1] = torch.sin(angle)
+        lp = torch_mixture_bin_log_probs(torch_forward(params, net, tokens, causal), net.n_components)
+        return choice_nll(lp[:, :T], log_lik[idx]).mean()
+
+    run("counterfactual", 2, train.epochs_counterfactual, loss_counterfactual)
+    meta = dict(seed=seed, train=dict(train.__dict__), n_train=int(n), bins=N_BINS)
+    return LearnedUserModel(net, params, beta_c, None, meta), report
