@@ -44,6 +44,7 @@ class HarmConfig:
     parental_guide: str | None = None
     labels: str | None = None
     catalogue_seed: int = 0
+    analytic_info: bool = True
     catalogue: Catalogue = field(default=None, repr=False)
 
     def __post_init__(self):
@@ -67,6 +68,7 @@ class HarmConfig:
         self.horizon = check_int("horizon", self.horizon, 1, 10**9)
         check_choice("action_type", self.action_type, ACTION_TYPES)
         check_choice("allow_harmful", self.allow_harmful, (True, False))
+        check_choice("analytic_info", self.analytic_info, (True, False))
         self.catalogue_seed = check_int("catalogue_seed", self.catalogue_seed, 0, 2**31 - 1)
         if self.catalogue is None:
             self.catalogue = get_catalogue(
@@ -210,6 +212,8 @@ class HarmUserBatch:
         if q is None:
             pclk = sE / den
             ph = (p_click + p_org)[:, cat.harmful].sum(1)
+        elif not cfg.analytic_info:  # the exact sampling expectation costs [m, n, nodes]; opt-out for long runs
+            pclk = ph = None
         else:
             cm = cfg.sampling.clicks(q, s)
             pclk = 1.0 - cm.o
@@ -219,7 +223,7 @@ class HarmUserBatch:
         a = cfg.alpha[item][:, None]
         self.U = (1.0 - a - cfg.beta) * prev + a * cat.V[item] + cfg.beta * self.U0
         self.t = self.t + 1
-        return dict(
+        out = dict(
             click=click.astype(np.float64),
             harm=harm.astype(np.float64),
             item=item,
@@ -235,3 +239,6 @@ class HarmUserBatch:
             reward=objectives @ cfg.reward_weights(),
             terminated=self.t >= cfg.horizon,
         )
+        if pclk is None:
+            del out["pclk"], out["ph"]
+        return out

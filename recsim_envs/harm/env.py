@@ -12,7 +12,7 @@ from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
 from recsim_envs.harm.render import trajectory_image
 from recsim_envs.utils import rng as crng
 
-_FLOAT_KEYS = ("click", "harm", "pclk", "ph", "harm_share")
+_FLOAT_KEYS = ("click", "harm", "harm_share")
 _INT_KEYS = ("item", "user", "t")
 
 
@@ -82,7 +82,9 @@ class HarmMitigationEnv(gym.Env):
     (100), ``k`` (1), ``c`` (> 0, 6.0), ``lam`` λ ≥ 0 (100), ``alpha_harmful`` α_H (0.5), ``alpha_benign`` α_NH
     (0.25), ``beta`` β (0.2; α ≥ 0, β > 0, max α + β ≤ 1), ``horizon`` (100), ``action_type`` ("items" |
     "probabilities"), ``allow_harmful`` (False), ``parental_guide`` / ``labels`` (CSV paths for real harm labels,
-    see ``recsim_envs.harm.data``), ``catalogue_seed`` (synthetic catalogue, 0), ``render_mode``.
+    see ``recsim_envs.harm.data``), ``catalogue_seed`` (synthetic catalogue, 0), ``analytic_info`` (True; False
+    drops ``pclk``/``ph`` from info, which for the sampling variant costs an [n × ~80] quadrature per user-step),
+    ``render_mode``.
     Defaults are the paper's reference parameters. c = 6 gives the synthetic default pCLK ≈ 0.8 under the uniform
     policy and non-trivial pH (``baselines.harm.calibrate_c`` re-derives c for any catalogue).
 
@@ -127,7 +129,7 @@ class HarmMitigationEnv(gym.Env):
         out = self._batch.step(np.asarray(action)[None])
         info = _scalar_info(out, 0)
         self._last = info
-        self._trace.append((info["ph"], info["pclk"], info["harm_share"]))
+        self._trace.append((info.get("ph", np.nan), info.get("pclk", np.nan), info["harm_share"]))
         terminated = bool(out["terminated"][0])
         if terminated:
             self._started = False
@@ -144,7 +146,7 @@ class HarmMitigationEnv(gym.Env):
                 ""
                 if last is None
                 else f" item={last['item']} click={int(last['click'])} harm={int(last['harm'])} "
-                f"pCLK={last['pclk']:.3f} pH={last['ph']:.4f} sigma_H={last['harm_share']:.4f}"
+                f"pCLK={last.get('pclk', np.nan):.3f} pH={last.get('ph', np.nan):.4f} sigma_H={last['harm_share']:.4f}"
             )
             return f"t={int(b.t[0])}/{self.config.horizon} user={int(b.user[0])}{tail}"
         tr = np.array(self._trace) if self._trace else np.zeros((1, 3))
@@ -172,7 +174,7 @@ class HarmMitigationMOEnv(HarmMitigationEnv):
 
 
 def _scalar_info(out: dict, i: int) -> dict:
-    info: dict[str, Any] = {k: float(out[k][i]) for k in _FLOAT_KEYS}
+    info: dict[str, Any] = {k: float(out[k][i]) for k in _FLOAT_KEYS + ("pclk", "ph") if k in out}
     info.update({k: int(out[k][i]) for k in _INT_KEYS})
     info["recommended_mask"] = out["recommended_mask"][i].copy()
     info["profile"] = out["profile"][i].copy()

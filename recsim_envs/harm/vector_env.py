@@ -90,10 +90,11 @@ class HarmMitigationVectorEnv(VectorEnv):
             raise ValueError(f"actions must have a leading axis of num_envs={self.num_envs}, got shape {a.shape}")
         b = self._batch
         out = b.step(a)
-        info: dict[str, Any] = {k: out[k] for k in _INFO_KEYS}
+        info: dict[str, Any] = {k: out[k] for k in _INFO_KEYS if k in out}
         info["rewards"] = {"click": out["click"], "harm": out["harm"]}
         if self.render_mode == "rgb_array":
-            self._trace.append((float(out["ph"].mean()), float(out["pclk"].mean()), float(out["harm_share"].mean())))
+            ph, pc = out.get("ph", np.full(1, np.nan)), out.get("pclk", np.full(1, np.nan))
+            self._trace.append((float(ph.mean()), float(pc.mean()), float(out["harm_share"].mean())))
         terminated = out["terminated"]
         truncated = np.zeros(self.num_envs, dtype=bool)
         obs = b.observations()
