@@ -18,7 +18,7 @@ labels, in order of preference:
    or it also carries the genre "Horror". On ml-latest-small's top-100 Sci-Fi items this flags 15 % (e.g. Alien,
    The Terminator, 28 Days Later — and WALL·E, through a "post-apocalyptic" tag: it is a proxy, not a rating).
 
-Embeddings are cached on disk by a SHA-256 of the filtered ratings, the labels and every setting
+Embeddings are cached on disk by a SHA-256 of the filtered ratings and every MF setting (labels do not enter MF)
 (``$RECSIM_CACHE_DIR`` or ``~/.cache/recsim_envs``), written atomically (temp file + ``os.replace``).
 """
 

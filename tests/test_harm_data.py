@@ -1,0 +1,131 @@
+"""Catalogue data: synthetic default, MovieLens loader errors, harm labels, MF cache, real ml-latest-small."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recsim_envs.harm import data
+from recsim_envs.harm.data import load_movielens, synthetic_catalogue
+
+
+def test_synthetic_catalogue_shapes_seed_and_spread():
+    a, b, c = synthetic_catalogue(seed=0), synthetic_catalogue(seed=0), synthetic_catalogue(seed=1)
+    assert a.V.shape == (100, 12) and a.U0.shape == (100, 12)
+    np.testing.assert_array_equal(a.V, b.V)
+    assert not np.allclose(a.V, c.V)
+    assert 0.15 <= a.harmful.mean() <= 0.25
+    pred = a.U0 @ a.V.T
+    assert 3.0 < pred.mean() < 3.8 and 0.3 < pred.std() < 1.0  # rating-like scores
+    # folded biases: u = [P, b_u, 1], v = [Q, 1, b_i]
+    np.testing.assert_array_equal(a.U0[:, -1], 1.0)
+    np.testing.assert_array_equal(a.V[:, -2], 1.0)
+
+
+def _write_movielens(root: Path, n_movies=6, n_users=5, rating_text=None, drop_column=None, with_tags=True):
+    root.mkdir(parents=True, exist_ok=True)
+    genres = ["Sci-Fi|Horror", "Sci-Fi", "Sci-Fi|Action", "Sci-Fi", "Comedy", "Sci-Fi"]
+    movies = ["movieId,title,genres"] + [f"{i + 1},Movie {i + 1},{genres[i]}" for i in range(n_movies)]
+    (root / "movies.csv").write_text("\n".join(movies) + "\n")
+    (root / "links.csv").write_text(
+        "movieId,imdbId,tmdbId\n" + "".join(f"{i + 1},{1000 + i:07d},{i}\n" for i in range(n_movies))
+    )
+    rng = np.random.default_rng(0)
+    rows = ["userId,movieId,rating,timestamp"]
+    for u in range(1, n_users + 1):
+        for mv in range(1, n_movies + 1):
+            if rng.random() < 0.8 or mv <= 2:
+                rows.append(f"{u},{mv},{rng.integers(1, 11) / 2},0")
+    if rating_text is not None:
+        rows.append(f"1,1,{rating_text},0")
+    text = "\n".join(rows) + "\n"
+    if drop_column is not None:
+        text = text.replace(drop_column, "other")
+    (root / "ratings.csv").write_text(text)
+    if with_tags:
+        (root / "tags.csv").write_text("userId,movieId,tag,timestamp\n1,2,graphic violence,0\n1,3,funny,0\n")
+    return root
+
+
+def test_loader_end_to_end_on_tiny_directory(tmp_path):
+    root = _write_movielens(tmp_path / "ml")
+    cat = load_movielens(root, "Sci-Fi", n_items=5, n_users=5, cache_dir=tmp_path / "cache")
+    assert cat.V.shape == (5, 12) and cat.U0.shape == (5, 12)
+    assert 5 not in cat.item_ids  # Comedy filtered out
+    lab = dict(zip(cat.item_ids.tolist(), cat.harmful.tolist()))
+    assert lab[1] is True  # co-genre Horror
+    assert lab[2] is True  # tag "graphic violence"
+    assert lab[3] is False  # tag "funny"
+    assert cat.harm_source == "tag_genre_proxy" and cat.info["mf_rmse"] < 1.5
+
+
+def test_loader_errors_name_file_and_column(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_movielens(tmp_path / "missing")
+    root = _write_movielens(tmp_path / "a")
+    (root / "ratings.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="ratings.csv"):
+        load_movielens(root, n_items=2, n_users=2)
+    root = _write_movielens(tmp_path / "b", drop_column="rating")
+    with pytest.raises(ValueError, match="ratings.csv.*missing column.*rating"):
+        load_movielens(root, n_items=2, n_users=2)
+    root = _write_movielens(tmp_path / "c", rating_text="five")
+    with pytest.raises(ValueError, match="ratings.csv.*'rating'.*'five'"):
+        load_movielens(root, n_items=2, n_users=2)
+    root = _write_movielens(tmp_path / "d")
+    with pytest.raises(ValueError, match="movies.csv.*no movie has genre 'Western'"):
+        load_movielens(root, "Western", n_items=2, n_users=2)
+    with pytest.raises(ValueError, match="only 5 rated movies"):
+        load_movielens(root, "Sci-Fi", n_items=50, n_users=2)
+
+
+def test_parental_guide_and_user_labels(tmp_path):
+    root = _write_movielens(tmp_path / "ml")
+    guide = tmp_path / "guide.csv"
+    guide.write_text(
+        "tconst,sex,violence,profanity,drugs,intense\n"
+        "tt0001000,None,Mild,None,None,None\n"  # movie 1: not severe
+        "tt0001001,None,Severe,None,None,None\n"  # movie 2: severe violence
+        "tt0001003,Moderate,None,None,None,Severe\n"  # movie 4: severe intense
+    )
+    cat = load_movielens(root, "Sci-Fi", 5, 5, parental_guide=str(guide), cache_dir=tmp_path / "c")
+    assert dict(zip(cat.item_ids.tolist(), cat.harmful.tolist())) == {1: False, 2: True, 3: False, 4: True, 6: False}
+    codes = tmp_path / "codes.csv"
+    codes.write_text("tconst,sex_code,violence_code\ntt0001002,4,1\ntt0001000,3,3\n")
+    cat = load_movielens(root, "Sci-Fi", 5, 5, parental_guide=str(codes), cache_dir=tmp_path / "c")
+    assert dict(zip(cat.item_ids.tolist(), cat.harmful.tolist())) == {1: False, 2: False, 3: True, 4: False, 6: False}
+    labels = tmp_path / "labels.csv"
+    labels.write_text("movieId,harmful\n3,1\n4,0\n")
+    cat = load_movielens(root, "Sci-Fi", 5, 5, labels=str(labels), cache_dir=tmp_path / "c")
+    assert cat.harmful.tolist() == [m == 3 for m in cat.item_ids.tolist()]
+    labels.write_text("movieId,harmful\n3,yes\n")
+    with pytest.raises(ValueError, match="labels.csv.*'harmful'"):
+        load_movielens(root, "Sci-Fi", 5, 5, labels=str(labels), cache_dir=tmp_path / "c")
+
+
+def test_mf_cache_is_reused_and_keyed_by_settings(tmp_path, monkeypatch):
+    root = _write_movielens(tmp_path / "ml")
+    cache = tmp_path / "cache"
+    a = load_movielens(root, "Sci-Fi", 5, 5, cache_dir=cache)
+    assert len(list(cache.glob("mf-*.npz"))) == 1 and not list(cache.glob("*.tmp*"))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("MF retrained although the cache holds these inputs")
+
+    monkeypatch.setattr(data, "train_biased_mf", no_training)
+    b = load_movielens(root, "Sci-Fi", 5, 5, cache_dir=cache)
+    np.testing.assert_array_equal(a.V, b.V)
+    with pytest.raises(AssertionError, match="retrained"):
+        load_movielens(root, "Sci-Fi", 4, 5, cache_dir=cache)  # different settings, different key
+
+
+def test_ml_latest_small_sci_fi(movielens_dir, tmp_path_factory):
+    cache = tmp_path_factory.getbasetemp() / "harm_cache"
+    cat = load_movielens(movielens_dir, "Sci-Fi", 100, 100, cache_dir=cache)
+    assert cat.V.shape == (100, 12) and cat.U0.shape == (100, 12)
+    assert "Matrix, The (1999)" in cat.titles[:10]  # the most-rated Sci-Fi movies come first
+    assert 0.05 < cat.harmful.mean() < 0.4
+    pred = cat.U0 @ cat.V.T
+    assert 2.5 < pred.mean() < 4.5 and cat.info["mf_rmse"] < 1.0
