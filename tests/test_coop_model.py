@@ -67,7 +67,7 @@ def _state_key(nbrs, s, rec):
     return edges, tuple(s), tuple(rec)
 
 
-def exact_one_step(edges, strat, rec, rules, *, beta, W, T, S, clipped, W2=0.0, beta_med=0.0):
+def exact_one_step(edges, strat, rec, rules, *, beta, W, T, S, clipped, W2=0.0, beta_med=0.0, rec_clipped=None):
     """{state: probability} after one elementary step (DESIGN §4), by enumeration."""
     n = len(strat)
     nbrs0 = [set() for _ in range(n)]
@@ -101,7 +101,8 @@ def exact_one_step(edges, strat, rec, rules, *, beta, W, T, S, clipped, W2=0.0, 
             d = _fitness(y, nbrs0, strat, T, S) - _fitness(x, nbrs0, strat, T, S)
             p = _fermi(d, beta, clipped)
             if p_rec:
-                pm = _fermi(d, beta_med, clipped) if rec[x] != rec[y] else 0.0
+                rc = clipped if rec_clipped is None else rec_clipped
+                pm = _fermi(d, beta_med, rc) if rec[x] != rec[y] else 0.0
                 r2 = list(rec)
                 r2[x] = rec[y]
                 emit(w * p_rec * pm, r=r2)
@@ -141,11 +142,16 @@ def _batch_keys(batch: CoopBatch):
         ("ANY_HIGH", "symmetric", {}),
         ("C_LOW", "clipped", {}),
         ("NO_MED", "symmetric", {"contenders": ("GOOD_X", "BAD"), "W2": 0.5, "beta_med_factor": 3.0}),
+        (
+            "BAD",
+            "clipped",
+            {"contenders": ("NO_MED_X",), "W2": 1.0, "beta_med_factor": 2.0, "recommender_fermi_mode": "symmetric"},
+        ),
     ],
 )
 def test_one_step_matches_exact_enumeration(rule, fermi_mode, extra):
     n, R = 6, 40_000
-    rec = [0, 1, 1, 2, 0, 1] if extra else [0] * n
+    rec = [[0, 1, 1, 2, 0, 1], [0, 1, 1, 0, 0, 1]][len(extra.get("contenders", ())) == 1] if extra else [0] * n
     cfg = CoopConfig(
         n_nodes=n, degree=2, beta=0.4, W=1.5, T=1.6, S=-0.4, fermi_mode=fermi_mode, rule=rule, max_steps=10, **extra
     )
@@ -157,6 +163,7 @@ def test_one_step_matches_exact_enumeration(rule, fermi_mode, extra):
     exact = exact_one_step(
         EDGES, STRAT, rec, rules, beta=0.4, W=1.5, T=1.6, S=-0.4, clipped=fermi_mode == "clipped",
         W2=extra.get("W2", 0.0), beta_med=0.4 * extra.get("beta_med_factor", 0.0),
+        rec_clipped=None if "recommender_fermi_mode" not in extra else extra["recommender_fermi_mode"] == "clipped",
     )  # fmt: skip
     assert math.isclose(sum(exact.values()), 1.0, rel_tol=1e-12)
     seen = _batch_keys(batch)

@@ -48,8 +48,8 @@ RUNNING, ALL_C, ALL_D, TIME_LIMIT, PENDING = 0, 1, 2, 3, 4
 F_BETA, F_P_STRATEGY, F_P_REC, F_BETA_MED, F_T, F_S, F_R, F_P = range(8)
 N_FP = 8
 # int parameter slots of ``ip``
-I_CLIPPED, I_STOP_ABSORB, I_MAX_STEPS, I_RECORD = range(4)
-N_IP = 4
+I_CLIPPED, I_STOP_ABSORB, I_MAX_STEPS, I_RECORD, I_REC_CLIPPED = range(5)
+N_IP = 5
 # time-series columns
 TS_T, TS_COOP, TS_REQ, TS_HET, TS_MAXDEG = range(5)
 N_TS = 5
@@ -355,6 +355,7 @@ def advance(
     p_rec = fp[F_P_REC]
     beta_med = fp[F_BETA_MED]
     clipped = ip[I_CLIPPED] != 0
+    rec_clipped = ip[I_REC_CLIPPED] != 0
     stop_absorb = ip[I_STOP_ABSORB] != 0
     max_steps = ip[I_MAX_STEPS]
     every = ip[I_RECORD]
@@ -378,7 +379,7 @@ def advance(
             pending = False
             if p_rec > 0.0 and _u01(keys, ctrs, r) < p_rec:
                 # recommender (adoption) update
-                if rec[r, x] != rec[r, y] and _u01(keys, ctrs, r) < _fermi(py - px, beta_med, clipped):
+                if rec[r, x] != rec[r, y] and _u01(keys, ctrs, r) < _fermi(py - px, beta_med, rec_clipped):
                     reccount[r, rec[r, x]] -= 1
                     reccount[r, rec[r, y]] += 1
                     rec[r, x] = rec[r, y]

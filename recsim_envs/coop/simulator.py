@@ -41,7 +41,9 @@ class CoopConfig:
     probability in [0, 1] that a node starts as C (½).
     Competition: ``contenders`` rules of the competing recommenders (empty = no competition), ``W2`` ≥ 0
     (recommender updates with probability W2/(1+W2)), ``beta_med_factor`` (β_med = factor·β, 10),
-    ``seed_fraction`` ∈ [0, 1] (initial users split evenly among contenders, 0.1); everyone else uses ``rule``.
+    ``seed_fraction`` ∈ [0, 1] (initial users split evenly among contenders, 0.1); everyone else uses ``rule``;
+    ``recommender_fermi_mode`` (None = ``fermi_mode``) for the recommender-adoption probability, which the
+    paper does not pin down separately.
     ``record_every`` ≥ 0: time-series period in steps (0 = off).
     """
 
@@ -60,6 +62,7 @@ class CoopConfig:
     W2: float = 0.0
     beta_med_factor: float = 10.0
     seed_fraction: float = 0.1
+    recommender_fermi_mode: str | None = None
     record_every: int = 0
     rules: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
 
@@ -85,6 +88,9 @@ class CoopConfig:
         self.W2 = check_real("W2", self.W2, 0.0, 1e12)
         self.beta_med_factor = check_real("beta_med_factor", self.beta_med_factor, 0.0, 1e6)
         self.seed_fraction = check_real("seed_fraction", self.seed_fraction, 0.0, 1.0)
+        if self.recommender_fermi_mode is None:
+            self.recommender_fermi_mode = self.fermi_mode
+        check_choice("recommender_fermi_mode", self.recommender_fermi_mode, FERMI_MODES)
         self.record_every = check_int("record_every", self.record_every, 0, 10**12)
         self.rules = np.asarray(codes, dtype=np.int64)
 
@@ -115,6 +121,7 @@ class CoopConfig:
         ip[K.I_STOP_ABSORB] = self.stop_on_absorption
         ip[K.I_MAX_STEPS] = self.max_steps
         ip[K.I_RECORD] = self.record_every
+        ip[K.I_REC_CLIPPED] = self.recommender_fermi_mode == "clipped"
         return ip
 
 

@@ -77,6 +77,7 @@ def build_competition(
     T: float = 2.0,
     S: float = -1.0,
     fermi_mode: str = "clipped",
+    recommender_fermi_mode: str | None = None,
     max_steps: int = 10000,
     opponents: list[str] | tuple[str, ...] = ("GOOD_X",),
     default_rule: str = "NO_MED",
@@ -108,6 +109,7 @@ def build_competition(
         n_nodes=n_nodes, degree=degree, beta=beta, W=W, T=T, S=S, fermi_mode=fermi_mode, rule=default_rule,
         max_steps=max_steps, contenders=("EXTERNAL_X" if agent_exclusive else "EXTERNAL", *opponents), W2=W2,
         beta_med_factor=beta_med_factor, seed_fraction=seed_fraction, stop_on_absorption=stop_on_absorption,
+        recommender_fermi_mode=recommender_fermi_mode,
     )  # fmt: skip
     return config, TaskOptions(True, w, graph_obs, invalid_action)
 
