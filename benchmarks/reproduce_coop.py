@@ -251,16 +251,23 @@ def main(argv: list[str] | None = None) -> None:
     grid = run_rule_cells(store, grid_rules, (2.09,), args.steps, replicas, args.seed, BASE)
 
     print("competition", flush=True)
-    comp_base = dict(BASE, n_nodes=comp_nodes, contenders=list(COMPETITORS), max_steps=comp_steps)
-    comp: dict[tuple[float, float], dict] = {}
-    for w2 in (0.06, 0.1):
-        for w1 in comp_w1 if w2 == 0.06 else (1.0,):
-            settings = dict(comp_base, W=w1, W2=w2, n_replicas=comp_reps, seed=args.seed)
-            comp[(w1, w2)] = store.run(
-                f"competition_W1{w1:g}_W2{w2:g}",
-                settings,
-                lambda w1=w1, w2=w2: simulate("NO_MED", comp_reps, args.seed, W=w1, W2=w2, **comp_base),
-            )
+    # two readings of the adoption probability: clipped like the strategy update (the default), or the
+    # symmetric Fermi (the paper does not say which its code used for recommender updates)
+    comp: dict[str, dict[tuple[float, float], dict]] = {"clipped": {}, "symmetric": {}}
+    for mode, cells_mode in comp.items():
+        comp_base = dict(
+            BASE, n_nodes=comp_nodes, contenders=list(COMPETITORS), max_steps=comp_steps, recommender_fermi_mode=mode
+        )
+        for w2 in (0.06, 0.1):
+            for w1 in comp_w1 if w2 == 0.06 else (1.0,):
+                settings = dict(comp_base, W=w1, W2=w2, n_replicas=comp_reps, seed=args.seed)
+                if mode == "clipped":  # cells computed before the switch existed keep their names and hashes
+                    del settings["recommender_fermi_mode"]
+                cells_mode[(w1, w2)] = store.run(
+                    f"competition_W1{w1:g}_W2{w2:g}" + ("" if mode == "clipped" else "_symadopt"),
+                    settings,
+                    lambda w1=w1, w2=w2, cb=comp_base: simulate("NO_MED", comp_reps, args.seed, W=w1, W2=w2, **cb),
+                )
 
     # ---- report ------------------------------------------------------------------------------------------
     table, n_ok, n_judged = coop_table(cells, RULES, w_values, replicas)
@@ -287,16 +294,23 @@ def main(argv: list[str] | None = None) -> None:
         structure_table(grid, grid_rules, 2.09),
         "",
         f"Competition (N = {comp_nodes}, k = 30, β = 0.005, β_med = 10β, 10 % seeds split among "
-        f"{', '.join(COMPETITORS)}, the rest NO_MED; {comp_steps:.0e} steps, R = {comp_reps}): final shares.",
+        f"{', '.join(COMPETITORS)}, the rest NO_MED; {comp_steps:.0e} steps, R = {comp_reps}): final shares "
+        "(mean ± 2 s.e. for GOOD_X). Published: GOOD_X ends with the largest share (≈ 0.41–0.49) at W1 = 1, "
+        "W2 ≈ 0.06–0.1; NO_MED loses its majority for W1 ≈ 0.6–3.2.",
         "",
-        "| W1 | W2 | NO_MED | " + " | ".join(COMPETITORS) + " | coop fraction |",
-        "|---|---|---|" + "---|" * len(COMPETITORS) + "---|",
+        "| adoption Fermi | W1 | W2 | NO_MED | " + " | ".join(COMPETITORS) + " | GOOD_X largest? | coop fraction |",
+        "|---|---|---|---|" + "---|" * len(COMPETITORS) + "---|---|",
     ]
-    for (w1, w2), cell in sorted(comp.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        sh = np.mean(cell["metrics"]["shares"], axis=0)
-        cf = np.mean(cell["metrics"]["cooperator_fraction"])
-        lines.append(f"| {w1:g} | {w2:g} | " + " | ".join(f"{s:.3f}" for s in sh) + f" | {cf:.2f} |")
-    pngs = plot(cells, RULES, w_values, {w1: c for (w1, w2), c in comp.items() if w2 == 0.06}, out)
+    for mode, cells_mode in comp.items():
+        for (w1, w2), cell in sorted(cells_mode.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            shares = np.asarray(cell["metrics"]["shares"])
+            sh = shares.mean(axis=0)
+            se = 2 * shares[:, 1].std(ddof=1) / math.sqrt(len(shares)) if len(shares) > 1 else 0.0
+            cf = np.mean(cell["metrics"]["cooperator_fraction"])
+            largest = "yes" if np.argmax(sh) == 1 else "no"
+            cols = [f"{sh[0]:.3f}", f"{sh[1]:.3f} ± {se:.3f}"] + [f"{x:.3f}" for x in sh[2:]]
+            lines.append(f"| {mode} | {w1:g} | {w2:g} | " + " | ".join(cols) + f" | {largest} | {cf:.2f} |")
+    pngs = plot(cells, RULES, w_values, {w1: c for (w1, w2), c in comp["clipped"].items() if w2 == 0.06}, out)
     lines += [
         "",
         f"Plots: {', '.join(pngs)} in `{out}`. Total {time.perf_counter() - t0:.0f} s this invocation "
