@@ -10,7 +10,8 @@ step met: same expectation, lower variance).
 
 Learned agents: PPO (``agents/hyperparams/ppo.yml``, γ = 0.99) and the myopic PPO (γ = 0), ≥ 5 seeds each,
 aggregated by IQM with 95 % stratified-bootstrap intervals. Baselines come from ``baselines.harm``
-(``harm_baselines(env)``), each run for as many evaluation seeds.
+(``compare``: uniform, top-k(u0), alternating, IFT gradient), solved analytically per user and then run in the env
+through ``StationaryPolicy`` for as many evaluation seeds; their analytic f, pCLK, pH are printed alongside.
 
 Usage::
 
@@ -23,7 +24,6 @@ Rows go to ``<out>/rows.jsonl`` as each (method, seed) finishes; a killed run re
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import multiprocessing as mp
 import time
@@ -76,44 +76,16 @@ def long_run_rollout(policy, env_id: str, n_users: int, seed: int, env_kwargs: d
     }
 
 
-class _Batched:
-    batched = True
-
-    def __init__(self, policy):
-        self.policy = policy
-
-    def reset(self, seed=None):
-        reset_policy(self.policy, seed)
-
-    def act(self, obs, info):
-        return self.policy.act(obs, info)
+_SOLUTIONS: dict[str, dict] = {}
 
 
-class UniformItems:
-    """Uniform over the recommendable items each step (k = 1): the paper's uniform policy, batched and seeded."""
+def analytic_solutions(env_id: str = ENV_ID) -> dict:
+    """The baselines of ``baselines.harm`` (uniform, top-k(u0), alternating, IFT), solved once per id (cached)."""
+    if env_id not in _SOLUTIONS:
+        from baselines.harm import HarmProblem, compare
 
-    batched = True
-
-    def __init__(self, n_candidates: int, seed: int = 0):
-        self.n = n_candidates
-        self.rng = np.random.default_rng(seed)
-
-    def reset(self, seed=None):
-        if seed is not None:
-            self.rng = np.random.default_rng(seed)
-
-    def act(self, obs, info):
-        return self.rng.integers(self.n, size=(np.atleast_2d(obs).shape[0], 1))
-
-
-def harm_baselines(env_id: str) -> dict[str, Any]:
-    """``baselines.harm.harm_baselines(env)`` if the module exists, else {} (reported in the output)."""
-    try:
-        module = importlib.import_module("baselines.harm")
-    except ImportError:
-        return {}
-    factory = getattr(module, "harm_baselines", None)
-    return {} if factory is None else dict(factory(gym.make(ENV_ID)))
+        _SOLUTIONS[env_id] = compare(HarmProblem.from_env(gym.make(env_id)))
+    return _SOLUTIONS[env_id]
 
 
 def _agent_job(args: tuple) -> dict:
@@ -171,8 +143,16 @@ def render(entries: list[dict], meta: dict) -> str:
         cells = [f"{e[k]:.4f} [{e[k + '_low']:.4f}, {e[k + '_high']:.4f}]" for k in METRICS]
         poi = f"{e['poi']:.2f} [{e['poi_low']:.2f}, {e['poi_high']:.2f}]" if "poi" in e else "—"
         lines.append(f"| {e['method']} | {e['seeds']} | " + " | ".join(cells) + f" | {poi} |")
-    if meta.get("missing"):
-        lines += ["", f"Not run: {meta['missing']}"]
+    if meta.get("analytic"):
+        lines += [
+            "",
+            "Analytic values at each baseline's stationary profile (baselines.harm; mean over the catalogue's users):",
+            "",
+            "| method | f = pCLK − λ·pH | pCLK | pH |",
+            "|---|---|---|---|",
+        ]
+        for name, a in meta["analytic"].items():
+            lines.append(f"| {name} | {a['f_mean']:.4f} | {a['pclk_mean']:.4f} | {a['ph_mean']:.4f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -183,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timesteps", type=int, default=None)
     p.add_argument("--users", type=int, default=None, help="evaluation users per seed")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--reference", default="uniform", help="method for the probability of improvement")
+    p.add_argument("--reference", default="top-k(u0)", help="method for the probability of improvement")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     import recsim_envs  # noqa: F401
@@ -199,18 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     store = RowStore(out / "rows.jsonl", ("protocol", "method", "seed", "timesteps", "users"))
     start = time.perf_counter()
 
-    baselines = harm_baselines(ENV_ID)
-    missing = "" if baselines else "baselines.harm.harm_baselines not available: only the uniform policy is run"
-    cfg = gym.make(ENV_ID).unwrapped.config
-    fresh = {"uniform": lambda: UniformItems(cfg.n_candidates)} if cfg.k == 1 and "uniform" not in baselines else {}
-    fresh.update({name: (lambda name=name: harm_baselines(ENV_ID)[name]) for name in baselines})
-    for name, make in fresh.items():
+    from baselines.harm import StationaryPolicy, summary
+
+    env = gym.make(ENV_ID)
+    solutions = analytic_solutions(ENV_ID)
+    analytic = {name: summary(sol) for name, sol in solutions.items()}
+    for name, sol in solutions.items():
         for seed in range(n_seeds):
             if store.has(protocol=PROTOCOL_VERSION, method=name, seed=seed, timesteps=0, users=users):
                 continue
-            policy = make()  # fresh object per seed
-            if not getattr(policy, "batched", False):
-                policy = _Batched(policy)
+            policy = StationaryPolicy(sol, env, seed=seed)  # fresh generator per seed; accepts batches
             row = long_run_rollout(policy, ENV_ID, users, EVAL_SEED + seed * 100_000)
             store.add({"protocol": PROTOCOL_VERSION, "method": name, "seed": seed, "timesteps": 0, "users": users,
                        **row})  # fmt: skip
@@ -234,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     entries = summarise(rows, args.reference)
     meta = {
         "protocol": PROTOCOL_VERSION, "seeds": n_seeds, "timesteps": steps, "users": users,
-        "lam": rows[0]["lam"] if rows else float("nan"), "missing": missing,
+        "lam": rows[0]["lam"] if rows else float("nan"), "analytic": analytic,
         "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
     }  # fmt: skip
     text = render(entries, meta)
