@@ -86,6 +86,15 @@ PROTOCOLS.update(
         "recsim_envs/CooperationRewiringN500-v0": Protocol("coop-v1", **_LONG),
     }
 )
+# HarmMitigation: 100-step episodes, one user each; score = Σ_t (click − λ·harm)
+PROTOCOLS.update(
+    {
+        "recsim_envs/HarmMitigation-v0": Protocol("harm-v1", episodes=500, quick_episodes=100),
+        "recsim_envs/HarmMitigationSampling-v0": Protocol("harm-v1", episodes=500, quick_episodes=100),
+        # vector reward (click, −harm): ranked by clicks, harm reported beside
+        "recsim_envs/HarmMitigationMO-v0": Protocol("harm-v1", episodes=500, quick_episodes=100, score="click"),
+    }
+)
 #: any id without an explicit protocol; vector-reward ids are ranked by their first objective
 DEFAULT_PROTOCOL = Protocol("default-v1", episodes=100, quick_episodes=10)
 DEFAULT_PROTOCOL_MO = Protocol("default-v1", episodes=100, quick_episodes=10, score="return_0")
@@ -166,6 +175,9 @@ def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
             # every preference baseline accepts stacked observations (see baselines.preference)
             out[name] = lambda name=name: _Batched(preference_baselines(cfg)[name])
         return out
+    if family == "harm":
+        out.update(_harm_baselines(env_id))
+        return out
     try:
         module = importlib.import_module(f"baselines.{family}")
     except ImportError:
@@ -176,6 +188,23 @@ def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
     names = list(factory(gym.make(env_id, disable_env_checker=True)))
     out.update({n: (lambda n=n: factory(gym.make(env_id, disable_env_checker=True))[n]) for n in names})
     return out
+
+
+@functools.cache
+def _harm_solutions(env_id: str) -> dict:
+    from baselines.harm import HarmProblem, compare
+
+    return compare(HarmProblem.from_env(gym.make(env_id, disable_env_checker=True)))
+
+
+def _harm_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
+    """uniform, top-k(u0), alternating and IFT (``baselines.harm.compare``), solved once, run via StationaryPolicy."""
+    from baselines.harm import StationaryPolicy
+
+    return {
+        name: (lambda name=name: _Batched(StationaryPolicy(_harm_solutions(env_id)[name], gym.make(env_id))))
+        for name in ("uniform", "top-k(u0)", "alternating", "ift")
+    }
 
 
 def load_factory(spec: str) -> Callable:
