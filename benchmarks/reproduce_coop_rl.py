@@ -1,0 +1,448 @@
+"""Learned rewiring recommenders (Carvalho 2021 §4, issue 6): GNN + MaskablePPO vs every heuristic.
+
+Stages (each resumable; results are written row by row, atomically, and skipped when already present):
+
+1. ``train`` — MaskablePPO with the GNN ranking policy for the rewards "coops" (aligned) and "rewires"
+   (engagement) at N = 10 and N = 30 (Table-4 presets, ``CooperationRewiringN{N}-v0``), seeds 0.. ``--seeds``;
+   runs in ``<out>/runs/N{N}_{reward}_s{seed}/`` (learning curve + checkpoints; a killed run resumes).
+2. ``eval`` — every learned policy (greedy) and every heuristic (NULL, NO_MED, GOOD, BAD, RANDOM, FAIR and the
+   degree-ranked cells of the 3×3 grid) on the same replicas (seeds 10⁶ + i; ``--replicas10/30``), per size; the N = 10
+   policies also run unchanged at N = 30 (weight transfer). Rows: ``<out>/eval.jsonl``.
+3. ``competition`` — the N = 30-trained engagement and aligned policies as the contender in
+   ``RecommenderCompetition-v0`` (N = 30 preset sizes) against GOOD_X/BAD_X and the NO_MED default; adoption
+   share, cooperation and rewires over time (bait-and-switch check). Rows: ``<out>/competition.jsonl``.
+4. ``report`` — Markdown tables (``<out>/report.md``), ``learning_curves.png``, ``coops_vs_rewires.png``.
+
+Usage::
+
+    python -m benchmarks.reproduce_coop_rl --out results/coop_rl            # everything (≈ 1 h on 2 busy cores)
+    python -m benchmarks.reproduce_coop_rl --out /tmp/x --sizes 10 --seeds 1 --steps10 4096 --replicas10 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REWARDS = ("coops", "rewires")
+EVAL_SEED = 1_000_000
+COMP_SEED = 2_000_000
+
+
+def env_id(n: int) -> str:
+    return f"recsim_envs/CooperationRewiringN{n}-v0"
+
+
+def run_dir(out: Path, n: int, reward: str, seed: int) -> Path:
+    return out / "runs" / f"N{n}_{reward}_s{seed}"
+
+
+def model_kwargs(n: int) -> dict[str, Any]:
+    """The simulator parameters of the N preset (what the heuristics run with)."""
+    import gymnasium as gym
+
+    import recsim_envs  # noqa: F401
+
+    kw = dict(gym.spec(env_id(n)).kwargs)
+    keys = ("n_nodes", "degree", "beta", "W", "T", "S", "fermi_mode", "max_steps")
+    return {k: kw[k] for k in keys if k in kw}
+
+
+# -- stage 1: training ---------------------------------------------------------------------------------------
+def _train_job(job: tuple) -> dict[str, Any]:
+    from agents.coop_rl import train_ranker
+
+    out, n, reward, seed, steps = job
+    return train_ranker(env_id(n), reward, seed, run_dir(Path(out), n, reward, seed), n_timesteps=steps)
+
+
+def stage_train(out: Path, sizes, seeds, steps: dict[int, int | None], jobs: int) -> None:
+    todo = [(str(out), n, r, s, steps.get(n)) for n in sizes for r in REWARDS for s in seeds]
+    t0 = time.perf_counter()
+    if jobs <= 1:
+        results = [_train_job(j) for j in todo]
+    else:
+        with ProcessPoolExecutor(jobs) as pool:
+            results = list(pool.map(_train_job, todo))
+    for r in results:
+        print(f"trained {r['env_id']} {r['reward']} s{r['seed']}: {r['n_timesteps']} steps, {r['train_seconds']} s")
+    print(f"training stage: {time.perf_counter() - t0:.0f} s wall")
+
+
+# -- stage 2: evaluation -------------------------------------------------------------------------------------
+def _metrics_row(policy: str, kind: str, n: int, train_n: int | None, reward: str | None, seed, m) -> dict:
+    row = {"policy": policy, "kind": kind, "N": n, "train_N": train_n, "reward": reward, "seed": seed}
+    for key in ("cooperator_fraction", "rewires", "heterogeneity", "max_degree", "steps", "action_strategy",
+                "action_degree", "decisions"):  # fmt: skip
+        if key in m:
+            row[key] = [float(v) for v in np.asarray(m[key], dtype=float)]
+    return row
+
+
+def stage_eval(out: Path, sizes, seeds, replicas: dict[int, int]) -> None:
+    import torch as th
+
+    from agents.coop_rl import HEURISTICS, load_ranker, rollout_learned, run_heuristics
+    from agents.store import RowStore
+
+    th.set_num_threads(1)
+    store = RowStore(out / "eval.jsonl", ["policy", "N", "train_N", "seed"])
+    for n in sizes:
+        for rule in HEURISTICS:
+            if not store.has(policy=rule, N=n, train_N=None, seed=None):
+                m = run_heuristics([rule], replicas[n], EVAL_SEED, model_kwargs(n))[rule]
+                store.add(_metrics_row(rule, "heuristic", n, None, None, None, m))
+        for train_n in sizes:
+            if train_n > n:
+                continue
+            for reward in REWARDS:
+                for seed in seeds:
+                    name = f"GNN[{reward}]"
+                    d = run_dir(out, train_n, reward, seed)
+                    if store.has(policy=name, N=n, train_N=train_n, seed=seed) or not (d / "model.zip").exists():
+                        continue
+                    t0 = time.perf_counter()
+                    m = rollout_learned(load_ranker(d), env_id(n), replicas[n], EVAL_SEED)
+                    store.add(_metrics_row(name, "learned", n, train_n, reward, seed, m))
+                    print(f"eval {name} trained N={train_n} s{seed} on N={n}: {time.perf_counter() - t0:.1f} s")
+
+
+# -- stage 3: competition ------------------------------------------------------------------------------------
+COMP_ID = "recsim_envs/RecommenderCompetition-v0"
+
+
+def competition_kwargs(n: int, opponents: tuple[str, ...]) -> dict[str, Any]:
+    mk = model_kwargs(n)
+    return {**{k: mk[k] for k in ("n_nodes", "degree", "beta", "max_steps")}, "opponents": list(opponents)}
+
+
+def stage_competition(out: Path, seeds, replicas: int, n: int = 30) -> None:
+    import torch as th
+
+    from agents.coop_rl import load_ranker, rollout_competition
+    from agents.store import RowStore
+
+    th.set_num_threads(1)
+    store = RowStore(out / "competition.jsonl", ["policy", "opponents", "seed"])
+    for opponents in (("BAD_X",), ("GOOD_X",)):
+        kw = competition_kwargs(n, opponents)
+        for reward in REWARDS:
+            for seed in seeds:
+                name = f"GNN[{reward}]"
+                d = run_dir(out, n, reward, seed)
+                if store.has(policy=name, opponents=list(opponents), seed=seed) or not (d / "model.zip").exists():
+                    continue
+                m = rollout_competition(load_ranker(d), COMP_ID, replicas, COMP_SEED, kw)
+                store.add({"policy": name, "opponents": list(opponents), "seed": seed, **m})
+        for rule in ("GOOD", "BAD", "NO_MED"):
+            name = f"{rule}_X"
+            if not store.has(policy=name, opponents=list(opponents), seed=None):
+                from agents.coop_rl import RulePolicy
+
+                m = rollout_competition(RulePolicy(rule), COMP_ID, replicas, COMP_SEED, kw)
+                store.add({"policy": name, "opponents": list(opponents), "seed": None, **m})
+
+
+# -- stage 4: report -----------------------------------------------------------------------------------------
+def _load(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def mean_ci(groups: list[np.ndarray], reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean over groups (seeds) of the group means, and its 95 % bootstrap interval resampling replicas within
+    each group (benchmarks.stats.stratified_bootstrap_ci with groups as strata)."""
+    from benchmarks.stats import stratified_bootstrap_ci
+
+    x = np.stack([np.asarray(g, dtype=float) for g in groups], axis=1)  # [replicas, groups]
+    return stratified_bootstrap_ci(x, "mean", reps=reps, seed=seed)
+
+
+def diff_ci(a: list[np.ndarray], b: list[np.ndarray], reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """mean(a) − mean(b) (each a mean of group means) with a 95 % bootstrap interval (independent resampling)."""
+    rng = np.random.default_rng(seed)
+
+    def boot(groups):
+        x = np.stack([np.asarray(g, dtype=float) for g in groups], axis=1)
+        idx = rng.integers(x.shape[0], size=(reps, x.shape[0], x.shape[1]))
+        return np.take_along_axis(np.broadcast_to(x, (reps, *x.shape)), idx, axis=1).mean(axis=(1, 2)), x.mean()
+
+    sa, pa = boot(a)
+    sb, pb = boot(b)
+    low, high = np.quantile(sa - sb, [0.025, 0.975])
+    return float(pa - pb), float(low), float(high)
+
+
+def _fmt(t: tuple[float, float, float], digits: int = 2) -> str:
+    return f"{t[0]:.{digits}f} [{t[1]:.{digits}f}, {t[2]:.{digits}f}]"
+
+
+def _groups(rows: list[dict], key: str) -> list[np.ndarray]:
+    return [np.asarray(r[key], dtype=float) for r in rows if key in r]
+
+
+def summary_tables(out: Path, sizes) -> tuple[str, dict]:
+    """Markdown tables of the eval rows, and the claim checks (dict)."""
+    rows = _load(out / "eval.jsonl")
+    lines: list[str] = []
+    checks: dict[str, Any] = {}
+    for n in sizes:
+        heur = [r for r in rows if r["N"] == n and r["kind"] == "heuristic"]
+        mine = [r for r in rows if r["N"] == n and r["kind"] == "learned"]
+        learned = {
+            (tn, rw): [r for r in mine if r["train_N"] == tn and r["reward"] == rw] for tn in sizes for rw in REWARDS
+        }
+        if not heur:
+            continue
+        reps = len(heur[0]["cooperator_fraction"])
+        lines += [
+            f"### N = {n} ({env_id(n)}; {reps} replicas per policy and seed, replica seeds {EVAL_SEED} + i)",
+            "",
+            "| policy | trained at | seeds | cooperator fraction | #rewires | per-seed coop. fraction | "
+            "per-seed #rewires | rec. strategy (frac. C) | rec. degree |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for (tn, rw), rs in learned.items():
+            if not rs:
+                continue
+            c, w = mean_ci(_groups(rs, "cooperator_fraction")), mean_ci(_groups(rs, "rewires"))
+            ps_c = ", ".join(f"{np.mean(r['cooperator_fraction']):.2f}" for r in rs)
+            ps_w = ", ".join(f"{np.mean(r['rewires']):.0f}" for r in rs)
+            st = mean_ci(_groups(rs, "action_strategy"))
+            dg = mean_ci(_groups(rs, "action_degree"))
+            lines.append(
+                f"| **GNN[{rw}]** | N={tn} | {len(rs)} | {_fmt(c)} | {_fmt(w, 1)} | {ps_c} | {ps_w} | {_fmt(st)} | "
+                f"{_fmt(dg, 1)} |"
+            )
+        for r in heur:
+            c, w = mean_ci(_groups([r], "cooperator_fraction")), mean_ci(_groups([r], "rewires"))
+            lines.append(f"| {r['policy']} | — | — | {_fmt(c)} | {_fmt(w, 1)} | | | | |")
+        lines.append("")
+        # claims
+        for rw, metric in (("coops", "cooperator_fraction"), ("rewires", "rewires")):
+            rs = learned.get((n, rw)) or []
+            if not rs:
+                continue
+            verdicts = []
+            for h in heur:
+                d = diff_ci(_groups(rs, metric), _groups([h], metric))
+                verdict = "beats" if d[1] > 0 else ("loses to" if d[2] < 0 else "ties")
+                verdicts.append({"heuristic": h["policy"], "diff": d, "verdict": verdict})
+            best = max(heur, key=lambda h: np.mean(h[metric]))
+            checks[f"N{n}_{rw}"] = {
+                "metric": metric,
+                "beaten": [v["heuristic"] for v in verdicts if v["verdict"] == "beats"],
+                "tied": [v["heuristic"] for v in verdicts if v["verdict"] == "ties"],
+                "lost": [v["heuristic"] for v in verdicts if v["verdict"] == "loses to"],
+                "best_heuristic": best["policy"],
+                "vs_best": next(v["diff"] for v in verdicts if v["heuristic"] == best["policy"]),
+            }
+        a, b = learned.get((n, "coops")) or [], learned.get((n, "rewires")) or []
+        if a and b:
+            checks[f"N{n}_coops_minus_rewires_cooperation"] = diff_ci(
+                _groups(a, "cooperator_fraction"), _groups(b, "cooperator_fraction")
+            )
+    lines += ["### Claim checks (learned − heuristic, 95 % bootstrap interval over replicas; "
+              "'beats' = interval above 0)", ""]  # fmt: skip
+    for key, c in checks.items():
+        if key.endswith("cooperation"):
+            lines.append(f"- {key}: aligned − engagement cooperator fraction = {_fmt(c)}")
+        else:
+            total = sum(len(c[k]) for k in ("beaten", "tied", "lost"))
+            lines.append(
+                f"- {key} ({c['metric']}): beats {len(c['beaten'])}/{total}"
+                f" heuristics; ties {c['tied']}; loses to {c['lost']}; vs best heuristic {c['best_heuristic']}: "
+                f"{_fmt(c['vs_best'], 3 if c['metric'] == 'cooperator_fraction' else 1)}"
+            )
+    return "\n".join(lines) + "\n", checks
+
+
+def competition_table(out: Path) -> str:
+    rows = _load(out / "competition.jsonl")
+    if not rows:
+        return ""
+    lines = [
+        "### Competition (RecommenderCompetition-v0; contender = recommender 1, exclusive)",
+        "",
+        "| contender | opponents | seeds | initial share | final share | cooperator fraction | #rewires | "
+        "share by time tenth | recommended C by time tenth |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        group = [x for x in rows if x["policy"] == r["policy"] and x["opponents"] == r["opponents"]]
+        if group[0] is not r:
+            continue
+        share = mean_ci([np.asarray(x["agent_share"]) for x in group])
+        coop = mean_ci([np.asarray(x["cooperator_fraction"]) for x in group])
+        rew = mean_ci([np.asarray(x["rewires"]) for x in group])
+        init = np.mean([np.mean(x["initial_share"]) for x in group])
+        st = np.nanmean(np.concatenate([np.asarray(x["share_t"]) for x in group]), axis=0)
+        rc = np.nanmean(np.concatenate([np.asarray(x["recommended_c_t"], dtype=float) for x in group]), axis=0)
+        lines.append(
+            f"| {r['policy']} | {'+'.join(r['opponents'])} (+NO_MED default) | {len(group)} | {init:.3f} | "
+            f"{_fmt(share, 3)} | {_fmt(coop)} | {_fmt(rew, 0)} | {' '.join(f'{v:.2f}' for v in st)} | "
+            f"{' '.join('—' if np.isnan(v) else f'{v:.2f}' for v in rc)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_learning_curves(out: Path, sizes, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(sizes), figsize=(5 * len(sizes), 7), squeeze=False)
+    for j, n in enumerate(sizes):
+        for rw, color in zip(REWARDS, ("tab:blue", "tab:red")):
+            for d in sorted((out / "runs").glob(f"N{n}_{rw}_s*")):
+                rows = _load(d / "curve.jsonl")
+                if not rows:
+                    continue
+                t = [r["timesteps"] for r in rows]
+                for i, key in enumerate(("cooperator_fraction", "rewires")):
+                    axes[i, j].plot(t, [r.get(key, np.nan) for r in rows], color=color, alpha=0.7,
+                                    label=f"GNN[{rw}]" if d.name.endswith("_s0") else None)  # fmt: skip
+        axes[0, j].set_title(f"N = {n}: training episodes (sampled actions)")
+        axes[0, j].set_ylabel("final cooperator fraction")
+        axes[1, j].set_ylabel("#rewires per episode")
+        axes[1, j].set_xlabel("decisions (env steps)")
+        axes[0, j].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def pareto_front(points: np.ndarray) -> np.ndarray:
+    """Indices of the points not dominated in (x, y), both maximised, sorted by x."""
+    keep = [i for i, p in enumerate(points) if not np.any(np.all(points >= p, axis=1) & np.any(points > p, axis=1))]
+    return np.asarray(sorted(keep, key=lambda i: points[i, 0]), dtype=int)
+
+
+def plot_scatter(out: Path, sizes, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _load(out / "eval.jsonl")
+    fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 5), squeeze=False)
+    for j, n in enumerate(sizes):
+        ax = axes[0, j]
+        heur = [r for r in rows if r["N"] == n and r["kind"] == "heuristic"]
+        if not heur:
+            continue
+        pts = np.array([[np.mean(r["rewires"]), np.mean(r["cooperator_fraction"])] for r in heur])
+        ax.scatter(pts[:, 0], pts[:, 1], color="gray", zorder=3)
+        for r, (x, y) in zip(heur, pts):
+            ax.annotate(r["policy"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        front = pareto_front(pts)
+        ax.plot(pts[front, 0], pts[front, 1], "k--", lw=1, label="heuristics' front")
+        for rw, color in zip(REWARDS, ("tab:blue", "tab:red")):
+            for tn, marker in zip(sizes, ("o", "^")):
+                rs = [r for r in rows if r["N"] == n and r["kind"] == "learned" and r["reward"] == rw
+                      and r["train_N"] == tn]  # fmt: skip
+                if not rs:
+                    continue
+                xy = np.array([[np.mean(r["rewires"]), np.mean(r["cooperator_fraction"])] for r in rs])
+                ax.scatter(xy[:, 0], xy[:, 1], color=color, marker=marker, alpha=0.5 if tn != n else 0.9,
+                           label=f"GNN[{rw}] trained N={tn} (per seed)", zorder=4)  # fmt: skip
+        ax.set_xlabel("#rewires (mean over replicas)")
+        ax.set_ylabel("final cooperator fraction (#coops / N)")
+        ax.set_title(f"N = {n}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_competition(out: Path, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _load(out / "competition.jsonl")
+    if not rows:
+        return
+    opps = sorted({tuple(r["opponents"]) for r in rows})
+    fig, axes = plt.subplots(2, len(opps), figsize=(6 * len(opps), 7), squeeze=False)
+    for j, opp in enumerate(opps):
+        names = sorted({r["policy"] for r in rows if tuple(r["opponents"]) == opp})
+        for name in names:
+            group = [r for r in rows if r["policy"] == name and tuple(r["opponents"]) == opp]
+            st = np.nanmean(np.concatenate([np.asarray(x["share_t"]) for x in group]), axis=0)
+            rc = np.nanmean(np.concatenate([np.asarray(x["recommended_c_t"], dtype=float) for x in group]), axis=0)
+            x = (np.arange(len(st)) + 1) / len(st)
+            axes[0, j].plot(x, st, marker="o", label=name)
+            axes[1, j].plot(x, rc, marker="o", label=name)
+        axes[0, j].set_title(f"opponents: {'+'.join(opp)} (+NO_MED default)")
+        axes[0, j].set_ylabel("contender's share of users")
+        axes[1, j].set_ylabel("fraction of recommended nodes that are C")
+        axes[1, j].set_xlabel("time / max_steps")
+        axes[0, j].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(out: Path, sizes) -> None:
+    from agents.store import atomic_write_text
+
+    tables, checks = summary_tables(out, sizes)
+    comp = competition_table(out)
+    runs = [
+        json.loads((d / "config.json").read_text())
+        for d in sorted((out / "runs").glob("*"))
+        if (d / "config.json").exists()
+    ]
+    train = "\n".join(
+        f"- {r['env_id']} {r['reward']} seed {r['seed']}: {r['n_timesteps']} decisions, {r['train_seconds']} s"
+        + (f" (resumed from {r['resumed_from']})" if r.get("resumed_from") else "")
+        for r in runs
+    )
+    text = f"## Training runs\n\n{train}\n\n{tables}\n{comp}"
+    atomic_write_text(out / "report.md", text)
+    atomic_write_text(out / "checks.json", json.dumps(checks, indent=1))
+    plot_learning_curves(out, sizes, out / "learning_curves.png")
+    plot_scatter(out, sizes, out / "coops_vs_rewires.png")
+    plot_competition(out, out / "competition.png")
+    print(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="results/coop_rl")
+    p.add_argument("--stages", nargs="*", default=["train", "eval", "competition", "report"])
+    p.add_argument("--sizes", nargs="*", type=int, default=[10, 30])
+    p.add_argument("--seeds", type=int, default=3, help="training seeds 0..seeds-1")
+    p.add_argument("--steps10", type=int, default=None, help="training decisions at N=10 (default: ppo_mask.yml)")
+    p.add_argument("--steps30", type=int, default=None, help="training decisions at N=30 (default: ppo_mask.yml)")
+    p.add_argument("--replicas10", type=int, default=1000, help="evaluation replicas per policy at N=10")
+    p.add_argument("--replicas30", type=int, default=300, help="evaluation replicas per policy at N=30")
+    p.add_argument("--comp-replicas", type=int, default=50, help="competition replicas per policy")
+    p.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = list(range(args.seeds))
+    if "train" in args.stages:
+        stage_train(out, args.sizes, seeds, {10: args.steps10, 30: args.steps30}, args.jobs)
+    if "eval" in args.stages:
+        stage_eval(out, args.sizes, seeds, {10: args.replicas10, 30: args.replicas30})
+    if "competition" in args.stages and 30 in args.sizes:
+        stage_competition(out, seeds, args.comp_replicas)
+    if "report" in args.stages:
+        write_report(out, args.sizes)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
