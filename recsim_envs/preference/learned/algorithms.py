@@ -123,10 +123,17 @@ def counterfactual_preferences(
 
 
 def natural_shift_table(model: LearnedUserModel, n_samples: int = 256, seed: int = 0) -> np.ndarray:
-    """Algorithm 2 for every initial bin: table[t, u0, u] = P̂(u_t^rnd = u | u_0 = u0), shape [T+1, 36, 36]."""
+    """Algorithm 2 for every initial bin: table[t, u0, u] = P̂(u_t^rnd = u | u_0 = u0), shape [T+1, 36, 36].
+
+    Row t = 0 is the identity (the counterfactual trajectory starts at the given u_0); rows t ≥ 1 are the
+    Monte-Carlo averages of P̂_c over ``n_samples`` simulated flat-slate histories per initial bin.
+    """
     rng = np.random.default_rng(seed)
     est = counterfactual_preferences(model, np.eye(N_BINS), model.horizon, n_samples, rng)  # [u0, t, u]
-    return est.transpose(1, 0, 2).copy()
+    table = est.transpose(1, 0, 2).copy()
+    # u_0^rnd = u_0 by definition: the counterfactual starts from the same initial preference, so t = 0 is exact
+    table[0] = np.eye(N_BINS)
+    return table
 
 
 def generate_penalised_trajectories(

@@ -107,9 +107,13 @@ def main(argv: list[str] | None = None) -> dict:
         os.close(fd)
         np.savez(tmp, **params)
         os.replace(tmp, stage_dir / f"{name}.npz")
+        write_json(stage_dir / f"{name}.json", report)
 
     model, report = train_user_model(train_data, beta_c, seed=args.seed, net=NetworkConfig(horizon=data.horizon),
                                      train=tcfg, done=done, on_stage=on_stage)
+    for name in done:  # a resumed stage keeps the report of the run that trained it
+        if (stage_dir / f"{name}.json").is_file():
+            report[name] = {**json.loads((stage_dir / f"{name}.json").read_text()), "resumed": True}
     t_table = time.perf_counter()
     model.natural_table = natural_shift_table(model, n_samples=args.table_samples, seed=args.seed)
     table_seconds = time.perf_counter() - t_table
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
     LearnedUserModel.load(args.out)
     total = time.perf_counter() - t_start
     summary = dict(
-        checkpoint=str(args.out),
+        checkpoint=args.out.name,
         bytes=args.out.stat().st_size,
         seconds_total=total,
         seconds_table=table_seconds,

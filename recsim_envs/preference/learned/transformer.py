@@ -6,9 +6,20 @@ P̂(x_t | …) = Σ_u p̂(u) P(x_t | s_t, u), i.e. the loss is −Σ log Σ_u p�
 token layout and masks are those of ``network.py``; the torch forward pass mirrors the NumPy one exactly
 (tested), so a trained model is saved as plain arrays and run without torch.
 
-Every random draw (initialisation, batch order, history lengths, u_0 samples) comes from one
-``torch.Generator`` seeded by the caller; ``torch.use_deterministic_algorithms(True)`` is set while training.
-Requires the ``train`` extra (torch).
+Every random draw (initialisation, batch order, history lengths, u_0 samples) comes from a per-estimator
+``torch.Generator`` seeded from the caller's seed; ``torch.use_deterministic_algorithms(True)`` is set while
+training. Requires the ``train`` extra (torch).
+
+Choices made where the paper leaves room (documented, not silent):
+
+- P̂_i is trained to predict x_0 from (s_0, steps 1..L−1) with a history length L drawn uniformly from 1..T
+  each epoch, so one network serves every prefix the env asks about.
+- P̂_c is trained with u_0 drawn from P̂_i(u_0 | the whole trajectory), i.e. a u_0 sample that has seen the
+  choices being predicted. Algorithm 2 conditions on exactly such samples (from the user's real data), so
+  training and use match; the price is a mild look-ahead that makes P̂_c(u_t | u_0) somewhat sharper than a
+  model conditioned on the true, unobserved u_0 would be.
+- The validation split (10 % of the training trajectories) only picks the best epoch; the 2,500 held-out
+  trajectories are never touched.
 """
 
 from __future__ import annotations
@@ -131,8 +142,9 @@ class _Stage:
         self.name, self.cfg, self.tcfg, self.gen, self.log = name, cfg, tcfg, gen, log
         self.params = init_parameters(cfg, gen)
 
-    def fit(self, n: int, epochs: int, batch_loss: Callable[[dict, np.ndarray, int], torch.Tensor]) -> dict:
-        """``batch_loss(params, index, epoch)`` returns the mean loss of trajectories ``index``."""
+    def fit(self, n: int, epochs: int, batch_loss: Callable[..., torch.Tensor]) -> dict:
+        """``batch_loss(params, index, epoch, gen)`` returns the mean loss of trajectories ``index``; per-epoch
+        random inputs (history lengths, u_0 samples) are drawn from ``gen``, the stage's generator."""
         n_val = int(round(self.tcfg.validation_fraction * n))
         perm = torch.randperm(n, generator=self.gen).numpy()
         val_idx, train_idx = perm[:n_val], perm[n_val:]
@@ -145,7 +157,7 @@ class _Stage:
             total = 0.0
             for start in range(0, len(order), self.tcfg.batch_size):
                 idx = order[start : start + self.tcfg.batch_size]
-                loss = batch_loss(self.params, idx, epoch)
+                loss = batch_loss(self.params, idx, epoch, self.gen)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -153,7 +165,7 @@ class _Stage:
             train_loss = total / max(len(order), 1)
             if n_val:
                 with torch.no_grad():
-                    val_loss = float(batch_loss(self.params, val_idx, epoch))
+                    val_loss = float(batch_loss(self.params, val_idx, epoch, self.gen))
             else:
                 val_loss = train_loss
             history.append((train_loss, val_loss))
@@ -229,13 +241,12 @@ def _train(data, beta_c, net, train, log, seed, done, on_stage):
             log(f"[{name}] resumed from a finished stage")
             return
         stage = _Stage(name, net, train, _stage_generator(seed, index), log)
-        loss_fn.gen = stage.gen
         report[name] = stage.fit(n, epochs, loss_fn)
         params[name] = stage.numpy_params()
         if on_stage is not None:
             on_stage(name, params[name], report[name])
 
-    def loss_future(params, idx, epoch):
+    def loss_future(params, idx, epoch, gen):
         lp = torch_mixture_bin_log_probs(torch_forward(params, net, tokens_f[idx], causal), net.n_components)
         return choice_nll(lp[:, :T], log_lik[idx]).mean()
 
@@ -247,10 +258,10 @@ def _train(data, beta_c, net, train, log, seed, done, on_stage):
     positions = torch.arange(T + 1)
     epoch_lengths: dict[int, torch.Tensor] = {}
 
-    def loss_initial(params, idx, epoch):
+    def loss_initial(params, idx, epoch, gen):
         if epoch not in epoch_lengths:
             epoch_lengths.clear()
-            epoch_lengths[epoch] = torch.randint(1, T + 1, (n,), generator=loss_initial.gen)
+            epoch_lengths[epoch] = torch.randint(1, T + 1, (n,), generator=gen)
         lengths = epoch_lengths[epoch][idx]
         tokens = tokens_i[idx]
         keys = positions[None, :] <= lengths[:, None]  # [b, L]
@@ -265,10 +276,10 @@ def _train(data, beta_c, net, train, log, seed, done, on_stage):
     b0 = torch.tensor(partial.initial_belief(slate_vecs, data.choices, full))
     epoch_u0: dict[int, np.ndarray] = {}
 
-    def loss_counterfactual(params, idx, epoch):
+    def loss_counterfactual(params, idx, epoch, gen):
         if epoch not in epoch_u0:
             epoch_u0.clear()
-            epoch_u0[epoch] = torch.multinomial(b0, 1, generator=loss_counterfactual.gen)[:, 0].numpy()
+            epoch_u0[epoch] = torch.multinomial(b0, 1, generator=gen)[:, 0].numpy()
         angle = torch.tensor(THETA[epoch_u0[epoch][idx]], dtype=DTYPE)
         tokens = tokens_f[idx].clone()
         tokens[:, 0, F_CONTEXT] = torch.cos(angle)
