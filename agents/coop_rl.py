@@ -450,9 +450,10 @@ def train_ranker(
     ``overrides``; the model is seeded with ``seed`` and training env i with ``seed·100000 + i``. Writes into
     ``run_dir``: ``curve.jsonl`` (rows ``timesteps, episodes, return, cooperator_fraction, rewires, wall_s``),
     ``checkpoint.zip`` (every ``checkpoint_every`` steps, atomic), ``model.zip`` and ``config.json`` when done.
-    A finished run directory is returned as is; one with only a checkpoint resumes from it (fresh episodes
-    seeded past the ones already used: a valid run of the same configuration, not bit-identical to an
-    uninterrupted one).
+    A finished run directory is returned as is, or continued from its ``model.zip`` when ``n_timesteps`` asks
+    for more; one with only a checkpoint resumes from it. Resumed parts use fresh episodes seeded past the ones
+    already used (a valid run of the same configuration, not bit-identical to an uninterrupted one);
+    ``train_seconds`` adds up the parts.
     """
     from sb3_contrib import MaskablePPO
 
@@ -465,26 +466,31 @@ def train_ranker(
         raise ValueError(f"seed must be an integer in [0, inf), got {seed!r}")
     log_every = _check_pos_int("log_every", log_every)
     checkpoint_every = _check_pos_int("checkpoint_every", checkpoint_every)
-    run_dir = Path(run_dir)
-    done_file = run_dir / "config.json"
-    if (run_dir / "model.zip").exists() and done_file.exists():
-        return json.loads(done_file.read_text())
-    run_dir.mkdir(parents=True, exist_ok=True)
-    register_policy_alias()
-    th.set_num_threads(int(n_threads))
     raw = load_hyperparams("ppo_mask", env_id, conf_file=conf_file)
     raw.update(overrides or {})
     if n_timesteps is not None:
         raw["n_timesteps"] = _check_pos_int("n_timesteps", n_timesteps)
     meta, kwargs = resolve(raw)
     total = int(meta["n_timesteps"])
+    run_dir = Path(run_dir)
+    done_file = run_dir / "config.json"
     ckpt = run_dir / "checkpoint.zip"
+    previous: dict[str, Any] = {}
+    if (run_dir / "model.zip").exists() and done_file.exists():
+        previous = json.loads(done_file.read_text())
+        if previous["n_timesteps"] >= total:
+            return previous
+        ckpt = run_dir / "model.zip"  # a larger budget than the finished run had: continue from its end
+    run_dir.mkdir(parents=True, exist_ok=True)
+    register_policy_alias()
+    th.set_num_threads(int(n_threads))
     store = RowStore(run_dir / "curve.jsonl", ["timesteps"])
     started = time.perf_counter()
     done_steps = 0
     if ckpt.exists():
         model = MaskablePPO.load(ckpt, device="cpu")
         done_steps = int(model.num_timesteps)
+    ckpt = run_dir / "checkpoint.zip"
     env_seed = int(seed) * ENV_SEED_STRIDE + done_steps
     env = make_training_env(env_id, reward, meta["n_envs"], env_seed, env_kwargs)
     if done_steps:
@@ -504,7 +510,7 @@ def train_ranker(
         "seed": int(seed),
         "n_timesteps": int(model.num_timesteps),
         "resumed_from": done_steps,
-        "train_seconds": round(time.perf_counter() - started, 1),
+        "train_seconds": round(time.perf_counter() - started + float(previous.get("train_seconds", 0.0)), 1),
         "hyperparams": json.loads(json.dumps(raw, default=str)),
         "env_kwargs": dict(env_kwargs or {}),
         "policy_config": asdict(model.policy.ranking_config),

@@ -164,6 +164,10 @@ def test_train_ranker_writes_curve_and_resumes_after_kill(tiny_run, tmp_path):
     rows2 = [json.loads(x) for x in (killed / "curve.jsonl").read_text().splitlines()]
     assert rows2[: len(rows)] == rows and rows2[-1]["timesteps"] > rows[-1]["timesteps"]
     assert isinstance(load_ranker(killed).net, th.nn.Module)
+    # a finished run asked for a larger budget continues from its final model
+    longer = train_ranker(N10, "coops", 0, killed, n_timesteps=1536, overrides=TINY, log_every=128)
+    assert longer["resumed_from"] == resumed["n_timesteps"] and longer["n_timesteps"] >= 1536
+    assert longer["train_seconds"] >= resumed["train_seconds"]
     with pytest.raises(ValueError, match="reward must be one of"):
         train_ranker(N10, "likes", 0, tmp_path / "x")
     with pytest.raises(ValueError, match="seed must be an integer"):
