@@ -83,7 +83,7 @@ _LONG = {"episodes": 30, "quick_episodes": 3}
 PROTOCOLS.update(
     {
         "recsim_envs/CooperationRewiringN100-v0": Protocol("coop-v1", **_LONG),
-        "recsim_envs/CooperationRewiringN500-v0": Protocol("coop-v1", **_LONG),
+        "recsim_envs/CooperationRewiringN500-v0": Protocol("coop-v1", episodes=30, quick_episodes=1),
     }
 )
 # HarmMitigation: 100-step episodes, one user each; score = Σ_t (click − λ·harm)
@@ -177,6 +177,13 @@ def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
         return out
     if family == "harm":
         out.update(_harm_baselines(env_id))
+        return out
+    if family == "coop":
+        from baselines.coop import HeuristicPolicy
+
+        # Carvalho's rewiring recommenders; the competition env takes the same rules on the agent's own users
+        rules = ("NO_MED", "GOOD", "BAD", "RANDOM", "FAIR")
+        out.update({r: (lambda r=r: HeuristicPolicy(r, seed=0)) for r in rules})
         return out
     try:
         module = importlib.import_module(f"baselines.{family}")
