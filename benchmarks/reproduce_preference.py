@@ -264,8 +264,10 @@ def write_heatmaps(path: Path, rows: list[dict]) -> None:
         if hs:
             panels.append((titles[name], np.mean(hs, axis=0)))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), sharey=True)
+    vmax = max(float(h.max()) for _, h in panels)  # one colour scale for all panels
     for ax, (title, h) in zip(np.atleast_1d(axes), panels):
-        ax.imshow(h.T, origin="lower", aspect="auto", cmap="viridis", extent=(-0.5, h.shape[0] - 0.5, 0, 360))
+        extent = (-0.5, h.shape[0] - 0.5, 0, 360)
+        ax.imshow(h.T, origin="lower", aspect="auto", cmap="viridis", extent=extent, vmin=0.0, vmax=vmax)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("timestep t")
     np.atleast_1d(axes)[0].set_ylabel("preference angle (deg)")
@@ -286,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="parallel training processes")
     p.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--out", default=None, help="output folder (default results/reproduce_preference[_quick])")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: summarise the seeds already recorded for every config (e.g. while a run continues)",
+    )
     args = p.parse_args(argv)
     preset = QUICK if args.quick else FULL
     n_seeds = args.seeds if args.seeds is not None else preset["seeds"]
@@ -306,15 +313,16 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.configs
         if not store.has(protocol=PROTOCOL_VERSION, config=name, seed=seed, timesteps=steps, episodes=args.episodes)
     ]
-    print(f"{len(jobs)} runs to do ({len(store)} already recorded in {out / 'rows.jsonl'}), {args.workers} workers")
     start = time.perf_counter()
-    from tqdm import tqdm
+    if not args.report_only:
+        print(f"{len(jobs)} runs to do ({len(store)} already in {out / 'rows.jsonl'}), {args.workers} workers")
+        from tqdm import tqdm
 
-    with mp.get_context("spawn").Pool(args.workers) as pool, tqdm(total=len(jobs), desc="train+eval") as bar:
-        for row in pool.imap_unordered(_job, jobs):
-            store.add(row)
-            bar.update(1)
-            bar.set_postfix_str(f"{row['config']} s{row['seed']}: eng {row['engagement']:.2f} sum {row['sum']:.2f}")
+        with mp.get_context("spawn").Pool(args.workers) as pool, tqdm(total=len(jobs), desc="train+eval") as bar:
+            for row in pool.imap_unordered(_job, jobs):
+                store.add(row)
+                bar.update(1)
+                bar.set_postfix_str(f"{row['config']} s{row['seed']}: eng {row['engagement']:.2f} sum {row['sum']:.2f}")
     rows = [
         r
         for r in store.rows
@@ -323,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
         and r["episodes"] == args.episodes
         and r["seed"] < n_seeds
     ]
+    # the same seeds for every config: those recorded for all of them
+    complete = set.intersection(*({r["seed"] for r in rows if r["config"] == c} for c in args.configs))
+    rows = [r for r in rows if r["seed"] in complete and r["config"] in args.configs]
+    n_seeds = len(complete)
+    if not rows:
+        raise SystemExit(f"no seed is recorded for every config in {out / 'rows.jsonl'} yet")
     refs = references(args.episodes)
     table = summarise(rows)
     checks = orderings(rows, table)
