@@ -5,6 +5,15 @@
 - :mod:`~recsim_envs.coop.rules`: the rewiring rules (recommenders) and their codes;
 - :mod:`~recsim_envs.coop.env` / :mod:`~recsim_envs.coop.vector_env`: ``CooperationRewiring-v0`` and
   ``RecommenderCompetition-v0`` (single and native vector envs).
+
+Running a heuristic on many replicas at once (the evaluation-table path; ``baselines.coop.evaluate_rules`` does
+the same for a registered preset)::
+
+    from recsim_envs.coop import simulate
+    out = simulate("GOOD", n_replicas=30, seed=0, n_nodes=500, degree=30, beta=0.005, W=2.09, max_steps=500_000)
+    out["cooperator_fraction"].mean(), out["rewires_per_opportunity"].mean(), out["heterogeneity"].mean()
+
+Replica i is seeded ``seed + i`` (the same stream as env replica i), so results do not depend on batching.
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ class CoopConfig:
     rules: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self):
-        self.n_nodes = check_int("n_nodes", self.n_nodes, 3, 20_000)
+        # the O(1) edge index pos[r, v, w] is dense (N² int32 per replica), which bounds N
+        self.n_nodes = check_int("n_nodes", self.n_nodes, 3, 5_000)
         self.degree = check_int("degree", self.degree, 1, self.n_nodes - 1)
         if (self.n_nodes * self.degree) % 2:
             raise ValueError(f"n_nodes·degree must be even for a k-regular graph, got {self.n_nodes}·{self.degree}")
@@ -305,14 +306,16 @@ class CoopBatch:
 
     def time_series(self) -> np.ndarray:
         """[R, rows, 5] (t, cooperator fraction, #rewires, heterogeneity, max degree) every ``record_every``
-        steps; rows after an absorption repeat the absorbed state (it never changes again)."""
+        steps; rows after a replica ended (absorption) repeat its final state (it never changes again). Rows a
+        replica has not reached yet (only mid-run, e.g. between env decisions) are NaN."""
         ts = self.ts.copy()
         every = self.config.record_every
         if ts.shape[1] == 0:
             return ts
         for r in range(self.R):  # one fill per replica, not per step
             last = int(self.cnt[r, K.C_PREV])
-            if 0 < last < ts.shape[1]:
+            ended = self.cnt[r, K.C_STATUS] in (K.ALL_C, K.ALL_D, K.TIME_LIMIT)
+            if ended and 0 < last < ts.shape[1]:
                 ts[r, last:, 1:] = [
                     self.msize[r, 1] / self.n,
                     self.cnt[r, K.C_REQ],
