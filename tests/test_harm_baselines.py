@@ -159,3 +159,17 @@ def test_real_data_protocol_end_to_end(movielens_dir, tmp_path_factory):
     assert sols["uniform"].pclk.mean() > 0.5 and sols["uniform"].ph.mean() > 1e-3  # c = 6 is a sensible scale
     for name in ("uniform", "top-k", "alt"):
         assert sols["ift"].f.mean() > sols[name].f.mean()
+
+
+def test_set_policy_solution_drives_k3_env():
+    env = gym.make("recsim_envs/HarmMitigation-v0", k=3, c=10.0, n_items=30, n_users=10, horizon=6)
+    sol = ift(HarmProblem.from_env(env), column_rounds=3)
+    assert sol.sets is not None and sol.sets.shape[2] == 3
+    np.testing.assert_allclose(sol.theta.sum(1), 1.0)
+    policy = StationaryPolicy(sol, env, seed=0)
+    obs, info = env.reset(seed=0)
+    for _ in range(6):
+        a = policy.act(obs, info)
+        assert len(set(a.tolist())) == 3  # k distinct recommendable items
+        obs, r, term, trunc, info = env.step(a)
+        assert info["recommended_mask"].sum() == 3
