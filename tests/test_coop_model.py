@@ -349,3 +349,21 @@ def test_competition_seeds_split_evenly():
     batch.reset(crng.seed_to_key(np.arange(4)))
     np.testing.assert_array_equal(batch.reccount, np.tile([90, 4, 3, 3], (4, 1)))
     assert not np.array_equal(batch.rec[0], batch.rec[1])
+
+
+def test_long_runs_agree_with_an_independent_plain_python_implementation():
+    """Whole runs (NO_MED) vs the plain set-based reference of benchmarks/speed_coop.py: same law, different code
+    and random numbers, so compare means of the end-of-run metrics with a two-sample z-test."""
+    from benchmarks.speed_coop import python_reference
+
+    kw = dict(n_nodes=40, degree=6, beta=0.2, W=1.5, T=2.0, S=-1.0, max_steps=1500)
+    R = 160
+    ours = simulate("NO_MED", R, 0, **kw)
+    ref = np.array([python_reference(1000 + i, **kw) for i in range(R)])
+    for name, a, b in (
+        ("cooperator_fraction", ours["cooperator_fraction"], ref[:, 0]),
+        ("rewires", ours["rewires"].astype(float), ref[:, 1]),
+        ("steps", ours["steps"].astype(float), ref[:, 2]),
+    ):
+        z = (a.mean() - b.mean()) / math.sqrt(a.var(ddof=1) / R + b.var(ddof=1) / R + 1e-12)
+        assert abs(z) < 4.0, (name, a.mean(), b.mean(), z)
