@@ -125,3 +125,52 @@ def evaluate_rules(
             "coop_reward": float((2 * (cf - 0.5)).mean()),
         }
     return table
+
+
+_COMPETITION_KEYS = _MODEL_KEYS + (
+    "W2",
+    "beta_med_factor",
+    "seed_fraction",
+    "stop_on_absorption",
+    "recommender_fermi_mode",
+)
+
+
+def evaluate_competition_rules(
+    rules: list[str] | tuple[str, ...] = ("GOOD", "RANDOM", "FAIR", "NO_MED", "BAD"),
+    env_id: str = "recsim_envs/RecommenderCompetition-v0",
+    n_replicas: int = 30,
+    seed: int = 0,
+    **overrides: Any,
+) -> dict[str, dict[str, float]]:
+    """Each rule in the agent's seat of ``RecommenderCompetition`` (exclusive if the env's ``agent_exclusive``),
+    against the env's opponents and default rule, on R replicas in the compiled simulator.
+
+    Returns ``{rule: {"agent_share", "adoption_return", "cooperator_fraction", "rewires"}}``; ``adoption_return``
+    (final − initial share) is the env's default return, so agents and heuristics share one scale.
+    """
+    from recsim_envs.coop.task import build_competition
+
+    spec = gym.spec(env_id)
+    params = inspect.signature(build_competition).parameters
+    kw = {k: p.default for k, p in params.items()}
+    kw.update(spec.kwargs)
+    kw.update(overrides)
+    model = {k: kw[k] for k in _COMPETITION_KEYS}
+    opponents = list(kw["opponents"])
+    table: dict[str, dict[str, float]] = {}
+    for rule in rules:
+        base = rule_name(rule_code(rule, "rule")).removesuffix("_X")
+        agent = f"{base}_X" if kw["agent_exclusive"] else base
+        m = simulate(kw["default_rule"], n_replicas, seed, contenders=[agent, *opponents], **model)
+        n_contenders = 1 + len(opponents)
+        n_seeds = round(kw["seed_fraction"] * kw["n_nodes"])
+        initial = (n_seeds // n_contenders + (0 < n_seeds % n_contenders)) / kw["n_nodes"]  # round robin, agent first
+        share = m["shares"][:, 1]
+        table[rule] = {
+            "agent_share": float(share.mean()),
+            "adoption_return": float((share - initial).mean()),
+            "cooperator_fraction": float(m["cooperator_fraction"].mean()),
+            "rewires": float(m["rewires"].mean()),
+        }
+    return table

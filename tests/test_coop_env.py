@@ -236,3 +236,16 @@ def test_maskable_ppo_runs_on_the_dict_observation():
     obs, _ = env.reset(seed=0)
     action, _ = model.predict(obs, action_masks=env.unwrapped.action_masks(), deterministic=True)
     assert obs["action_mask"][int(action)] == 1
+
+
+def test_competition_heuristics_seat_the_rule_where_the_agent_sits():
+    from baselines.coop import evaluate_competition_rules
+
+    table = evaluate_competition_rules(("GOOD", "BAD"), n_replicas=6, seed=0, max_steps=3000)
+    for rule, m in table.items():
+        direct = simulate(
+            "NO_MED", 6, 0, contenders=[f"{rule}_X", "GOOD_X"], n_nodes=100, degree=28, beta=0.005, W=1.0, W2=0.08,
+            max_steps=3000,
+        )  # fmt: skip
+        assert m["agent_share"] == pytest.approx(direct["shares"][:, 1].mean())
+        assert m["adoption_return"] == pytest.approx(direct["shares"][:, 1].mean() - 0.05)  # 5 of 100 seeded
