@@ -29,6 +29,8 @@ from agents.gnn import GNNRankingPolicy, graph_tensors, masked_logits, register_
 from agents.store import RowStore, atomic_write_text
 
 REWARDS = ("coops", "rewires")
+#: training rewards: the two of CooperationRewiring and RecommenderCompetition's adoption (its default weights)
+TRAIN_REWARDS = (*REWARDS, "adoption")
 #: every heuristic of the paper: the named rules and the degree-ranked cells of the 3×3 grid (the grid's
 #: random-degree column is GOOD / RANDOM / BAD themselves)
 HEURISTICS = (
@@ -416,14 +418,18 @@ def _engagement_wrapper(venv, steps_per_unit: float, per_request: float):
 
 def make_training_env(env_id: str, reward: str, n_envs: int, seed: int, env_kwargs: dict[str, Any] | None = None):
     """The SB3 training ``VecEnv``: the native vector env through ``agents.sb3_vec``, the engagement reward for
-    ``reward="rewires"`` (see :func:`_engagement_wrapper`), and ``VecMonitor`` for episode statistics."""
+    ``reward="rewires"`` (see :func:`_engagement_wrapper`), and ``VecMonitor`` for episode statistics.
+    ``reward="adoption"`` is for ``RecommenderCompetition`` ids (their default reward: change of the agent's
+    share of users)."""
     from stable_baselines3.common.vec_env import VecMonitor
 
     from agents.sb3_vec import make_sb3_vec_env
 
-    if reward not in REWARDS:
-        raise ValueError(f"reward must be one of {list(REWARDS)}, got {reward!r}")
-    kw = {**(env_kwargs or {}), "reward_mode": reward}
+    if reward not in TRAIN_REWARDS:
+        raise ValueError(f"reward must be one of {list(TRAIN_REWARDS)}, got {reward!r}")
+    kw = {**(env_kwargs or {})}
+    if reward != "adoption":
+        kw["reward_mode"] = reward
     venv = make_sb3_vec_env(env_id, n_envs, seed=seed, env_kwargs=kw, monitor=False)
     if reward == "rewires":
         max_steps = int({**gym.spec(env_id).kwargs, **kw}.get("max_steps", 3000))
@@ -444,7 +450,8 @@ def train_ranker(
     checkpoint_every: int = 20_480,
     n_threads: int = 1,
 ) -> dict[str, Any]:
-    """Train (or resume) one MaskablePPO + GNN run for ``reward`` ("coops" = aligned, "rewires" = engagement).
+    """Train (or resume) one MaskablePPO + GNN run for ``reward`` ("coops" = aligned, "rewires" = engagement;
+    "adoption" on a ``RecommenderCompetition`` id).
 
     Hyperparameters: the ``env_id`` entry of ``agents/hyperparams/ppo_mask.yml`` (or ``conf_file``), with
     ``overrides``; the model is seeded with ``seed`` and training env i with ``seed·100000 + i``. Writes into
@@ -460,8 +467,8 @@ def train_ranker(
     from agents.hyperparams import load_hyperparams, resolve
     from agents.train import ENV_SEED_STRIDE
 
-    if reward not in REWARDS:
-        raise ValueError(f"reward must be one of {list(REWARDS)}, got {reward!r}")
+    if reward not in TRAIN_REWARDS:
+        raise ValueError(f"reward must be one of {list(TRAIN_REWARDS)}, got {reward!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer in [0, inf), got {seed!r}")
     log_every = _check_pos_int("log_every", log_every)
@@ -525,6 +532,7 @@ __all__ = [
     "make_training_env",
     "HEURISTICS",
     "REWARDS",
+    "TRAIN_REWARDS",
     "LearnedRanker",
     "RulePolicy",
     "rollout_competition",

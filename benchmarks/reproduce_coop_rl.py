@@ -8,9 +8,11 @@ Stages (each resumable; results are written row by row, atomically, and skipped 
 2. ``eval`` — every learned policy (greedy) and every heuristic (NULL, NO_MED, GOOD, BAD, RANDOM, FAIR and the
    degree-ranked cells of the 3×3 grid) on the same replicas (seeds 10⁶ + i; ``--replicas10/30``), per size; the N = 10
    policies also run unchanged at N = 30 (weight transfer). Rows: ``<out>/eval.jsonl``.
-3. ``competition`` — the N = 30-trained engagement and aligned policies as the contender in
-   ``RecommenderCompetition-v0`` (N = 30 preset sizes) against GOOD_X/BAD_X and the NO_MED default; adoption
-   share, cooperation and rewires over time (bait-and-switch check). Rows: ``<out>/competition.jsonl``.
+3. ``competition`` — ``RecommenderCompetition-v0`` at the N = 30 preset's sizes, the contender (recommender 1,
+   exclusive) against BAD_X (engagement heuristic) with everyone else on the NO_MED default: a GNN contender
+   trained there for adoption (seeds as above), the N = 30 "coops"/"rewires" policies dropped in, and the
+   heuristics GOOD_X, BAD_X, NO_MED_X, RANDOM_X in the same slot; adoption share, cooperation, rewires, and
+   time courses of share and recommendations (bait-and-switch check). Rows: ``<out>/competition.jsonl``.
 4. ``report`` — Markdown tables (``<out>/report.md``), ``learning_curves.png``, ``coops_vs_rewires.png``.
 
 Usage::
@@ -115,38 +117,61 @@ def stage_eval(out: Path, sizes, seeds, replicas: dict[int, int]) -> None:
 
 # -- stage 3: competition ------------------------------------------------------------------------------------
 COMP_ID = "recsim_envs/RecommenderCompetition-v0"
+COMP_OPPONENTS = ("BAD_X",)  # the engagement heuristic; everyone else starts on the NO_MED default
+CONTENDER_RULES = ("GOOD", "BAD", "NO_MED", "RANDOM")
 
 
-def competition_kwargs(n: int, opponents: tuple[str, ...]) -> dict[str, Any]:
+def competition_kwargs(n: int = 30) -> dict[str, Any]:
+    """RecommenderCompetition at the N preset's sizes (k, β, steps), W = 1, W2 = 0.08, 10 % seeds."""
     mk = model_kwargs(n)
-    return {**{k: mk[k] for k in ("n_nodes", "degree", "beta", "max_steps")}, "opponents": list(opponents)}
+    return {**{k: mk[k] for k in ("n_nodes", "degree", "beta", "max_steps")}, "opponents": list(COMP_OPPONENTS)}
 
 
-def stage_competition(out: Path, seeds, replicas: int, n: int = 30) -> None:
+def _comp_train_job(job: tuple) -> dict[str, Any]:
+    from agents.coop_rl import train_ranker
+
+    out, seed, steps = job
+    d = Path(out) / "runs" / f"comp30_adoption_s{seed}"
+    return train_ranker(COMP_ID, "adoption", seed, d, n_timesteps=steps, env_kwargs=competition_kwargs())
+
+
+def stage_competition(out: Path, seeds, replicas: int, steps: int | None, jobs: int) -> None:
+    """Train the adoption contender, then run every contender on the same competition replicas."""
     import torch as th
 
-    from agents.coop_rl import load_ranker, rollout_competition
+    from agents.coop_rl import RulePolicy, load_ranker, rollout_competition
     from agents.store import RowStore
 
+    todo = [(str(out), s, steps) for s in seeds]
+    if jobs <= 1:
+        trained = [_comp_train_job(j) for j in todo]
+    else:
+        with ProcessPoolExecutor(jobs) as pool:
+            trained = list(pool.map(_comp_train_job, todo))
+    for r in trained:
+        print(f"trained {r['env_id']} adoption s{r['seed']}: {r['n_timesteps']} decisions, {r['train_seconds']} s")
     th.set_num_threads(1)
-    store = RowStore(out / "competition.jsonl", ["policy", "opponents", "seed"])
-    for opponents in (("BAD_X",), ("GOOD_X",)):
-        kw = competition_kwargs(n, opponents)
+    kw = competition_kwargs()
+    store = RowStore(out / "competition.jsonl", ["policy", "trained_on", "seed"])
+    contenders: list[tuple[str, str, int | None, Any]] = []
+    for seed in seeds:
+        contenders.append(("GNN[adoption]", "competition N=30", seed, out / "runs" / f"comp30_adoption_s{seed}"))
         for reward in REWARDS:
-            for seed in seeds:
-                name = f"GNN[{reward}]"
-                d = run_dir(out, n, reward, seed)
-                if store.has(policy=name, opponents=list(opponents), seed=seed) or not (d / "model.zip").exists():
-                    continue
-                m = rollout_competition(load_ranker(d), COMP_ID, replicas, COMP_SEED, kw)
-                store.add({"policy": name, "opponents": list(opponents), "seed": seed, **m})
-        for rule in ("GOOD", "BAD", "NO_MED"):
-            name = f"{rule}_X"
-            if not store.has(policy=name, opponents=list(opponents), seed=None):
-                from agents.coop_rl import RulePolicy
-
-                m = rollout_competition(RulePolicy(rule), COMP_ID, replicas, COMP_SEED, kw)
-                store.add({"policy": name, "opponents": list(opponents), "seed": None, **m})
+            contenders.append((f"GNN[{reward}]", "CooperationRewiringN30", seed, run_dir(out, 30, reward, seed)))
+    contenders += [(f"{r}_X", "heuristic", None, r) for r in CONTENDER_RULES]
+    for name, trained_on, seed, src in contenders:
+        if store.has(policy=name, trained_on=trained_on, seed=seed):
+            continue
+        if trained_on == "heuristic":
+            policy = RulePolicy(src, seed=0)
+        elif (Path(src) / "model.zip").exists():
+            policy = load_ranker(src)
+        else:
+            continue
+        t0 = time.perf_counter()
+        m = rollout_competition(policy, COMP_ID, replicas, COMP_SEED, kw)
+        store.add({"policy": name, "trained_on": trained_on, "seed": seed, "opponents": list(COMP_OPPONENTS), **m})
+        print(f"competition {name} ({trained_on}) s{seed}: {time.perf_counter() - t0:.1f} s")
 
 
 # -- stage 4: report -----------------------------------------------------------------------------------------
@@ -269,14 +294,15 @@ def competition_table(out: Path) -> str:
     if not rows:
         return ""
     lines = [
-        "### Competition (RecommenderCompetition-v0; contender = recommender 1, exclusive)",
+        "### Competition (RecommenderCompetition-v0, N = 30 sizes; contender = recommender 1 (exclusive) vs BAD_X, "
+        "default NO_MED)",
         "",
-        "| contender | opponents | seeds | initial share | final share | cooperator fraction | #rewires | "
+        "| contender | trained on | seeds | initial share | final share | cooperator fraction | #rewires | "
         "share by time tenth | recommended C by time tenth |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        group = [x for x in rows if x["policy"] == r["policy"] and x["opponents"] == r["opponents"]]
+        group = [x for x in rows if x["policy"] == r["policy"] and x["trained_on"] == r["trained_on"]]
         if group[0] is not r:
             continue
         share = mean_ci([np.asarray(x["agent_share"]) for x in group])
@@ -286,7 +312,7 @@ def competition_table(out: Path) -> str:
         st = np.nanmean(np.concatenate([np.asarray(x["share_t"]) for x in group]), axis=0)
         rc = np.nanmean(np.concatenate([np.asarray(x["recommended_c_t"], dtype=float) for x in group]), axis=0)
         lines.append(
-            f"| {r['policy']} | {'+'.join(r['opponents'])} (+NO_MED default) | {len(group)} | {init:.3f} | "
+            f"| {r['policy']} | {r['trained_on']} | {len(group)} | {init:.3f} | "
             f"{_fmt(share, 3)} | {_fmt(coop)} | {_fmt(rew, 0)} | {' '.join(f'{v:.2f}' for v in st)} | "
             f"{' '.join('—' if np.isnan(v) else f'{v:.2f}' for v in rc)} |"
         )
@@ -372,29 +398,34 @@ def plot_competition(out: Path, path: Path) -> None:
     rows = _load(out / "competition.jsonl")
     if not rows:
         return
-    opps = sorted({tuple(r["opponents"]) for r in rows})
-    fig, axes = plt.subplots(2, len(opps), figsize=(6 * len(opps), 7), squeeze=False)
-    for j, opp in enumerate(opps):
-        names = sorted({r["policy"] for r in rows if tuple(r["opponents"]) == opp})
-        for name in names:
-            group = [r for r in rows if r["policy"] == name and tuple(r["opponents"]) == opp]
-            st = np.nanmean(np.concatenate([np.asarray(x["share_t"]) for x in group]), axis=0)
-            rc = np.nanmean(np.concatenate([np.asarray(x["recommended_c_t"], dtype=float) for x in group]), axis=0)
-            x = (np.arange(len(st)) + 1) / len(st)
-            axes[0, j].plot(x, st, marker="o", label=name)
-            axes[1, j].plot(x, rc, marker="o", label=name)
-        axes[0, j].set_title(f"opponents: {'+'.join(opp)} (+NO_MED default)")
-        axes[0, j].set_ylabel("contender's share of users")
-        axes[1, j].set_ylabel("fraction of recommended nodes that are C")
-        axes[1, j].set_xlabel("time / max_steps")
-        axes[0, j].legend(fontsize=7)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    seen: list[tuple[str, str]] = []
+    for r in rows:
+        if (r["policy"], r["trained_on"]) not in seen:
+            seen.append((r["policy"], r["trained_on"]))
+    for name, trained_on in seen:
+        group = [r for r in rows if r["policy"] == name and r["trained_on"] == trained_on]
+        label = name if trained_on in ("heuristic", "competition N=30") else f"{name} (from {trained_on})"
+        style = "--" if trained_on == "heuristic" else "-"
+        for ax, key in zip(axes, ("share_t", "coop_t", "recommended_c_t")):
+            v = np.nanmean(np.concatenate([np.asarray(x[key], dtype=float) for x in group]), axis=0)
+            ax.plot((np.arange(len(v)) + 1) / len(v), v, style, marker="o", ms=3, label=label)
+    for ax, title in zip(axes, ("contender's share of users", "cooperator fraction", "recommended nodes that are C")):
+        ax.set_title(title)
+        ax.set_xlabel("time / max_steps (value at the last decision seen)")
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def write_report(out: Path, sizes) -> None:
+    import warnings
+
     from agents.store import atomic_write_text
+
+    warnings.filterwarnings("ignore", message="Mean of empty slice")  # time slices with no decision anywhere
+    warnings.filterwarnings("ignore", message="No artists with labels")
 
     tables, checks = summary_tables(out, sizes)
     comp = competition_table(out)
@@ -427,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps30", type=int, default=None, help="training decisions at N=30 (default: ppo_mask.yml)")
     p.add_argument("--replicas10", type=int, default=1000, help="evaluation replicas per policy at N=10")
     p.add_argument("--replicas30", type=int, default=300, help="evaluation replicas per policy at N=30")
-    p.add_argument("--comp-replicas", type=int, default=50, help="competition replicas per policy")
+    p.add_argument("--comp-replicas", type=int, default=300, help="competition replicas per contender")
+    p.add_argument("--comp-steps", type=int, default=None, help="adoption-contender decisions (default: yml)")
     p.add_argument("--jobs", type=int, default=2, help="parallel training processes")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -437,8 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         stage_train(out, args.sizes, seeds, {10: args.steps10, 30: args.steps30}, args.jobs)
     if "eval" in args.stages:
         stage_eval(out, args.sizes, seeds, {10: args.replicas10, 30: args.replicas30})
-    if "competition" in args.stages and 30 in args.sizes:
-        stage_competition(out, seeds, args.comp_replicas)
+    if "competition" in args.stages:
+        stage_competition(out, seeds, args.comp_replicas, args.comp_steps, args.jobs)
     if "report" in args.stages:
         write_report(out, args.sizes)
     return 0
