@@ -39,6 +39,11 @@ import numpy as np
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _bmv(a: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Batched vector–matrix product Σ_n a[m, n] B[m, n, ...] (BLAS matmul rather than einsum)."""
+    return np.matmul(a[:, None, :], B.reshape(B.shape[0], B.shape[1], -1))[:, 0].reshape((B.shape[0],) + B.shape[2:])
+
+
 def scores(U: np.ndarray, V: np.ndarray) -> np.ndarray:
     """s_v = exp(⟨u, v⟩) for every user and item, [m, n] (exponent clipped at 700 against overflow)."""
     return np.exp(np.minimum(U @ V.T, 700.0))
@@ -84,7 +89,14 @@ class ItemPolicy:
         # r_v = π_v s_v/(s_v + c): dr_v/ds_v = π_v c/(s_v+c)²
         dr_ds = theta * c / den**2
         do_ds = -c * theta / den**2
-        return dr_ds[..., None] * sV, np.einsum("mn,mnd->md", do_ds, sV)
+        return dr_ds[..., None] * sV, _bmv(do_ds, sV)
+
+    def diag_jac_u(self, theta, s, V):
+        """∂r_v/∂u = a_v v (a [m, n]) and ∂o/∂u [m, d], without [m, n, d] arrays."""
+        c = self.c
+        den2 = (s + c) ** 2
+        a = theta * c * s / den2
+        return a, -(a @ V)
 
     def vjp_theta(self, theta, s, zeta_r, zeta_o):
         """ζ_rᵀ ∂r/∂π + ζ_o ∂o/∂π, [m, n]."""
@@ -141,7 +153,7 @@ class SetPolicy:
         a = self._scatter(np.broadcast_to(h[..., None], self.sets.shape))  # Σ_{E∋v} h_E
         b = self._scatter(np.broadcast_to((e[..., None] * sigE)[:, :, None, :], self.sets.shape + sigE.shape[-1:]))
         jr = a[..., None] * sV - s[..., None] * b
-        jo = -c * np.einsum("mM,mMd->md", e, sigE)
+        jo = -c * _bmv(e, sigE)
         return jr, jo
 
     def vjp_theta(self, theta, s, zeta_r, zeta_o):
@@ -212,7 +224,7 @@ class SamplingPolicy:
     def clicks(self, theta, s):
         t, w, e, rho, Phi, P = self._parts(theta, s)
         o = self.c * (Phi * w).sum(-1)
-        r = theta * s * np.einsum("mnT,mT->mn", rho, Phi * w)
+        r = theta * s * (rho @ (Phi * w)[..., None])[..., 0]
         return ClickModel(r=r, o=o)
 
     def jac_u(self, theta, s, sV):
@@ -223,13 +235,13 @@ class SamplingPolicy:
         # ∂r_v/∂s_v (own) = q_v Σ K_vj (1 − s_v t_j);  cross (w ≠ v): −q_v s_v q_w Σ_j ω_j t_j Φ_j ρ_vj ρ_wj
         own = q * (K.sum(-1) - s * (K * t).sum(-1))
         wtPhi = wPhi * t  # [m, T]
-        Z = np.einsum("mnT,mnd->mTd", q[..., None] * rho, sV)  # Σ_w q_w ρ_wj s_w w
-        cross = -(q * s)[..., None] * np.einsum("mnT,mTd->mnd", rho * wtPhi[:, None, :], Z)
+        Z = np.matmul(np.swapaxes(q[..., None] * rho, 1, 2), sV)  # Σ_w q_w ρ_wj s_w w, [m, T, d]
+        cross = -(q * s)[..., None] * np.matmul(rho * wtPhi[:, None, :], Z)
         self_cross = -(q * s * q * (rho**2 * wtPhi[:, None, :]).sum(-1))[..., None] * sV
         jr = own[..., None] * sV + cross - self_cross
         # ∂o/∂s_w = −c q_w Σ_j ω_j t_j Φ_j ρ_wj
-        do_ds = -self.c * q * np.einsum("mnT,mT->mn", rho, wtPhi)
-        return jr, np.einsum("mn,mnd->md", do_ds, sV)
+        do_ds = -self.c * q * (rho @ wtPhi[..., None])[..., 0]
+        return jr, _bmv(do_ds, sV)
 
     def vjp_theta(self, theta, s, zeta_r, zeta_o):
         q = theta
@@ -237,7 +249,7 @@ class SamplingPolicy:
         wPhi = w * Phi
         K = rho * wPhi[:, None, :]
         xi = zeta_r * q * s  # ξ'_v
-        A = np.einsum("mn,mnT->mT", xi, rho)  # Σ_v ξ'_v ρ_vj
+        A = _bmv(xi, rho)  # Σ_v ξ'_v ρ_vj
         # ζᵀ∂r/∂q_w = ζ_w s_w Σ_j K_wj + Σ_j ω_j (e_wj − 1) P_wj (A_j − ξ'_w ρ_wj)
         dP = w[None, None, :] * (e - 1.0) * P  # ω_j (e_wj − 1) P_wj = ∂(ωΦ)/∂q_w
         g = zeta_r * s * K.sum(-1) + (dP * (A[:, None, :] - xi[..., None] * rho)).sum(-1)
@@ -317,24 +329,44 @@ class StationaryProfileError(RuntimeError):
     """The fixed-point solve did not reach the tolerance, or the fixed point is not locally stable."""
 
 
-def _jac_F(policy, theta, U, U0, V, alpha, beta, s=None):
-    """F(U), ∂F/∂u [m, d, d] and the pieces reused by the gradient."""
-    if s is None:
-        s = scores(U, V)
+def _jac_F(policy, theta, U, U0, V, alpha, beta, hmask=None):
+    """F(U), ∂F/∂u [m, d, d] and the pieces reused by the gradient (``jrH`` = Σ_{v∈H} ∂r_v/∂u when ``hmask``).
+
+    J = (1/D) Σ_v α_v (v − F) (∂p_v/∂u)ᵀ with ∂p/∂u = J_r + σ (∂o/∂u)ᵀ + o (diag σ − σσᵀ) V. Policies whose
+    J_r is item-diagonal (J_r,v = a_v v: the item policy) take a path with only [m, n] arrays and matmuls.
+    """
+    s = scores(U, V)
     sig = organic_choice(s)
-    sV = s[..., None] * V[None]
     cm = policy.clicks(theta, s)
     p = cm.r + cm.o[:, None] * sig
     ap = alpha * p
     D = beta + ap.sum(-1)
     F = (beta * U0 + ap @ V) / D[:, None]
-    jr, jo = policy.jac_u(theta, s, sV)
     vbar = sig @ V  # [m, d]
-    # J_p = J_r + σ (∂o/∂u)ᵀ + o (diag σ − σσᵀ) V
+    m, d = U.shape
+    out = dict(F=F, s=s, sig=sig, cm=cm, p=p, D=D, vbar=vbar)
+    if hasattr(policy, "diag_jac_u"):
+        a, jo = policy.diag_jac_u(theta, s, V)
+        # ∂p_v/∂u = b_v v + σ_v g,  b = a + oσ,  g = ∂o/∂u − o v̄
+        b = a + cm.o[:, None] * sig
+        g = jo - cm.o[:, None] * vbar
+        ab = alpha * b
+        VV = (V[:, :, None] * V[:, None, :]).reshape(V.shape[0], d * d)
+        asig = alpha * sig
+        J = (ab @ VV).reshape(m, d, d) - F[:, :, None] * (ab @ V)[:, None, :]
+        J += (asig @ V - asig.sum(-1, keepdims=True) * F)[:, :, None] * g[:, None, :]
+        out.update(J=J / D[:, None, None], jo=jo)
+        if hmask is not None:
+            out["jrH"] = (a * hmask) @ V
+        return out
+    sV = s[..., None] * V[None]
+    jr, jo = policy.jac_u(theta, s, sV)
     Jp = jr + sig[..., None] * jo[:, None, :] + (cm.o[:, None] * sig)[..., None] * (V[None] - vbar[:, None, :])
     Wt = alpha[None, :, None] * (V[None] - F[:, None, :])  # α_v (v − F), [m, n, d]
-    J = np.einsum("mnd,mne->mde", Wt, Jp) / D[:, None, None]
-    return dict(F=F, J=J, Jp=Jp, jr=jr, jo=jo, s=s, sig=sig, cm=cm, p=p, D=D, vbar=vbar)
+    out.update(J=np.matmul(np.swapaxes(Wt, 1, 2), Jp) / D[:, None, None], jo=jo)
+    if hmask is not None:
+        out["jrH"] = hmask @ jr
+    return out
 
 
 def stationary_profile(
@@ -431,17 +463,18 @@ def ift_cotangents(policy, theta, sp: StationaryProfile, U0, V, harmful, params:
     lam = params.lam
     alpha = params.alphas(harmful)
     A = U0 if anchor is None else anchor
-    jf = _jac_F(policy, theta, sp.U, A, V, alpha, params.beta)
-    sig, cm, jr, jo, vbar = jf["sig"], jf["cm"], jf["jr"], jf["jo"], jf["vbar"]
     hmask = harmful.astype(float)
+    jf = _jac_F(policy, theta, sp.U, A, V, alpha, params.beta, hmask)
+    sig, cm, jo, vbar = jf["sig"], jf["cm"], jf["jo"], jf["vbar"]
     sigH = sig @ hmask
     # f = (1 − o) − λ [1_Hᵀ r + o σ_H]
-    dsigH = np.einsum("mn,mnd->md", sig * hmask, V[None] - vbar[:, None, :])
-    df_du = -jo - lam * (np.einsum("n,mnd->md", hmask, jr) + sigH[:, None] * jo + cm.o[:, None] * dsigH)
+    sh = sig * hmask
+    dsigH = sh @ V - sh.sum(-1, keepdims=True) * vbar
+    df_du = -jo - lam * (jf["jrH"] + sigH[:, None] * jo + cm.o[:, None] * dsigH)
     d = V.shape[1]
     IJ = np.eye(d)[None] - jf["J"]
     w = np.linalg.solve(np.swapaxes(IJ, -1, -2), df_du[..., None])[..., 0]
-    xi = alpha[None, :] * np.einsum("mnd,md->mn", V[None] - jf["F"][:, None, :], w) / jf["D"][:, None]
+    xi = alpha[None, :] * (w @ V.T - (jf["F"] * w).sum(-1, keepdims=True)) / jf["D"][:, None]
     zeta_r = xi - lam * hmask[None, :]
     zeta_o = (xi * sig).sum(-1) - 1.0 - lam * sigH
     return zeta_r, zeta_o, jf["s"]
