@@ -214,6 +214,10 @@ class HarmUserBatch:
             ph = (p_click + p_org)[:, cat.harmful].sum(1)
         elif not cfg.analytic_info:  # the exact sampling expectation costs [m, n, nodes]; opt-out for long runs
             pclk = ph = None
+        elif not cfg.allow_harmful:  # q_H = 0: pH = o σ_H, and o alone is much cheaper than the full click model
+            o = cfg.sampling.organic_probability(q, s)
+            pclk = 1.0 - o
+            ph = o * sig[:, cat.harmful].sum(1)
         else:
             cm = cfg.sampling.clicks(q, s)
             pclk = 1.0 - cm.o

@@ -221,6 +221,17 @@ class SamplingPolicy:
         P = np.exp(L[:, None, :] - logphi)
         return t, w, e, rho, Phi, P
 
+    def organic_probability(self, q, s):
+        """o = c ∫ e^{-tc} Π_w φ_w(t) dt alone (what pCLK = 1 − o and pH = o σ_H need when q_H = 0): one exp and
+        one log per (item, node), only over items with q > 0 — the env's per-step analytic info."""
+        bound = float(s.sum(-1).max()) if self.s_bound is None else max(self.s_bound, float(s.sum(-1).max()))
+        t, w = laplace_nodes(self.c, bound, self.step)
+        cols = np.flatnonzero((q > 0).any(0))
+        qc, sc = q[:, cols, None], s[:, cols, None]
+        with np.errstate(divide="ignore"):
+            L = np.log(1.0 - qc + qc * np.exp(-sc * t)).sum(1)  # [m, T]; log 0 = −inf ⇒ Φ = 0, exact
+        return self.c * (np.exp(L) * w).sum(-1)
+
     def clicks(self, theta, s):
         t, w, e, rho, Phi, P = self._parts(theta, s)
         o = self.c * (Phi * w).sum(-1)
