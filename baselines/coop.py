@@ -32,12 +32,13 @@ class HeuristicPolicy:
     ``rule``: ``NO_MED`` (a neighbour of the dropped node), ``GOOD``, ``BAD``, ``RANDOM``, ``FAIR`` or a grid
     rule ``{C,D,ANY}_{LOW,RAND,HIGH}``; ``_X`` names are accepted (the competition env's mask already restricts
     to the agent's users when ``agent_exclusive``). Candidates = the action mask ∩ the rule's group; ties in
-    degree are broken uniformly. If the rule's candidate set is empty, the rewire is declined by choosing a
-    masked node only when the env skips invalid actions; otherwise a uniform valid node is returned
-    (``fallback="random"``, default) — the simulator's rules skip instead, see ``evaluate_rules``.
+    degree are broken uniformly. If the rule's candidate set is empty, ``fallback="skip"`` (default) returns a
+    masked node, which the env (``invalid_action="skip"``) treats as a declined rewire — exactly what the
+    simulator's rule does, so the policy through the env and :func:`evaluate_rules` follow the same law (tested);
+    ``fallback="random"`` picks a uniform valid node instead (needed with ``invalid_action="raise"``).
     """
 
-    def __init__(self, rule: str = "GOOD", seed: int | None = None, fallback: str = "random"):
+    def __init__(self, rule: str = "GOOD", seed: int | None = None, fallback: str = "skip"):
         code = rule_code(rule, "rule")
         self.rule = rule_name(code).removesuffix("_X")
         if self.rule in ("NULL", "EXTERNAL"):
