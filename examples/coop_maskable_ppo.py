@@ -1,5 +1,7 @@
 """Train sb3-contrib's MaskablePPO on the smallest Table-4 preset (N = 10) with the Dict observation and the
-env's action_masks(), then compare its return with the GOOD heuristic (needs the [train] extra)."""
+env's action_masks(), then compare its return with the GOOD heuristic (needs the [train] extra). 20 evaluation
+episodes that mostly end at ±1 give returns with a standard error of ≈ 0.2: use baselines.coop.evaluate_rules for
+the heuristics' exact scale (e.g. GOOD ≈ +0.70, RANDOM ≈ +0.47 on this preset over 1000+ replicas)."""
 
 import gymnasium as gym
 import numpy as np
