@@ -35,7 +35,6 @@ from recsim_envs.harm.model import (
     StationaryProfile,
     ift_cotangents,
     objective_gradient,
-    scores,
     stationary_profile,
 )
 
@@ -485,7 +484,6 @@ __all__ = [
     "project_capped_simplex",
     "project_simplex",
     "relative_improvement",
-    "scores",
     "summary",
     "top_k_u0",
     "uniform",

@@ -195,13 +195,12 @@ def parental_guide_labels(directory: Path, path: Path, movie_ids: np.ndarray) ->
         severe |= guide[col].astype(str).str.strip().str.lower().eq("severe").to_numpy()
     for col in code_cols:
         severe |= pd.to_numeric(guide[col], errors="coerce").eq(4).to_numpy()
-    tconst_severe = dict(zip(guide["tconst"].astype(str), severe))
-    imdb = dict(zip(links["movieId"].astype(np.int64), links["imdbId"]))
-    out = np.zeros(len(movie_ids), dtype=bool)
-    for j, mid in enumerate(movie_ids):  # n_items ≤ a few thousand: a dict lookup each, not a hot path
-        if mid in imdb and not pd.isna(imdb[mid]):
-            out[j] = bool(tconst_severe.get(f"tt{int(imdb[mid]):07d}", False))
-    return out
+    severe_by_tconst = pd.Series(severe, index=guide["tconst"].astype(str).to_numpy())
+    severe_by_tconst = severe_by_tconst.groupby(level=0).any()
+    imdb = pd.to_numeric(links.set_index("movieId")["imdbId"], errors="coerce")
+    imdb = imdb[~imdb.index.duplicated()].reindex(np.asarray(movie_ids, dtype=np.int64))
+    tconst = "tt" + imdb.fillna(-1).astype(np.int64).astype(str).str.zfill(7)
+    return tconst.map(severe_by_tconst).eq(True).to_numpy(dtype=bool)
 
 
 def user_labels(path: Path, movie_ids: np.ndarray) -> np.ndarray:
@@ -212,8 +211,9 @@ def user_labels(path: Path, movie_ids: np.ndarray) -> np.ndarray:
     h = pd.to_numeric(df["harmful"], errors="coerce")
     if h.isna().any() or not h.isin([0, 1]).all():
         raise ValueError(f"{path}: column 'harmful' must be 0 or 1")
-    lab = dict(zip(df["movieId"].astype(np.int64), h.astype(bool)))
-    return np.array([bool(lab.get(int(m), False)) for m in movie_ids])
+    lab = pd.Series(h.astype(bool).to_numpy(), index=df["movieId"].astype(np.int64).to_numpy())
+    lab = lab.groupby(level=0).any()
+    return lab.reindex(np.asarray(movie_ids, dtype=np.int64)).eq(True).to_numpy(dtype=bool)
 
 
 def tag_proxy_labels(directory: Path, movies, movie_ids: np.ndarray) -> np.ndarray:
