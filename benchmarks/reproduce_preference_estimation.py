@@ -63,8 +63,9 @@ def held_out_data(model: LearnedUserModel, work: Path) -> HistoricalData:
     from recsim_envs.preference.learned.train import load_or_generate_data
 
     meta = model.meta["data"]
-    data = load_or_generate_data(work / f"historical_data_seed{meta['seed']}.npz", meta["seed"],
-                                 meta["n_trajectories"], meta["horizon"])
+    data = load_or_generate_data(
+        work / f"historical_data_seed{meta['seed']}.npz", meta["seed"], meta["n_trajectories"], meta["horizon"]
+    )
     return data.split(model.meta["n_test"])[1]
 
 
@@ -132,10 +133,12 @@ def run_fig5(model: LearnedUserModel, misspecified: LearnedUserModel | None, d: 
     out["preference_t"]["oracle filter"] = preference_scores(f.alpha, d.preferences)
     out["preference_t"]["prior"] = preference_scores(np.broadcast_to(oracle.prior, belief.shape), d.preferences)
     sv, full = d.slate_table[d.slates], np.full(d.n, d.horizon)
-    out["preference_u0"]["learned P̂_i (E.2 corrected)"] = preference_scores(model.initial_belief(sv, d.choices, full),
-                                                                          d.preferences[:, 0])
+    out["preference_u0"]["learned P̂_i (E.2 corrected)"] = preference_scores(
+        model.initial_belief(sv, d.choices, full), d.preferences[:, 0]
+    )
     out["preference_u0"]["learned P̂_i (uncorrected)"] = preference_scores(
-        model.initial_belief(sv, d.choices, full, corrected=False), d.preferences[:, 0])
+        model.initial_belief(sv, d.choices, full, corrected=False), d.preferences[:, 0]
+    )
     out["preference_u0"]["oracle smoothing"] = preference_scores(gamma[:, 0], d.preferences[:, 0])
     if misspecified is not None:
         pred_m, belief_m = model_choice_predictions(misspecified, d)
@@ -143,10 +146,12 @@ def run_fig5(model: LearnedUserModel, misspecified: LearnedUserModel | None, d: 
         # the same beliefs scored through the true choice model
         em_true = oracle.emission[d.slates]
         out["choice"]["learned, mis-specified (beliefs through true choice model)"] = choice_scores(
-            np.einsum("ntu,ntux->ntx", belief_m[:, :-1], em_true), d.choices)
+            np.einsum("ntu,ntux->ntx", belief_m[:, :-1], em_true), d.choices
+        )
         out["preference_t"]["learned P̂_f, mis-specified"] = preference_scores(belief_m, d.preferences)
         out["preference_u0"]["learned P̂_i, mis-specified"] = preference_scores(
-            misspecified.initial_belief(sv, d.choices, full), d.preferences[:, 0])
+            misspecified.initial_belief(sv, d.choices, full), d.preferences[:, 0]
+        )
     return out
 
 
@@ -174,11 +179,13 @@ def run_fig6(model: LearnedUserModel, d: HistoricalData, png: Path) -> dict:
     six = exact_oracle(slates)
     alg1 = {}
     for a in range(len(slates)):
-        est = predict_future_preferences(model, slates, np.full(T, a), T, n_samples=500,
-                                         rng=np.random.default_rng(a))[0]
+        est = predict_future_preferences(model, slates, np.full(T, a), T, n_samples=500, rng=np.random.default_rng(a))[
+            0
+        ]
         exact = six.predict_under_policy(six.prior, np.full(T, a))[0]
-        alg1[f"constant {means[a]:.0f}°"] = dict(tv_t10=float(tv(est[T], exact[T])), mean_angle_est=mean_angle(est[T]),
-                                                mean_angle_exact=mean_angle(exact[T]))
+        alg1[f"constant {means[a]:.0f}°"] = dict(
+            tv_t10=float(tv(est[T], exact[T])), mean_angle_est=mean_angle(est[T]), mean_angle_exact=mean_angle(exact[T])
+        )
     out["algorithm1_constant_slates"] = alg1
     _plot_fig6(true_nat, oracle_nat, learned_nat, png)
     out["png"] = str(png)
@@ -191,8 +198,11 @@ def _plot_fig6(true_nat, oracle_nat, learned_nat, png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("true natural shifts (hidden u_0)", true_nat), ("oracle estimate from data", oracle_nat),
-              ("learned estimate (P̂_i + Algorithm 2)", learned_nat)]
+    panels = [
+        ("true natural shifts (hidden u_0)", true_nat),
+        ("oracle estimate from data", oracle_nat),
+        ("learned estimate (P̂_i + Algorithm 2)", learned_nat),
+    ]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
     vmax = max(p.max() for _, p in panels)
     for ax, (title, dist) in zip(axes, panels):
@@ -228,8 +238,7 @@ TABLE2_POLICIES = {
 }
 
 
-def run_table2(results: dict, results_path: Path, work: Path, seeds: list[int], timesteps: int,
-               n_eval: int) -> dict:
+def run_table2(results: dict, results_path: Path, work: Path, seeds: list[int], timesteps: int, n_eval: int) -> dict:
     import yaml
 
     from agents.evaluation import SB3Policy, evaluate_batched
@@ -237,8 +246,9 @@ def run_table2(results: dict, results_path: Path, work: Path, seeds: list[int], 
 
     table = results.setdefault("table2", {"rows": {}})
     conf = work / "ppo_learned.yml"
-    conf.write_text(yaml.safe_dump({env_id: {**PPO_LEARNED, "n_timesteps": timesteps}
-                                    for env_id in TABLE2_POLICIES.values()}))
+    conf.write_text(
+        yaml.safe_dump({env_id: {**PPO_LEARNED, "n_timesteps": timesteps} for env_id in TABLE2_POLICIES.values()})
+    )
     table["settings"] = dict(algo="ppo", timesteps=timesteps, seeds=seeds, n_eval=n_eval, hyperparams=PPO_LEARNED)
     for name, env_id in TABLE2_POLICIES.items():
         for seed in seeds:
@@ -247,13 +257,15 @@ def run_table2(results: dict, results_path: Path, work: Path, seeds: list[int], 
                 continue
             t0 = time.perf_counter()
             cfg = build_config("ppo", env_id, seed=seed, conf_file=str(conf))
-            model, _ = train(cfg, log_folder=None, tensorboard=False)
+            model, run_dir = train(cfg, log_folder=work / "agents", tensorboard=False)
             train_s = time.perf_counter() - t0
             policy = SB3Policy(model, deterministic=True)
             truth = evaluate_batched(policy, "recsim_envs/PreferenceShift-v0", n_eval, seed=10_000_000)
             est = evaluate_batched(policy, "recsim_envs/PreferenceShiftLearned-v0", n_eval, seed=20_000_000)
             row = dict(
                 train_seconds=train_s,
+                model=str(run_dir / "model.zip"),
+                slate_usage=slate_usage(policy, n_eval),
                 oracle={m: float(truth[f"expected_{m}"].mean()) for m in METRIC_NAMES},
                 estimated={m: float(est[m].mean()) for m in METRIC_NAMES},
             )
@@ -265,14 +277,37 @@ def run_table2(results: dict, results_path: Path, work: Path, seeds: list[int], 
     return table
 
 
+def slate_usage(policy, n_users: int) -> dict:
+    """Share of each "six" slate (by mean angle) the policy shows ground-truth users, per step t."""
+    import gymnasium as gym
+
+    from baselines.protocol import reset_policy
+
+    venv = gym.make_vec("recsim_envs/PreferenceShift-v0", num_envs=n_users, vectorization_mode="vector_entry_point")
+    obs, info = venv.reset(seed=10_000_000)
+    reset_policy(policy, 10_000_000)
+    counts = np.zeros((venv.unwrapped.config.horizon, 6))
+    for t in range(counts.shape[0]):
+        a = np.asarray(policy.act(obs, info))
+        counts[t] = np.bincount(a, minlength=6) / n_users
+        obs, _, _, _, info = venv.step(a)
+    venv.close()
+    return {f"{60 * a}°": [round(float(x), 3) for x in counts[:, a]] for a in range(6) if counts[:, a].any()}
+
+
 def summarise_table2(table: dict) -> dict:
     out = {}
     for name in TABLE2_POLICIES:
         rows = [r for k, r in table["rows"].items() if k.split("|")[0] == name]
         if not rows:
             continue
-        out[name] = {ev: {m: (float(np.mean([r[ev][m] for r in rows])), float(np.std([r[ev][m] for r in rows])))
-                          for m in (*METRIC_NAMES, "sum")} for ev in ("oracle", "estimated")}
+        out[name] = {
+            ev: {
+                m: (float(np.mean([r[ev][m] for r in rows])), float(np.std([r[ev][m] for r in rows])))
+                for m in (*METRIC_NAMES, "sum")
+            }
+            for ev in ("oracle", "estimated")
+        }
         out[name]["n_seeds"] = len(rows)
     return out
 

@@ -357,3 +357,25 @@ def test_learned_env_runs_without_torch():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert np.isfinite(float(res.stdout.strip().splitlines()[-1]))
+
+
+def test_algorithm1_starts_from_the_observed_history(model):
+    slates, _, _ = action_slates("six")
+    hist_slates = np.array([[4, 4, 4], [0, 1, 2]])
+    hist_choices = np.array([[25, 27, 26], [3, 9, 12]])
+    calls = []
+
+    def policy(sl, ch, t):
+        calls.append(t)
+        np.testing.assert_array_equal(sl[:, :3], np.repeat(hist_slates, 50, axis=0))  # particles keep the history
+        return np.full(sl.shape[0], 4)
+
+    est = predict_future_preferences(
+        model, slates, policy, 6, n_samples=50, rng=np.random.default_rng(0), history=(hist_slates, hist_choices)
+    )
+    assert est.shape == (2, 7, N_BINS) and calls == [3, 4, 5]
+    np.testing.assert_allclose(est.sum(-1), 1.0)
+    exact = model.future_beliefs(slates[hist_slates], hist_choices)  # [2, T+1, 36] on the real prefix
+    np.testing.assert_allclose(est[:, :4], exact[:, :4], rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="horizon"):
+        predict_future_preferences(model, slates, np.zeros(20, dtype=int), 20)

@@ -83,11 +83,19 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
-    data = load_or_generate_data(args.work / f"historical_data_seed{args.seed}.npz", args.seed, args.trajectories,
-                                 args.horizon)
+    data = load_or_generate_data(
+        args.work / f"historical_data_seed{args.seed}.npz", args.seed, args.trajectories, args.horizon
+    )
     train_data, _ = data.split(args.test)
-    epochs = {k: v for k, v in dict(epochs_future=args.epochs_future, epochs_initial=args.epochs_initial,
-                                    epochs_counterfactual=args.epochs_counterfactual).items() if v is not None}
+    epochs = {
+        k: v
+        for k, v in dict(
+            epochs_future=args.epochs_future,
+            epochs_initial=args.epochs_initial,
+            epochs_counterfactual=args.epochs_counterfactual,
+        ).items()
+        if v is not None
+    }
     tcfg = TrainConfig(**epochs)
     beta_c = assumed_beta_c(args.choice_model)
     stage_dir = args.work / f"stages_{args.out.stem}_seed{args.seed}_{args.choice_model}"
@@ -109,16 +117,24 @@ def main(argv: list[str] | None = None) -> dict:
         os.replace(tmp, stage_dir / f"{name}.npz")
         write_json(stage_dir / f"{name}.json", report)
 
-    model, report = train_user_model(train_data, beta_c, seed=args.seed, net=NetworkConfig(horizon=data.horizon),
-                                     train=tcfg, done=done, on_stage=on_stage)
+    model, report = train_user_model(
+        train_data,
+        beta_c,
+        seed=args.seed,
+        net=NetworkConfig(horizon=data.horizon),
+        train=tcfg,
+        done=done,
+        on_stage=on_stage,
+    )
     for name in done:  # a resumed stage keeps the report of the run that trained it
         if (stage_dir / f"{name}.json").is_file():
             report[name] = {**json.loads((stage_dir / f"{name}.json").read_text()), "resumed": True}
     t_table = time.perf_counter()
     model.natural_table = natural_shift_table(model, n_samples=args.table_samples, seed=args.seed)
     table_seconds = time.perf_counter() - t_table
-    model.meta.update(choice_model=args.choice_model, data=data.meta, n_test=args.test,
-                      table_samples=args.table_samples)
+    model.meta.update(
+        choice_model=args.choice_model, data=data.meta, n_test=args.test, table_samples=args.table_samples
+    )
     model.save(args.out)
     # round-trip through the saved float32 weights: the checkpoint is what ships
     LearnedUserModel.load(args.out)
