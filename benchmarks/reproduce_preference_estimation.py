@@ -19,8 +19,9 @@ sections, and Table 2 also skips finished (policy, seed) rows):
   the oracle's estimate from the data (γ_0 T_rnd^t) and the learned estimate (P̂_i and Algorithm 2) — as
   total-variation distances and mean angles, and ``fig6_natural_shifts.png``; plus Algorithm 1 on the six
   constant slates (estimated vs exact cohort at t = 10).
-- ``table2``: PPO trained in the learned simulator (``PreferenceShiftLearned-v0`` unpenalised and
-  ``PreferenceShiftLearnedPenalized-v0``) with ``agents.train``, evaluated on 1,000 ground-truth users
+- ``table2``: PPO (``--algo ppo``, MLP; or ``--algo ppo_lstm``, RecurrentPPO with the paper's 64-cell LSTM,
+  stored under ``table2_ppo_lstm``) trained in the learned simulator (``PreferenceShiftLearned-v0`` unpenalised
+  and ``PreferenceShiftLearnedPenalized-v0``) with ``agents.train``, evaluated on 1,000 ground-truth users
   (oracle evaluation, choice-marginalised metrics of ``PreferenceShift-v0``) and on 1,000 simulated users
   (estimated evaluation).
 """
@@ -232,31 +233,58 @@ PPO_LEARNED = dict(
     ent_coef=0.01,
     policy_kwargs="dict(net_arch=[64, 64])",
 )
+#: RecurrentPPO (the paper's 64-cell LSTM recommender) for the same ids, as agents/hyperparams/ppo_lstm.yml uses
+#: for PreferenceShift-v0
+PPO_LSTM_LEARNED = dict(
+    n_envs=32,
+    n_timesteps=100_000,
+    policy="MlpLstmPolicy",
+    n_steps=40,
+    batch_size=320,
+    n_epochs=4,
+    gamma=0.99,
+    gae_lambda=0.95,
+    learning_rate=3e-4,
+    clip_range=0.2,
+    ent_coef=0.01,
+    vf_coef=0.5,
+    max_grad_norm=0.5,
+    policy_kwargs="dict(lstm_hidden_size=64, net_arch=[64], enable_critic_lstm=True)",
+)
+ALGO_SETTINGS = {"ppo": PPO_LEARNED, "ppo_lstm": PPO_LSTM_LEARNED}
 TABLE2_POLICIES = {
     "RL": "recsim_envs/PreferenceShiftLearned-v0",
     "RL penalised": "recsim_envs/PreferenceShiftLearnedPenalized-v0",
 }
 
 
-def run_table2(results: dict, results_path: Path, work: Path, seeds: list[int], timesteps: int, n_eval: int) -> dict:
+def table2_key(algo: str) -> str:
+    return "table2" if algo == "ppo" else f"table2_{algo}"
+
+
+def run_table2(
+    results: dict, results_path: Path, work: Path, seeds: list[int], timesteps: int, n_eval: int, algo: str = "ppo"
+) -> dict:
+    """Train and evaluate every (policy, seed) row not yet in ``results``; rows are saved as they finish."""
     import yaml
 
     from agents.evaluation import SB3Policy, evaluate_batched
     from agents.train import build_config, train
 
-    table = results.setdefault("table2", {"rows": {}})
-    conf = work / "ppo_learned.yml"
+    settings = ALGO_SETTINGS[algo]
+    table = results.setdefault(table2_key(algo), {"rows": {}})
+    conf = work / f"{algo}_learned.yml"
     conf.write_text(
-        yaml.safe_dump({env_id: {**PPO_LEARNED, "n_timesteps": timesteps} for env_id in TABLE2_POLICIES.values()})
+        yaml.safe_dump({env_id: {**settings, "n_timesteps": timesteps} for env_id in TABLE2_POLICIES.values()})
     )
-    table["settings"] = dict(algo="ppo", timesteps=timesteps, seeds=seeds, n_eval=n_eval, hyperparams=PPO_LEARNED)
+    table["settings"] = dict(algo=algo, timesteps=timesteps, seeds=seeds, n_eval=n_eval, hyperparams=settings)
     for name, env_id in TABLE2_POLICIES.items():
         for seed in seeds:
             key = f"{name}|{seed}"
             if key in table["rows"]:
                 continue
             t0 = time.perf_counter()
-            cfg = build_config("ppo", env_id, seed=seed, conf_file=str(conf))
+            cfg = build_config(algo, env_id, seed=seed, conf_file=str(conf))
             model, run_dir = train(cfg, log_folder=work / "agents", tensorboard=False)
             train_s = time.perf_counter() - t0
             policy = SB3Policy(model, deterministic=True)
@@ -273,7 +301,7 @@ def run_table2(results: dict, results_path: Path, work: Path, seeds: list[int], 
                 row[k]["sum"] = sum(row[k][m] for m in METRIC_NAMES)
             table["rows"][key] = row
             save_results(results_path, results)
-            print(f"table2 {key}: {json.dumps(row)}", flush=True)
+            print(f"{table2_key(algo)} {key}: {json.dumps(row)}", flush=True)
     return table
 
 
@@ -320,6 +348,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--sections", nargs="*", default=list(SECTIONS), choices=SECTIONS)
     p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     p.add_argument("--timesteps", type=int, default=100_000)
+    p.add_argument("--algo", choices=sorted(ALGO_SETTINGS), default="ppo", help="ppo (MLP) or ppo_lstm (RecurrentPPO)")
     p.add_argument("--eval-users", type=int, default=1000)
     p.add_argument("--redo", action="store_true", help="recompute finished sections")
     args = p.parse_args(argv)
@@ -339,13 +368,15 @@ def main(argv: list[str] | None = None) -> dict:
     if "fig6" in args.sections and "fig6" not in results:
         results["fig6"] = run_fig6(model, d, args.out / "fig6_natural_shifts.png")
         save_results(results_path, results)
+    key = table2_key(args.algo)
     if "table2" in args.sections:
-        run_table2(results, results_path, args.out, args.seeds, args.timesteps, args.eval_users)
-        results["table2"]["summary"] = summarise_table2(results["table2"])
+        run_table2(results, results_path, args.out, args.seeds, args.timesteps, args.eval_users, args.algo)
+        results[key]["summary"] = summarise_table2(results[key])
         save_results(results_path, results)
-    print(json.dumps({k: v for k, v in results.items() if k != "table2"}, indent=1))
-    if "table2" in results:
-        print(json.dumps(results["table2"].get("summary"), indent=1))
+    print(json.dumps({k: v for k, v in results.items() if not k.startswith("table2")}, indent=1))
+    for k in results:
+        if k.startswith("table2"):
+            print(k, json.dumps(results[k].get("summary"), indent=1))
     return results
 
 
