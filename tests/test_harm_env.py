@@ -205,3 +205,29 @@ def test_dataset_directory_env_end_to_end(movielens_dir, tmp_path_factory, monke
         total += r
         assert np.isfinite(r) and env.observation_space.contains(obs)
     assert term
+
+
+def test_allow_harmful_counts_clicked_harm():
+    env = gym.make("recsim_envs/HarmMitigation-v0", allow_harmful=True, **SMALL)
+    cfg = env.unwrapped.config
+    cat = cfg.catalogue
+    assert cfg.n_candidates == cat.n_items  # every item recommendable
+    h = int(np.flatnonzero(cat.harmful)[0])
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.array([h]))
+    u = info["previous_profile"]
+    s = np.exp(cat.V @ u)
+    sig_h = s[cat.harmful].sum() / s.sum()
+    # pH = P(click the harmful recommendation) + P(organic) σ_H
+    assert info["ph"] == pytest.approx(s[h] / (s[h] + cfg.c) + cfg.c / (s[h] + cfg.c) * sig_h, rel=1e-12)
+
+
+def test_sampling_env_with_empty_recommendation_is_organic_only():
+    env = gym.make("recsim_envs/HarmMitigationSampling-v0", **SMALL)
+    env.reset(seed=0)
+    for _ in range(20):
+        obs, r, _, _, info = env.step(np.zeros(env.unwrapped.config.n_candidates))
+        assert info["click"] == 0.0 and not info["recommended_mask"].any()
+        assert info["pclk"] == pytest.approx(0.0, abs=1e-12)
+        assert info["ph"] == pytest.approx(info["harm_share"], rel=1e-9)
+        assert np.all(np.isfinite(obs)) and env.observation_space.contains(obs)

@@ -170,8 +170,9 @@ def laplace_nodes(c: float, s_total_max: float, step: float = 0.2) -> tuple[np.n
     t = np.exp(z)
     w = step * t
     t = np.concatenate([[0.5 * t_lo], t])
-    w = np.concatenate([[t_lo], w])
-    return t, w * np.exp(-t * c)
+    w = np.concatenate([[t_lo], w]) * np.exp(-t * c)
+    # normalise so the rule integrates e^{-tc} exactly (c Σ w = 1): then q = 0 gives o = 1, pCLK = 0 exactly
+    return t, w / (c * w.sum())
 
 
 class SamplingPolicy:

@@ -62,7 +62,8 @@ class TorchHarmModel:
             t = torch.exp(z)
             w = step * t
             self.t = torch.cat([torch.tensor([0.5 * t_lo], dtype=dtype, device=self.device), t])
-            self.w = torch.cat([torch.tensor([t_lo], dtype=dtype, device=self.device), w]) * torch.exp(-self.t * self.c)
+            w = torch.cat([torch.tensor([t_lo], dtype=dtype, device=self.device), w]) * torch.exp(-self.t * self.c)
+            self.w = w / (self.c * w.sum())  # exact on e^{-tc}, as the NumPy rule
 
     # -- choice model ---------------------------------------------------------------------------------------------
     def clicks(self, theta, s):
