@@ -448,7 +448,8 @@ class StationaryPolicy:
             self.rng = np.random.default_rng(seed)
 
     def act(self, obs, info: dict[str, Any]):
-        user = np.atleast_1d(np.asarray(info["user"], dtype=np.int64))
+        # after a step, "next_user" names the user of the returned observation (a new one after an autoreset)
+        user = np.atleast_1d(np.asarray(info.get("next_user", info["user"]), dtype=np.int64))
         batched = np.asarray(obs).ndim == 2
         th = self.sol.theta[user]
         if self.sampling:

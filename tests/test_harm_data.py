@@ -129,3 +129,13 @@ def test_ml_latest_small_sci_fi(movielens_dir, tmp_path_factory):
     assert 0.05 < cat.harmful.mean() < 0.4
     pred = cat.U0 @ cat.V.T
     assert 2.5 < pred.mean() < 4.5 and cat.info["mf_rmse"] < 1.0
+
+
+def test_ratings_are_streamed_in_chunks_with_the_same_result(tmp_path):
+    root = _write_movielens(tmp_path / "ml")
+    ids = np.array([1, 2, 3, 4, 6])
+    whole = data.read_ratings(root / "ratings.csv", ids, chunksize=10**6)
+    chunked = data.read_ratings(root / "ratings.csv", ids, chunksize=3)  # many tiny chunks, as for ml-25m
+    for a, b in zip(whole, chunked):
+        np.testing.assert_array_equal(a, b)
+    assert len(whole[0]) > 10 and not np.isin(whole[1], [5]).any()

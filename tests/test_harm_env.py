@@ -231,3 +231,22 @@ def test_sampling_env_with_empty_recommendation_is_organic_only():
         assert info["pclk"] == pytest.approx(0.0, abs=1e-12)
         assert info["ph"] == pytest.approx(info["harm_share"], rel=1e-9)
         assert np.all(np.isfinite(obs)) and env.observation_space.contains(obs)
+
+
+def test_vector_env_next_user_names_the_autoreset_user():
+    venv = gym.make_vec(
+        "recsim_envs/HarmMitigation-v0", num_envs=8, vectorization_mode="vector_entry_point", horizon=3, **SMALL
+    )
+    obs, info = venv.reset(seed=0)
+    cat = venv.unwrapped.config.catalogue if hasattr(venv, "unwrapped") else venv.config.catalogue
+    d = cat.dim
+    changed = False
+    for _ in range(7):
+        obs, _, term, _, info = venv.step(np.zeros((8, 1), dtype=np.int64))
+        np.testing.assert_allclose(obs[:, d : 2 * d], cat.U0[info["next_user"]], rtol=1e-6)  # u0 block of obs
+        nxt = info["next_user"]
+        changed |= bool(np.any(nxt != info["user"]))
+        _, _, _, _, info2 = venv.step(np.zeros((8, 1), dtype=np.int64))
+        np.testing.assert_array_equal(info2["user"], nxt)
+        info = info2
+    assert changed

@@ -64,7 +64,8 @@ class HarmMitigationEnv(gym.Env):
     ## Info
     ``click``, ``harm``, ``item`` (consumed catalogue index), ``recommended_mask`` [n] (the realised set E),
     ``profile`` (after the update), ``previous_profile``, ``pclk`` and ``ph`` (analytic, this action at the
-    profile it met), ``harm_share`` σ_H = s_H / s_Ω at that profile, ``user``, ``t``, ``rewards``,
+    profile it met), ``harm_share`` σ_H = s_H / s_Ω at that profile, ``user``, ``next_user`` (whose observation
+    is returned: differs from ``user`` only in the vector env after an autoreset), ``t``, ``rewards``,
     ``objectives``.
 
     ## Dynamics
@@ -183,4 +184,5 @@ def _scalar_info(out: dict, i: int) -> dict:
     info["previous_profile"] = out["previous_profile"][i].copy()
     info["rewards"] = {"click": info["click"], "harm": info["harm"]}
     info["objectives"] = out["objectives"][i].copy()
+    info["next_user"] = info["user"]  # the user the next observation belongs to (vector env: after autoreset)
     return info

@@ -107,6 +107,7 @@ class HarmMitigationVectorEnv(VectorEnv):
             self._keys = np.where(done, crng.next_key(self._keys), self._keys)
             b.reset(done, self._keys[done])
             obs = b.observations()
+        info["next_user"] = b.user.copy()  # the user each returned observation belongs to
         reward = out["objectives"].copy() if self.multi_objective else out["reward"]
         return obs, reward, terminated, truncated, info
 
