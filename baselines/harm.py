@@ -35,6 +35,7 @@ from recsim_envs.harm.model import (
     StationaryProfile,
     ift_cotangents,
     objective_gradient,
+    scores,
     stationary_profile,
 )
 
@@ -77,7 +78,10 @@ class HarmProblem:
         return self.V.shape[0]
 
     def sampling_policy(self) -> SamplingPolicy:
-        return SamplingPolicy(self.c, self.k)
+        # fixed quadrature nodes for the whole problem (profiles stay in the hull of {u0} ∪ V, where s_Ω peaks at a
+        # vertex): F is then one smooth function whatever subset of users a solver step touches
+        pts = np.concatenate([self.U0, self.V])
+        return SamplingPolicy(self.c, self.k, s_bound=float(scores(pts, self.V).sum(-1).max()))
 
     def subset_users(self, idx: np.ndarray) -> HarmProblem:
         return HarmProblem(

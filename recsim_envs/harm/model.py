@@ -389,7 +389,7 @@ def stationary_profile(
     harmful: np.ndarray,
     params: HarmParams,
     *,
-    tol: float = 1e-10,
+    tol: float = 1e-12,
     max_iter: int = 100,
     method: str = "newton",
     U_init: np.ndarray | None = None,
