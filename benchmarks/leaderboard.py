@@ -42,6 +42,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+import recsim_envs  # noqa: F401  (registers the ids)
 from agents.evaluation import evaluate
 from agents.store import RowStore, atomic_write_text, rows_to_csv
 from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
@@ -169,8 +170,11 @@ def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
     family = _family(env_id)
     if family == "preference":
         from baselines.preference import preference_baselines
+        from recsim_envs.preference.core import PreferenceShiftConfig
 
         cfg = gym.make(env_id, disable_env_checker=True).unwrapped.config
+        if not isinstance(cfg, PreferenceShiftConfig):
+            return out  # learned-simulator ids: the analytic baselines need the ground-truth tables
         for name in preference_baselines(cfg):
             # every preference baseline accepts stacked observations (see baselines.preference)
             out[name] = lambda name=name: _Batched(preference_baselines(cfg)[name])
@@ -406,8 +410,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import torch
-
-    import recsim_envs
 
     torch.set_num_threads(1)
     # gymnasium's passive checker notes the vector reward of the MO ids on every single-env step
