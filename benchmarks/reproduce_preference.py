@@ -21,7 +21,7 @@ preference known) are evaluated on the same users.
 
 Usage::
 
-    python -m benchmarks.reproduce_preference --quick        # 3 seeds × 2e5 steps, ≈ 5 min on 2 cores
+    python -m benchmarks.reproduce_preference --quick        # 3 seeds × 2e5 steps (timings: benchmarks/RESULTS.md)
     python -m benchmarks.reproduce_preference                # 10 seeds × 3e5 steps, see benchmarks/RESULTS.md
 
 Rows go to ``<out>/rows.jsonl`` as each run finishes (atomic rewrite); a killed run restarts where it stopped
