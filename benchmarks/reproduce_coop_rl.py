@@ -64,8 +64,8 @@ def _train_job(job: tuple) -> dict[str, Any]:
     return train_ranker(env_id(n), reward, seed, run_dir(Path(out), n, reward, seed), n_timesteps=steps)
 
 
-def stage_train(out: Path, sizes, seeds, steps: dict[int, int | None], jobs: int) -> None:
-    todo = [(str(out), n, r, s, steps.get(n)) for n in sizes for r in REWARDS for s in seeds]
+def stage_train(out: Path, sizes, seeds, steps: dict[int, int | None], jobs: int, rewards=REWARDS) -> None:
+    todo = [(str(out), n, r, s, steps.get(n)) for n in sizes for r in rewards for s in seeds]
     t0 = time.perf_counter()
     if jobs <= 1:
         results = [_train_job(j) for j in todo]
@@ -251,8 +251,10 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
             lines.append(f"| {r['policy']} | — | — | {_fmt(c)} | {_fmt(w, 1)} | | | | |")
         lines.append("")
         # claims
-        for rw, metric in (("coops", "cooperator_fraction"), ("rewires", "rewires")):
-            rs = learned.get((n, rw)) or []
+        for (tn, rw), metric in [
+            ((tn, rw), m) for tn in sizes for rw, m in zip(REWARDS, ("cooperator_fraction", "rewires"))
+        ]:
+            rs = learned.get((tn, rw)) or []
             if not rs:
                 continue
             verdicts = []
@@ -261,7 +263,7 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
                 verdict = "beats" if d[1] > 0 else ("loses to" if d[2] < 0 else "ties")
                 verdicts.append({"heuristic": h["policy"], "diff": d, "verdict": verdict})
             best = max(heur, key=lambda h: np.mean(h[metric]))
-            checks[f"N{n}_{rw}"] = {
+            checks[f"N{n}_{rw}" + ("" if tn == n else f"_trained_N{tn}")] = {
                 "metric": metric,
                 "beaten": [v["heuristic"] for v in verdicts if v["verdict"] == "beats"],
                 "tied": [v["heuristic"] for v in verdicts if v["verdict"] == "ties"],
@@ -269,15 +271,16 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
                 "best_heuristic": best["policy"],
                 "vs_best": next(v["diff"] for v in verdicts if v["heuristic"] == best["policy"]),
             }
-        a, b = learned.get((n, "coops")) or [], learned.get((n, "rewires")) or []
-        if a and b:
-            checks[f"N{n}_coops_minus_rewires_cooperation"] = diff_ci(
-                _groups(a, "cooperator_fraction"), _groups(b, "cooperator_fraction")
-            )
+        for tn in sizes:
+            a, b = learned.get((tn, "coops")) or [], learned.get((tn, "rewires")) or []
+            if a and b:
+                checks[f"N{n}_coops_minus_rewires_cooperation" + ("" if tn == n else f"_trained_N{tn}")] = diff_ci(
+                    _groups(a, "cooperator_fraction"), _groups(b, "cooperator_fraction")
+                )
     lines += ["### Claim checks (learned − heuristic, 95 % bootstrap interval over replicas; "
               "'beats' = interval above 0)", ""]  # fmt: skip
     for key, c in checks.items():
-        if key.endswith("cooperation"):
+        if "cooperation" in key:
             lines.append(f"- {key}: aligned − engagement cooperator fraction = {_fmt(c)}")
         else:
             total = sum(len(c[k]) for k in ("beaten", "tied", "lost"))
@@ -461,12 +464,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--comp-replicas", type=int, default=300, help="competition replicas per contender")
     p.add_argument("--comp-steps", type=int, default=None, help="adoption-contender decisions (default: yml)")
     p.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    p.add_argument("--rewards", nargs="*", default=list(REWARDS), choices=REWARDS, help="rewards to train")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seeds))
     if "train" in args.stages:
-        stage_train(out, args.sizes, seeds, {10: args.steps10, 30: args.steps30}, args.jobs)
+        stage_train(out, args.sizes, seeds, {10: args.steps10, 30: args.steps30}, args.jobs, args.rewards)
     if "eval" in args.stages:
         stage_eval(out, args.sizes, seeds, {10: args.replicas10, 30: args.replicas30})
     if "competition" in args.stages:
