@@ -59,8 +59,11 @@ class SB3Policy:
     batched = True
 
     def __init__(self, model, deterministic: bool = True):
+        import inspect
+
         self.model = model
         self.deterministic = deterministic
+        self._masked = "action_masks" in inspect.signature(model.predict).parameters
         self._state = None
         self._starts: np.ndarray | None = None
 
@@ -70,15 +73,25 @@ class SB3Policy:
             self.model.set_random_seed(seed)
 
     def act(self, obs, info: dict[str, Any]):
-        single = np.asarray(obs).shape == self.model.observation_space.shape
-        batch = np.asarray(obs)[None] if single else np.asarray(obs)
-        n = batch.shape[0]
+        space = self.model.observation_space
+        if isinstance(obs, dict):  # Dict observation spaces (e.g. the coop graph envs)
+            single = all(np.asarray(obs[k]).shape == space[k].shape for k in space.spaces)
+            batch: Any = {k: np.asarray(v)[None] if single else np.asarray(v) for k, v in obs.items()}
+            n = next(iter(batch.values())).shape[0]
+        else:
+            single = np.asarray(obs).shape == space.shape
+            batch = np.asarray(obs)[None] if single else np.asarray(obs)
+            n = batch.shape[0]
         if self._starts is None or self._starts.shape[0] != n:
             self._starts = np.ones(n, dtype=bool)
             self._state = None
-        action, self._state = self.model.predict(
-            batch, state=self._state, episode_start=self._starts, deterministic=self.deterministic
-        )
+        kwargs: dict[str, Any] = dict(deterministic=self.deterministic, state=self._state, episode_start=self._starts)
+        if self._masked:  # MaskablePPO: never pick an action the env marks invalid
+            mask = obs.get("action_mask") if isinstance(obs, dict) else None
+            mask = info.get("action_mask") if mask is None else mask
+            if mask is not None:
+                kwargs["action_masks"] = np.asarray(mask, dtype=bool).reshape(n, -1)
+        action, self._state = self.model.predict(batch, **kwargs)
         self._starts = np.zeros(n, dtype=bool)
         return action[0] if single else action
 

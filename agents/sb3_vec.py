@@ -66,6 +66,7 @@ class GymnasiumVecEnvAdapter(VecEnv):
         self.render_mode = getattr(venv, "render_mode", None)
         super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
         self._actions: np.ndarray | None = None
+        self._last_obs: Any = None
 
     # -- core API ----------------------------------------------------------------------------------------
     def reset(self):
@@ -83,6 +84,7 @@ class GymnasiumVecEnvAdapter(VecEnv):
         self._reset_seeds()
         self._reset_options()
         self.reset_infos = split_info(info, self.num_envs)
+        self._last_obs = obs
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -104,6 +106,7 @@ class GymnasiumVecEnvAdapter(VecEnv):
                 # metrics of the finished step (the top-level entries may describe the reset episode)
                 infos[i].update(_index_tree(final_info, int(i)))
                 infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+        self._last_obs = obs
         return obs, np.asarray(reward, dtype=np.float32), dones, infos
 
     def close(self) -> None:
@@ -120,12 +123,17 @@ class GymnasiumVecEnvAdapter(VecEnv):
             return [indices]
         return list(indices)
 
-    def _all_valid_masks(self) -> np.ndarray:
+    def _observed_masks(self) -> np.ndarray:
+        """Masks for MaskablePPO when the vector env has no ``action_masks()``: the observation's
+        ``action_mask`` entry (Dict observations, e.g. the coop envs), else every action valid."""
+        obs = self._last_obs
+        if isinstance(obs, dict) and "action_mask" in obs:
+            return np.asarray(obs["action_mask"], dtype=bool)
         return np.ones((self.num_envs, int(self.venv.single_action_space.n)), dtype=bool)
 
     def get_attr(self, attr_name: str, indices=None) -> list[Any]:
         if attr_name == "action_masks" and not hasattr(self.venv, "action_masks"):
-            value: Any = self._all_valid_masks
+            value: Any = self._observed_masks
         else:
             value = getattr(self.venv, attr_name)
         return [value for _ in self._indices(indices)]
@@ -136,7 +144,8 @@ class GymnasiumVecEnvAdapter(VecEnv):
     def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs) -> list[Any]:
         """Call a method of the vector env once; batched results ([num_envs, ...]) are split per env.
 
-        ``action_masks`` (MaskablePPO) on an env without masks answers "every action valid".
+        ``action_masks`` (MaskablePPO) on a vector env without that method reads the observation's
+        ``action_mask`` (Dict observations), else answers "every action valid".
         """
         method = self.get_attr(method_name)[0]
         result = method(*method_args, **method_kwargs)
