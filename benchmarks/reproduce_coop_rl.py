@@ -17,8 +17,14 @@ Stages (each resumable; results are written row by row, atomically, and skipped 
 
 Usage::
 
-    python -m benchmarks.reproduce_coop_rl --out results/coop_rl            # everything (≈ 1 h on 2 busy cores)
+    python -m benchmarks.reproduce_coop_rl --out results/coop_rl            # everything, ppo_mask.yml budgets
+    python -m benchmarks.reproduce_coop_rl --out results/coop_rl --stages train --sizes 10 --rewards rewires \
+        --steps10 700000                                                     # extend a finished run's budget
+    python -m benchmarks.reproduce_coop_rl --out results/coop_rl --stages eval report --transfer-sizes 100
     python -m benchmarks.reproduce_coop_rl --out /tmp/x --sizes 10 --seeds 1 --steps10 4096 --replicas10 20
+
+A run asked for more decisions than it has continues from its final model; evaluation rows already present are
+kept, so delete ``eval.jsonl`` / ``competition.jsonl`` rows of a policy after retraining it.
 """
 
 from __future__ import annotations
@@ -87,7 +93,9 @@ def _metrics_row(policy: str, kind: str, n: int, train_n: int | None, reward: st
     return row
 
 
-def stage_eval(out: Path, sizes, seeds, replicas: dict[int, int]) -> None:
+def stage_eval(out: Path, sizes, seeds, replicas: dict[int, int], transfer_sizes=()) -> None:
+    """Heuristics and learned policies at every size in ``sizes`` (+ ``transfer_sizes``: evaluation only, with
+    the weights trained at the smaller sizes)."""
     import torch as th
 
     from agents.coop_rl import HEURISTICS, load_ranker, rollout_learned, run_heuristics
@@ -95,7 +103,7 @@ def stage_eval(out: Path, sizes, seeds, replicas: dict[int, int]) -> None:
 
     th.set_num_threads(1)
     store = RowStore(out / "eval.jsonl", ["policy", "N", "train_N", "seed"])
-    for n in sizes:
+    for n in [*sizes, *transfer_sizes]:
         for rule in HEURISTICS:
             if not store.has(policy=rule, N=n, train_N=None, seed=None):
                 m = run_heuristics([rule], replicas[n], EVAL_SEED, model_kwargs(n))[rule]
@@ -461,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps30", type=int, default=None, help="training decisions at N=30 (default: ppo_mask.yml)")
     p.add_argument("--replicas10", type=int, default=1000, help="evaluation replicas per policy at N=10")
     p.add_argument("--replicas30", type=int, default=300, help="evaluation replicas per policy at N=30")
+    p.add_argument("--transfer-sizes", nargs="*", type=int, default=[], help="evaluation-only sizes, e.g. 100")
+    p.add_argument("--replicas100", type=int, default=30, help="evaluation replicas per policy at N=100")
     p.add_argument("--comp-replicas", type=int, default=300, help="competition replicas per contender")
     p.add_argument("--comp-steps", type=int, default=None, help="adoption-contender decisions (default: yml)")
     p.add_argument("--jobs", type=int, default=2, help="parallel training processes")
@@ -472,11 +482,12 @@ def main(argv: list[str] | None = None) -> int:
     if "train" in args.stages:
         stage_train(out, args.sizes, seeds, {10: args.steps10, 30: args.steps30}, args.jobs, args.rewards)
     if "eval" in args.stages:
-        stage_eval(out, args.sizes, seeds, {10: args.replicas10, 30: args.replicas30})
+        replicas = {10: args.replicas10, 30: args.replicas30, 100: args.replicas100, 500: args.replicas100}
+        stage_eval(out, args.sizes, seeds, replicas, args.transfer_sizes)
     if "competition" in args.stages:
         stage_competition(out, seeds, args.comp_replicas, args.comp_steps, args.jobs)
     if "report" in args.stages:
-        write_report(out, args.sizes)
+        write_report(out, [*args.sizes, *args.transfer_sizes])
     return 0
 
 
