@@ -11,6 +11,7 @@ from recsim_envs.coop import kernel as K
 from recsim_envs.coop.render import draw_network
 from recsim_envs.coop.task import CoopTask, build_rewiring
 from recsim_envs.utils import rng as crng
+from recsim_envs.utils.validation import check_render_mode
 
 
 def _take(tree: Any, i: int) -> Any:
@@ -36,8 +37,7 @@ class _CoopEnvBase(gym.Env):
     _builder = staticmethod(build_rewiring)
 
     def __init__(self, render_mode: str | None = None, multi_objective: bool = False, **kwargs: Any):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         if not isinstance(multi_objective, (bool, np.bool_)):
             raise ValueError(f"multi_objective must be True or False, got {multi_objective!r}")
         self.config, self.options = self._builder(**kwargs)
@@ -54,12 +54,7 @@ class _CoopEnvBase(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if seed is not None:
-            self._key = crng.seed_to_key(np.array([seed]))
-        elif self._key is None:
-            self._key = crng.seed_to_key(self.np_random.integers(2**62, size=1))
-        else:
-            self._key = crng.next_key(self._key)
+        self._key = crng.episode_keys(seed, 1, self.np_random, self._key)
         self.task.reset(self._key, np.ones(1, dtype=bool))
         self._started = True
         return _take(self.task.observations(), 0), _take(self.task.reset_info(), 0)

@@ -12,6 +12,7 @@ from recsim_envs.coop import kernel as K
 from recsim_envs.coop.render import draw_network
 from recsim_envs.coop.task import CoopTask, build_competition, build_rewiring
 from recsim_envs.utils import rng as crng
+from recsim_envs.utils.validation import check_num_envs, check_render_mode
 
 
 def _mask_tree(tree: Any, done: np.ndarray) -> Any:
@@ -29,10 +30,8 @@ class _CoopVectorEnvBase(VectorEnv):
     _builder = staticmethod(build_rewiring)
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, multi_objective: bool = False, **kwargs):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be an integer in [1, inf), got {num_envs!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        check_num_envs(num_envs)
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.config, self.options = self._builder(**kwargs)
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
@@ -51,16 +50,7 @@ class _CoopVectorEnvBase(VectorEnv):
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         super().reset(seed=seed)
         n = self.num_envs
-        if seed is None:
-            if self._keys is None:
-                self._keys = crng.seed_to_key(self.np_random.integers(2**62, size=n))
-            else:
-                self._keys = crng.next_key(self._keys)
-        else:
-            seeds = np.asarray(seed if isinstance(seed, (list, tuple, np.ndarray)) else [seed + i for i in range(n)])
-            if seeds.shape != (n,):
-                raise ValueError(f"seed must be an int or a list of {n} ints, got {seed!r}")
-            self._keys = crng.seed_to_key(seeds)
+        self._keys = crng.episode_keys(seed, n, self.np_random, self._keys)
         self.task.reset(self._keys, np.ones(n, dtype=bool))
         self._started = True
         return self.task.observations(), self.task.reset_info()

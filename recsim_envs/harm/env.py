@@ -11,6 +11,7 @@ from gymnasium import spaces
 from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
 from recsim_envs.harm.render import trajectory_image
 from recsim_envs.utils import rng as crng
+from recsim_envs.utils.validation import check_render_mode
 
 _FLOAT_KEYS = ("click", "harm", "harm_share")
 _INT_KEYS = ("item", "user", "t")
@@ -99,8 +100,7 @@ class HarmMitigationEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.config = HarmConfig(**kwargs)
         self.render_mode = render_mode
         self.action_space = action_space_for(self.config)
@@ -113,12 +113,7 @@ class HarmMitigationEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if seed is not None:
-            self._key = crng.seed_to_key(np.array([seed]))
-        elif self._key is None:
-            self._key = crng.seed_to_key(np.array([int(self.np_random.integers(2**62))]))
-        else:
-            self._key = crng.next_key(self._key)
+        self._key = crng.episode_keys(seed, 1, self.np_random, self._key)
         self._batch.reset(np.ones(1, dtype=bool), self._key)
         self._started = True
         self._trace = []

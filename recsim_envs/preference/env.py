@@ -11,6 +11,7 @@ from gymnasium import spaces
 from recsim_envs.preference.core import OBJECTIVE_NAMES, PreferenceShiftConfig, UserBatch
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.utils import rng as crng
+from recsim_envs.utils.validation import check_render_mode
 
 
 def _check_action(action: Any, n_actions: int) -> int:
@@ -105,8 +106,7 @@ class PreferenceShiftEnv(gym.Env):
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         self.config = PreferenceShiftConfig(**kwargs)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(self.config.n_actions)
         self.observation_space = spaces.Box(0.0, 1.0, (self.config.obs_dim,), dtype=np.float32)
@@ -118,12 +118,7 @@ class PreferenceShiftEnv(gym.Env):
     # -- gymnasium API ----------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if seed is not None:
-            self._key = crng.seed_to_key(np.array([seed]))
-        elif self._key is None:
-            self._key = crng.seed_to_key(np.array([int(self.np_random.integers(2**62))]))
-        else:
-            self._key = crng.next_key(self._key)
+        self._key = crng.episode_keys(seed, 1, self.np_random, self._key)
         self._batch.reset(np.ones(1, dtype=bool), self._key)
         self._started = True
         self._cohort = [self.config.tables["prior"].copy()]

@@ -77,3 +77,23 @@ def categorical(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     idx = (cdf <= u[..., None] * total).sum(axis=-1)
     last_pos = probs.shape[-1] - 1 - np.argmax((probs > 0)[..., ::-1], axis=-1)
     return np.minimum(idx, last_pos)
+
+
+def episode_keys(seed, n: int, np_random: np.random.Generator, previous: np.ndarray | None) -> np.ndarray:
+    """Stream keys for the users of a reset (the rule of CONTRIBUTING.md, shared by every env).
+
+    ``seed`` an int ``s``: user ``i`` gets ``seed_to_key(s + i)`` (a single env is ``n = 1``); a list of ``n``
+    ints: one seed per user; ``None``: the next episode of each user (``next_key(previous)``), or, on the very
+    first reset, seeds drawn from the env's ``np_random``.
+    """
+    if seed is None:
+        if previous is None:
+            return seed_to_key(np_random.integers(2**62, size=n))
+        return next_key(previous)
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        seeds = np.asarray(seed)
+        if seeds.shape != (n,) or not np.issubdtype(seeds.dtype, np.integer):
+            raise ValueError(f"seed must be an int or a list of {n} ints, got {seed!r}")
+    else:
+        seeds = np.arange(n) + int(seed)
+    return seed_to_key(seeds)

@@ -73,3 +73,18 @@ def check_array(
     if np.any(arr < low) or np.any(arr > high):
         raise ValueError(f"{name} entries must be in [{low}, {high}], got min {arr.min()}, max {arr.max()}")
     return arr
+
+
+def check_num_envs(num_envs: Any) -> int:
+    """``num_envs`` of a native vector env: an integer ≥ 1."""
+    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        raise ValueError(f"num_envs must be an integer in [1, inf), got {num_envs!r}")
+    return int(num_envs)
+
+
+def check_render_mode(render_mode: Any, modes: Iterable[str]) -> str | None:
+    """``render_mode``: one of the env's ``metadata["render_modes"]`` or None."""
+    modes = list(modes)
+    if render_mode is not None and render_mode not in modes:
+        raise ValueError(f"render_mode must be one of {modes} or None, got {render_mode!r}")
+    return render_mode

@@ -12,6 +12,7 @@ from recsim_envs.preference.env import _check_action
 from recsim_envs.preference.learned.core import OBJECTIVE_NAMES, LearnedShiftConfig, LearnedUserBatch
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.utils import rng as crng
+from recsim_envs.utils.validation import check_render_mode
 
 
 class PreferenceShiftLearnedEnv(gym.Env):
@@ -71,8 +72,7 @@ class PreferenceShiftLearnedEnv(gym.Env):
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         self.config = LearnedShiftConfig(**kwargs)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         self.action_space = spaces.Discrete(self.config.n_actions)
         self.observation_space = spaces.Box(0.0, 1.0, (self.config.obs_dim,), dtype=np.float32)
@@ -82,12 +82,7 @@ class PreferenceShiftLearnedEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if seed is not None:
-            self._key = crng.seed_to_key(np.array([seed]))
-        elif self._key is None:
-            self._key = crng.seed_to_key(np.array([int(self.np_random.integers(2**62))]))
-        else:
-            self._key = crng.next_key(self._key)
+        self._key = crng.episode_keys(seed, 1, self.np_random, self._key)
         self._batch.reset(np.ones(1, dtype=bool), self._key)
         self._started = True
         return self._batch.observations()[0], {"t": 0}

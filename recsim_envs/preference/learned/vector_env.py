@@ -12,6 +12,7 @@ from gymnasium.vector.utils import batch_space
 from recsim_envs.preference.learned.core import OBJECTIVE_NAMES, LearnedShiftConfig, LearnedUserBatch
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.utils import rng as crng
+from recsim_envs.utils.validation import check_num_envs, check_render_mode
 
 _INFO_KEYS = (
     "choice_bin",
@@ -38,10 +39,8 @@ class PreferenceShiftLearnedVectorEnv(VectorEnv):
     metadata = {"render_modes": ["rgb_array", "ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, multi_objective: bool = False, **kwargs: Any):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be an integer in [1, inf), got {num_envs!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        check_num_envs(num_envs)
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.config = LearnedShiftConfig(**kwargs)
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
@@ -60,16 +59,7 @@ class PreferenceShiftLearnedVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         super().reset(seed=seed)
         n = self.num_envs
-        if seed is None:
-            if self._keys is None:
-                self._keys = crng.seed_to_key(self.np_random.integers(2**62, size=n))
-            else:
-                self._keys = crng.next_key(self._keys)
-        else:
-            seeds = np.asarray(seed if isinstance(seed, (list, tuple, np.ndarray)) else [seed + i for i in range(n)])
-            if seeds.shape != (n,):
-                raise ValueError(f"seed must be an int or a list of {n} ints, got {seed!r}")
-            self._keys = crng.seed_to_key(seeds)
+        self._keys = crng.episode_keys(seed, n, self.np_random, self._keys)
         self._batch.reset(np.ones(n, dtype=bool), self._keys)
         self._started = True
         return self._batch.observations(), {"t": self._batch.t.copy()}
