@@ -136,7 +136,7 @@ class PreferenceShiftEnv(gym.Env):
         out = self._batch.step(np.array([a], dtype=np.int64))
         tb = self.config.tables
         self._cohort.append(self._cohort[-1] @ tb["transition"][a])
-        info = _scalar_info(out, 0)
+        info = scalar_info(out, 0)
         reward = float(out["reward"][0])
         terminated = bool(out["terminated"][0])
         if terminated:
@@ -191,9 +191,10 @@ _FLOAT_KEYS = (
 )
 
 
-def _scalar_info(out: dict, i: int) -> dict:
-    info: dict[str, Any] = {k: int(out[k][i]) for k in _INT_KEYS}
-    info.update({k: float(out[k][i]) for k in _FLOAT_KEYS})
+def scalar_info(out: dict, i: int, int_keys=_INT_KEYS, float_keys=_FLOAT_KEYS) -> dict:
+    """User ``i``'s step info as Python scalars, from the batched step output (shared with the learned env)."""
+    info: dict[str, Any] = {k: int(out[k][i]) for k in int_keys}
+    info.update({k: float(out[k][i]) for k in float_keys})
     info["rewards"] = {name: info[name] for name in OBJECTIVE_NAMES}
     info["objectives"] = out["objectives"][i].copy()
     return info

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recsim_envs.preference.env import _check_action
+from recsim_envs.preference.env import _check_action, scalar_info
 from recsim_envs.preference.learned.core import OBJECTIVE_NAMES, LearnedShiftConfig, LearnedUserBatch
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.utils import rng as crng
@@ -92,7 +92,7 @@ class PreferenceShiftLearnedEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         a = _check_action(action, self.config.n_actions)
         out = self._batch.step(np.array([a], dtype=np.int64))
-        info = _scalar_info(out, 0)
+        info = scalar_info(out, 0, _INT_KEYS, _FLOAT_KEYS)
         terminated = bool(out["terminated"][0])
         if terminated:
             self._started = False
@@ -140,11 +140,3 @@ _FLOAT_KEYS = (
     "belief_mean_deg",
     "initial_belief_mean_deg",
 )
-
-
-def _scalar_info(out: dict, i: int) -> dict:
-    info: dict[str, Any] = {k: int(out[k][i]) for k in _INT_KEYS}
-    info.update({k: float(out[k][i]) for k in _FLOAT_KEYS})
-    info["rewards"] = {name: info[name] for name in OBJECTIVE_NAMES}
-    info["objectives"] = out["objectives"][i].copy()
-    return info
