@@ -68,6 +68,7 @@ class LearnedRanker:
             raise ValueError(f"policy must be a GNNRankingPolicy, got {type(policy).__name__}")
         self.net = policy.net.eval()
         self.keys = policy.graph_keys
+        self.allow_decline = bool(getattr(policy, "allow_decline", False))
         self.deterministic = bool(deterministic)
         self.generator = th.Generator().manual_seed(int(seed))
         self.chosen_strategy: list[np.ndarray] = []
@@ -94,7 +95,10 @@ class LearnedRanker:
         f = self.net.config.node_features
         if g.x.shape[-1] > f:  # e.g. competition: [strategy, degree, one-hot recommender] -> the trained columns
             g = g._replace(x=g.x[..., :f])
-        return masked_logits(self.net.scores(g), g.mask), g.x, single
+        mask = g.mask
+        if self.allow_decline:  # the focused node itself = "no new link" (a masked action the env skips)
+            mask = mask | (th.arange(mask.shape[1]).unsqueeze(0) == g.focus.unsqueeze(1))
+        return masked_logits(self.net.scores(g), mask), g.x, single
 
     @th.no_grad()
     def act(self, obs: dict[str, np.ndarray], info: dict[str, Any] | None = None):
@@ -199,8 +203,9 @@ def rollout_learned(
 ) -> dict[str, np.ndarray]:
     """Run ``policy`` on replicas ``seed .. seed + n_replicas - 1`` of ``env_id`` (native vector env); return
     per-replica arrays: the episode return, the number of decisions, every :data:`END_METRICS` entry the env
-    reports at the end, and, for a :class:`LearnedRanker`, the mean strategy and mean degree (×(N−1), i.e. in
-    links) of the nodes it recommended."""
+    reports at the end, ``declined`` (decisions answered with a masked node: the env skips that rewire), and, for
+    a :class:`LearnedRanker`, the mean strategy and mean degree (×(N−1), i.e. in links) of the nodes it
+    recommended (declined decisions excluded)."""
     n = _check_pos_int("n_replicas", n_replicas)
     venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **(env_kwargs or {}))
     obs, info = venv.reset(seed=int(seed))
@@ -210,16 +215,19 @@ def rollout_learned(
     n_nodes = int(venv.single_action_space.n)
     ret = np.zeros(n)
     decisions = np.zeros(n)
-    strat_sum, deg_sum = np.zeros(n), np.zeros(n)
+    strat_sum, deg_sum, declined = np.zeros(n), np.zeros(n), np.zeros(n)
     final: dict[str, np.ndarray] = {}
     active = np.ones(n, dtype=bool)
     for _ in range(max_decisions):
         if track:
             policy.clear_stats()
         action = np.asarray(policy.act(obs, info))
+        said_no = active & (obs["action_mask"][np.arange(n), action] == 0)
+        declined += said_no
         if track:
-            strat_sum += np.where(active, policy.chosen_strategy[-1], 0.0)
-            deg_sum += np.where(active, policy.chosen_degree[-1] * (n_nodes - 1), 0.0)
+            linked = active & ~said_no
+            strat_sum += np.where(linked, policy.chosen_strategy[-1], 0.0)
+            deg_sum += np.where(linked, policy.chosen_degree[-1] * (n_nodes - 1), 0.0)
         obs, reward, terminated, truncated, info = venv.step(action)
         ret += np.where(active, np.asarray(reward, dtype=float), 0.0)
         decisions += active
@@ -236,9 +244,9 @@ def rollout_learned(
     else:
         raise RuntimeError(f"{env_id}: episodes did not end within max_decisions={max_decisions}")
     venv.close()
-    out = {"return": ret, "decisions": decisions, **final}
+    out = {"return": ret, "decisions": decisions, "declined": declined, **final}
     if track:
-        steps = np.maximum(decisions, 1)
+        steps = np.maximum(decisions - declined, 1)
         out["action_strategy"] = strat_sum / steps
         out["action_degree"] = deg_sum / steps
     return out
@@ -437,6 +445,33 @@ def make_training_env(env_id: str, reward: str, n_envs: int, seed: int, env_kwar
     return VecMonitor(venv)
 
 
+def gnn_hyperparams(env_id: str, conf_file: str | Path | None = None) -> dict[str, Any]:
+    """The zoo-shaped entry for ``env_id`` whose ``policy`` is ``GNNRankingPolicy`` in ``ppo_mask.yml`` (or
+    ``conf_file``). The file may hold several entries under the same id (e.g. an MLP baseline); a plain YAML load
+    keeps only the last, so the mapping is read with duplicates kept and the last GNN entry is returned.
+    ``ValueError`` if there is none."""
+    import yaml
+
+    from agents.hyperparams import HYPERPARAMS_DIR
+
+    path = Path(conf_file) if conf_file is not None else HYPERPARAMS_DIR / "ppo_mask.yml"
+    if not path.exists():
+        raise ValueError(f"conf_file {str(path)!r} does not exist")
+
+    class PairsLoader(yaml.SafeLoader):
+        pass
+
+    def pairs(loader, node):
+        return [(loader.construct_object(k, deep=True), loader.construct_object(v, deep=True)) for k, v in node.value]
+
+    PairsLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, pairs)
+    top = yaml.load(path.read_text(), Loader=PairsLoader) or []  # noqa: S506 (a SafeLoader subclass)
+    found = [dict(v) for k, v in top if k == env_id and dict(v).get("policy") == "GNNRankingPolicy"]
+    if not found:
+        raise ValueError(f"env_id {env_id!r} has no GNNRankingPolicy entry in {path}")
+    return found[-1]
+
+
 def train_ranker(
     env_id: str,
     reward: str,
@@ -453,7 +488,8 @@ def train_ranker(
     """Train (or resume) one MaskablePPO + GNN run for ``reward`` ("coops" = aligned, "rewires" = engagement;
     "adoption" on a ``RecommenderCompetition`` id).
 
-    Hyperparameters: the ``env_id`` entry of ``agents/hyperparams/ppo_mask.yml`` (or ``conf_file``), with
+    Hyperparameters: the GNN entry for ``env_id`` in ``agents/hyperparams/ppo_mask.yml`` (or ``conf_file``; see
+    :func:`gnn_hyperparams`), with
     ``overrides``; the model is seeded with ``seed`` and training env i with ``seed·100000 + i``. Writes into
     ``run_dir``: ``curve.jsonl`` (rows ``timesteps, episodes, return, cooperator_fraction, rewires, wall_s``),
     ``checkpoint.zip`` (every ``checkpoint_every`` steps, atomic), ``model.zip`` and ``config.json`` when done.
@@ -464,7 +500,7 @@ def train_ranker(
     """
     from sb3_contrib import MaskablePPO
 
-    from agents.hyperparams import load_hyperparams, resolve
+    from agents.hyperparams import resolve
     from agents.train import ENV_SEED_STRIDE
 
     if reward not in TRAIN_REWARDS:
@@ -473,7 +509,7 @@ def train_ranker(
         raise ValueError(f"seed must be an integer in [0, inf), got {seed!r}")
     log_every = _check_pos_int("log_every", log_every)
     checkpoint_every = _check_pos_int("checkpoint_every", checkpoint_every)
-    raw = load_hyperparams("ppo_mask", env_id, conf_file=conf_file)
+    raw = gnn_hyperparams(env_id, conf_file)
     raw.update(overrides or {})
     if n_timesteps is not None:
         raw["n_timesteps"] = _check_pos_int("n_timesteps", n_timesteps)
@@ -529,6 +565,7 @@ def train_ranker(
 __all__ = [
     "END_METRICS",
     "engagement_scale",
+    "gnn_hyperparams",
     "make_training_env",
     "HEURISTICS",
     "REWARDS",

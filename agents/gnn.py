@@ -386,8 +386,11 @@ class GNNRankingPolicy(MaskableActorCriticPolicy):
 
     Keyword arguments (``policy_kwargs``) are the fields of :class:`RankingConfig` plus ``keys`` (explicit
     observation key names, see :func:`resolve_graph_keys`), ``use_obs_mask`` (apply the observation's action
-    mask as well as MaskablePPO's; default True) and ``init_seed`` (seed of the ``torch.Generator`` used for the
-    initial weights; default: drawn from torch's global generator, which SB3 seeds from the model's ``seed``).
+    mask as well as MaskablePPO's; default True), ``allow_decline`` (default False: the focused node f itself
+    stays selectable and means "no new link"; CooperationRewiring with ``invalid_action="skip"`` declines the
+    rewire for that masked choice, as the heuristics do when they have no candidate) and ``init_seed`` (seed of
+    the ``torch.Generator`` used for the initial weights; default: drawn from torch's global generator, which SB3
+    seeds from the model's ``seed``).
     """
 
     def __init__(
@@ -397,6 +400,7 @@ class GNNRankingPolicy(MaskableActorCriticPolicy):
         lr_schedule,
         keys: dict[str, str] | None = None,
         use_obs_mask: bool = True,
+        allow_decline: bool = False,
         init_seed: int | None = None,
         normalize_images: bool = False,
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
@@ -423,6 +427,9 @@ class GNNRankingPolicy(MaskableActorCriticPolicy):
         self.graph_keys = graph_keys
         self.keys_arg = keys
         self.use_obs_mask = bool(use_obs_mask)
+        if not isinstance(allow_decline, bool):
+            raise ValueError(f"allow_decline must be True or False, got {allow_decline!r}")
+        self.allow_decline = allow_decline
         self.init_seed = init_seed
         self._focus_onehot = isinstance(observation_space[graph_keys.focus], (spaces.Discrete, spaces.MultiBinary))
         super().__init__(
@@ -456,7 +463,12 @@ class GNNRankingPolicy(MaskableActorCriticPolicy):
         ):
             data.pop(k, None)
         data.update(asdict(self.ranking_config))
-        data.update(keys=self.keys_arg, use_obs_mask=self.use_obs_mask, init_seed=self.init_seed)
+        data.update(
+            keys=self.keys_arg,
+            use_obs_mask=self.use_obs_mask,
+            allow_decline=self.allow_decline,
+            init_seed=self.init_seed,
+        )
         return data
 
     # graph inputs from an SB3 observation batch
@@ -464,10 +476,12 @@ class GNNRankingPolicy(MaskableActorCriticPolicy):
         pre = preprocess_obs(obs, self.observation_space, normalize_images=False)
         return graph_tensors(pre, self.graph_keys, focus_is_onehot=self._focus_onehot)
 
-    def _distribution(self, logits: th.Tensor, obs_mask: th.Tensor, action_masks):
-        mask = obs_mask if self.use_obs_mask else th.ones_like(obs_mask)
+    def _distribution(self, logits: th.Tensor, g: GraphBatch, action_masks):
+        mask = g.mask if self.use_obs_mask else th.ones_like(g.mask)
         if action_masks is not None:
             mask = mask & th.as_tensor(action_masks, dtype=th.bool, device=logits.device).reshape(logits.shape)
+        if self.allow_decline:
+            mask = mask | (th.arange(mask.shape[1], device=mask.device).unsqueeze(0) == g.focus.unsqueeze(1))
         mask = mask | ~mask.any(dim=-1, keepdim=True)  # a row with no valid action stays a proper distribution
         dist = self.action_dist.proba_distribution(action_logits=logits)
         dist.apply_masking(mask)
@@ -476,19 +490,19 @@ class GNNRankingPolicy(MaskableActorCriticPolicy):
     def forward(self, obs, deterministic: bool = False, action_masks: np.ndarray | None = None):
         g = self.graph_inputs(obs)
         logits, values = self.net(g)
-        dist = self._distribution(logits, g.mask, action_masks)
+        dist = self._distribution(logits, g, action_masks)
         actions = dist.get_actions(deterministic=deterministic)
         return actions, values, dist.log_prob(actions)
 
     def evaluate_actions(self, obs, actions: th.Tensor, action_masks: th.Tensor | None = None):
         g = self.graph_inputs(obs)
         logits, values = self.net(g)
-        dist = self._distribution(logits, g.mask, action_masks)
+        dist = self._distribution(logits, g, action_masks)
         return values, dist.log_prob(actions), dist.entropy()
 
     def get_distribution(self, obs, action_masks: np.ndarray | None = None):
         g = self.graph_inputs(obs)
-        return self._distribution(self.net.scores(g), g.mask, action_masks)
+        return self._distribution(self.net.scores(g), g, action_masks)
 
     def predict_values(self, obs) -> th.Tensor:
         return self.net.value(self.graph_inputs(obs))

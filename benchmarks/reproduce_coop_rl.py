@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 
 REWARDS = ("coops", "rewires")
+#: policy labels: the reward, and "<reward>+decline" for policies that may also decline a rewire (--decline)
+LABELS = (*REWARDS, *(f"{r}+decline" for r in REWARDS))
 EVAL_SEED = 1_000_000
 COMP_SEED = 2_000_000
 
@@ -48,7 +50,8 @@ def env_id(n: int) -> str:
 
 
 def run_dir(out: Path, n: int, reward: str, seed: int) -> Path:
-    return out / "runs" / f"N{n}_{reward}_s{seed}"
+    """``reward`` is a label: "rewires" or "rewires+decline" (the latter in ``N{n}_rewires_decline_s{seed}``)."""
+    return out / "runs" / f"N{n}_{reward.replace('+', '_')}_s{seed}"
 
 
 def model_kwargs(n: int) -> dict[str, Any]:
@@ -64,14 +67,24 @@ def model_kwargs(n: int) -> dict[str, Any]:
 
 # -- stage 1: training ---------------------------------------------------------------------------------------
 def _train_job(job: tuple) -> dict[str, Any]:
-    from agents.coop_rl import train_ranker
+    from agents.coop_rl import gnn_hyperparams, train_ranker
+    from agents.hyperparams import parse_policy_kwargs
 
-    out, n, reward, seed, steps = job
-    return train_ranker(env_id(n), reward, seed, run_dir(Path(out), n, reward, seed), n_timesteps=steps)
+    out, n, label, seed, steps = job
+    reward, decline = label.split("+")[0], label.endswith("+decline")
+    overrides = {}
+    if decline:
+        pk = parse_policy_kwargs(gnn_hyperparams(env_id(n)).get("policy_kwargs"))
+        overrides["policy_kwargs"] = {**pk, "allow_decline": True}
+    d = run_dir(Path(out), n, label, seed)
+    return train_ranker(env_id(n), reward, seed, d, n_timesteps=steps, overrides=overrides)
 
 
-def stage_train(out: Path, sizes, seeds, steps: dict[int, int | None], jobs: int, rewards=REWARDS) -> None:
-    todo = [(str(out), n, r, s, steps.get(n)) for n in sizes for r in rewards for s in seeds]
+def stage_train(
+    out: Path, sizes, seeds, steps: dict[int, int | None], jobs: int, rewards=REWARDS, decline: bool = False
+) -> None:
+    labels = [f"{r}+decline" if decline else r for r in rewards]
+    todo = [(str(out), n, r, s, steps.get(n)) for n in sizes for r in labels for s in seeds]
     t0 = time.perf_counter()
     if jobs <= 1:
         results = [_train_job(j) for j in todo]
@@ -87,7 +100,7 @@ def stage_train(out: Path, sizes, seeds, steps: dict[int, int | None], jobs: int
 def _metrics_row(policy: str, kind: str, n: int, train_n: int | None, reward: str | None, seed, m) -> dict:
     row = {"policy": policy, "kind": kind, "N": n, "train_N": train_n, "reward": reward, "seed": seed}
     for key in ("cooperator_fraction", "rewires", "heterogeneity", "max_degree", "steps", "action_strategy",
-                "action_degree", "decisions"):  # fmt: skip
+                "action_degree", "decisions", "declined"):  # fmt: skip
         if key in m:
             row[key] = [float(v) for v in np.asarray(m[key], dtype=float)]
     return row
@@ -111,7 +124,7 @@ def stage_eval(out: Path, sizes, seeds, replicas: dict[int, int], transfer_sizes
         for train_n in sizes:
             if train_n > n:
                 continue
-            for reward in REWARDS:
+            for reward in LABELS:
                 for seed in seeds:
                     name = f"GNN[{reward}]"
                     d = run_dir(out, train_n, reward, seed)
@@ -230,7 +243,7 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
         heur = [r for r in rows if r["N"] == n and r["kind"] == "heuristic"]
         mine = [r for r in rows if r["N"] == n and r["kind"] == "learned"]
         learned = {
-            (tn, rw): [r for r in mine if r["train_N"] == tn and r["reward"] == rw] for tn in sizes for rw in REWARDS
+            (tn, rw): [r for r in mine if r["train_N"] == tn and r["reward"] == rw] for tn in sizes for rw in LABELS
         }
         if not heur:
             continue
@@ -250,9 +263,13 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
             ps_w = ", ".join(f"{np.mean(r['rewires']):.0f}" for r in rs)
             st = mean_ci(_groups(rs, "action_strategy"))
             dg = mean_ci(_groups(rs, "action_degree"))
+            dec = ""
+            if rw.endswith("+decline") and all("declined" in r for r in rs):
+                frac = np.sum([np.sum(r["declined"]) for r in rs]) / np.sum([np.sum(r["decisions"]) for r in rs])
+                dec = f" (declines {100 * frac:.0f} %)"
             lines.append(
-                f"| **GNN[{rw}]** | N={tn} | {len(rs)} | {_fmt(c)} | {_fmt(w, 1)} | {ps_c} | {ps_w} | {_fmt(st)} | "
-                f"{_fmt(dg, 1)} |"
+                f"| **GNN[{rw}]**{dec} | N={tn} | {len(rs)} | {_fmt(c)} | {_fmt(w, 1)} | {ps_c} | {ps_w} | "
+                f"{_fmt(st)} | {_fmt(dg, 1)} |"
             )
         for r in heur:
             c, w = mean_ci(_groups([r], "cooperator_fraction")), mean_ci(_groups([r], "rewires"))
@@ -260,7 +277,7 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
         lines.append("")
         # claims
         for (tn, rw), metric in [
-            ((tn, rw), m) for tn in sizes for rw, m in zip(REWARDS, ("cooperator_fraction", "rewires"))
+            ((tn, rw), "cooperator_fraction" if rw.startswith("coops") else "rewires") for tn in sizes for rw in LABELS
         ]:
             rs = learned.get((tn, rw)) or []
             if not rs:
@@ -338,8 +355,8 @@ def plot_learning_curves(out: Path, sizes, path: Path) -> None:
 
     fig, axes = plt.subplots(2, len(sizes), figsize=(5 * len(sizes), 7), squeeze=False)
     for j, n in enumerate(sizes):
-        for rw, color in zip(REWARDS, ("tab:blue", "tab:red")):
-            for d in sorted((out / "runs").glob(f"N{n}_{rw}_s*")):
+        for rw, color in zip(LABELS, ("tab:blue", "tab:red", "tab:cyan", "tab:purple")):
+            for d in sorted((out / "runs").glob(f"N{n}_{rw.replace('+', '_')}_s*")):
                 rows = _load(d / "curve.jsonl")
                 if not rows:
                     continue
@@ -382,8 +399,8 @@ def plot_scatter(out: Path, sizes, path: Path) -> None:
             ax.annotate(r["policy"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         front = pareto_front(pts)
         ax.plot(pts[front, 0], pts[front, 1], "k--", lw=1, label="heuristics' front")
-        for rw, color in zip(REWARDS, ("tab:blue", "tab:red")):
-            for tn, marker in zip(sizes, ("o", "^")):
+        for rw, color in zip(LABELS, ("tab:blue", "tab:red", "tab:cyan", "tab:purple")):
+            for tn, marker in zip(sizes, ("o", "^", "s")):
                 rs = [r for r in rows if r["N"] == n and r["kind"] == "learned" and r["reward"] == rw
                       and r["train_N"] == tn]  # fmt: skip
                 if not rs:
@@ -475,12 +492,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--comp-steps", type=int, default=None, help="adoption-contender decisions (default: yml)")
     p.add_argument("--jobs", type=int, default=2, help="parallel training processes")
     p.add_argument("--rewards", nargs="*", default=list(REWARDS), choices=REWARDS, help="rewards to train")
+    p.add_argument("--decline", action="store_true", help="train policies that may also decline a rewire")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seeds))
     if "train" in args.stages:
-        stage_train(out, args.sizes, seeds, {10: args.steps10, 30: args.steps30}, args.jobs, args.rewards)
+        steps = {10: args.steps10, 30: args.steps30}
+        stage_train(out, args.sizes, seeds, steps, args.jobs, args.rewards, args.decline)
     if "eval" in args.stages:
         replicas = {10: args.replicas10, 30: args.replicas30, 100: args.replicas100, 500: args.replicas100}
         stage_eval(out, args.sizes, seeds, replicas, args.transfer_sizes)

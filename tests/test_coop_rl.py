@@ -16,6 +16,7 @@ from agents.coop_rl import (
     LearnedRanker,
     RulePolicy,
     engagement_scale,
+    gnn_hyperparams,
     load_ranker,
     make_training_env,
     rollout_competition,
@@ -172,6 +173,18 @@ def test_train_ranker_writes_curve_and_resumes_after_kill(tiny_run, tmp_path):
         train_ranker(N10, "likes", 0, tmp_path / "x")
     with pytest.raises(ValueError, match="seed must be an integer"):
         train_ranker(N10, "coops", -1, tmp_path / "x")
+
+
+def test_gnn_hyperparams_picks_the_gnn_entry_among_duplicates(tmp_path):
+    conf = tmp_path / "ppo_mask.yml"
+    conf.write_text(
+        "recsim_envs/CooperationRewiringN10-v0:\n  policy: 'GNNRankingPolicy'  # a\n  n_envs: 8  # b\n"
+        "recsim_envs/CooperationRewiringN10-v0:\n  policy: 'MultiInputPolicy'  # c\n  n_envs: 16  # d\n"
+    )
+    assert gnn_hyperparams(N10, conf) == {"policy": "GNNRankingPolicy", "n_envs": 8}
+    with pytest.raises(ValueError, match="no GNNRankingPolicy entry"):
+        gnn_hyperparams(N30, conf)
+    assert gnn_hyperparams(N10)["policy"] == "GNNRankingPolicy"  # the shipped file
 
 
 def test_policy_hyperparams_entry_builds_gnn_policy(tiny_run):

@@ -163,6 +163,21 @@ def test_masked_nodes_get_zero_probability():
         assert np.all(batch["action_mask"][np.arange(64), actions] == 1)
 
 
+def test_allow_decline_unmasks_only_the_focused_node():
+    """With allow_decline the focused node (= "no new link") is selectable; every other masked node stays at 0."""
+    model = model_for(12, allow_decline=True)
+    batch = stack([random_graph_obs(12, np.random.default_rng(12)) for _ in range(32)])
+    p = probs(model, batch, batch["action_mask"].astype(bool))
+    focus = np.zeros((32, 12), dtype=bool)
+    focus[np.arange(32), batch["focused_node"]] = True
+    assert np.all(p[focus] > 0)
+    assert np.all(p[(batch["action_mask"] == 0) & ~focus] == 0.0)
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-5)
+    assert np.all(probs(model_for(12), batch)[focus] == 0.0)  # default: no decline
+    with pytest.raises(ValueError, match="allow_decline must be True or False"):
+        model_for(6, allow_decline="yes")
+
+
 def test_use_obs_mask_false_leaves_masking_to_maskableppo():
     model = model_for(8, use_obs_mask=False)
     batch = stack([random_graph_obs(8, np.random.default_rng(3)) for _ in range(4)])
