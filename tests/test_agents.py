@@ -258,7 +258,12 @@ def test_linear_scalarization_matches_the_scalar_id():
 def test_maskable_ppo_on_a_masked_dict_env_only_picks_valid_actions(tmp_path):
     """Coop N=10 preset: Dict observation with obs['action_mask']; training and evaluation respect the mask."""
     env_id = "recsim_envs/CooperationRewiringN10-v0"
-    cfg = build_config("ppo_mask", env_id, seed=0, overrides={"n_timesteps": 1024, "n_envs": 16})
+    conf = tmp_path / "ppo_mask_flat.yml"  # a flat MultiInputPolicy (the shipped entry is the GNN of issue 6)
+    conf.write_text(
+        f"{env_id}:\n  n_envs: 16\n  n_timesteps: 1024\n  policy: MultiInputPolicy\n  n_steps: 64\n"
+        "  batch_size: 256\n  n_epochs: 2\n"
+    )
+    cfg = build_config("ppo_mask", env_id, seed=0, conf_file=str(conf))
     model, run_dir = train(cfg, log_folder=tmp_path, tensorboard=False)
     vec = model.get_env()
     masks = np.stack(vec.env_method("action_masks"))
