@@ -66,13 +66,26 @@ def hyperparams_file(algo: str, variant: str = "ltv") -> Path:
     return HYPERPARAMS_DIR / f"{name}.yml"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ValueError(f"conf_file has a duplicate key {key!r} (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_hyperparams(algo: str, env_id: str, variant: str = "ltv", conf_file: str | Path | None = None) -> dict:
     """The raw (zoo-shaped) entry for ``env_id``; ``ValueError`` naming the file if the id has none."""
     path = Path(conf_file) if conf_file is not None else hyperparams_file(algo, variant)
     if not path.exists():
         raise ValueError(f"conf_file {str(path)!r} does not exist")
     with open(path) as fh:
-        table = yaml.safe_load(fh) or {}
+        table = yaml.load(fh, Loader=_UniqueKeyLoader) or {}
     if env_id not in table:
         raise ValueError(f"env_id {env_id!r} has no entry in {path}; entries: {sorted(table)}")
     return dict(table[env_id])

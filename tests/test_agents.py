@@ -98,6 +98,15 @@ def test_hyperparam_files_are_zoo_shaped_and_commented(path):
             assert "#" in line, f"{path.name}: uncommented value {line!r}"
 
 
+def test_duplicate_keys_are_rejected(tmp_path):
+    conf = tmp_path / "dup.yml"
+    conf.write_text(f"{ORACLE}:\n  policy: MlpPolicy\n{ORACLE}:\n  policy: MlpPolicy\n")
+    with pytest.raises(ValueError, match="duplicate key"):
+        load_hyperparams("ppo", ORACLE, conf_file=conf)
+    for path in _yml_files():  # the shipped files have none
+        load_hyperparams("ppo", next(iter(yaml.safe_load(path.read_text()))), conf_file=path)
+
+
 def test_myopic_and_ltv_differ_only_in_gamma():
     for algo in ("ppo", "ppo_lstm"):
         for env_id in (ORACLE, PENALIZED):
