@@ -353,6 +353,9 @@ def plot_learning_curves(out: Path, sizes, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    sizes = [n for n in sizes if any((out / "runs").glob(f"N{n}_*"))]  # trained sizes only
+    if not sizes:
+        return
     fig, axes = plt.subplots(2, len(sizes), figsize=(5 * len(sizes), 7), squeeze=False)
     for j, n in enumerate(sizes):
         for rw, color in zip(LABELS, ("tab:blue", "tab:red", "tab:cyan", "tab:purple")):
