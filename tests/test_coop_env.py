@@ -134,7 +134,8 @@ def test_rewards_follow_their_definitions(mode):
         if term or trunc:
             break
     assert comps["cooperation"] == pytest.approx(2 * (info["cooperator_fraction"] - 0.5))
-    assert comps["rewires"] == pytest.approx(-info["rewires"] / SMALL["max_steps"])
+    assert comps["rewires"] == pytest.approx(info["rewires"] / SMALL["max_steps"])
+    assert comps["rewires"] >= 0.0  # engagement: more rewire requests earn more
     assert total == pytest.approx(comps["cooperation" if mode == "coops" else "rewires"])
     assert term == (info["cooperator_fraction"] in (0.0, 1.0))
 

@@ -35,7 +35,8 @@ class RecommenderCompetitionEnv(_CoopEnvBase):
     ## Reward
     Components (``info["rewards"]``): ``adoption`` = change of the agent's share of users during the step
     (the return telescopes to final − initial share); ``cooperation`` = 2·(cooperator fraction − ½) at the
-    episode end; ``rewires`` = −(rewire requests during the step) / ``max_steps``. Scalar reward = ``reward_weights`` ·
+    episode end; ``rewires`` = +(rewire requests during the step) / ``max_steps`` (engagement; give it a negative
+    weight to penalise rewiring). Scalar reward = ``reward_weights`` ·
     (adoption, cooperation, rewires), default (1, 0, 0). ``info["objectives"]`` is the float32 vector;
     ``RecommenderCompetitionMO-v0`` returns it as the reward. ``info["agent_share"]`` and ``info["shares"]``
     (all recommenders) are reported every step.

@@ -154,11 +154,11 @@ class CoopTask:
         return spaces.Discrete(self.n)
 
     def reward_space(self) -> spaces.Box:
-        # adoption (Δshare) and cooperation (2·(c − ½)) lie in [−1, 1]; rewires = −Δrequests / max_steps in [−1, 0]
+        # adoption (Δshare) and cooperation (2·(c − ½)) lie in [−1, 1]; rewires = +Δrequests / max_steps in [0, 1]
         k = len(self.options.objectives)
-        high = np.ones(k, dtype=np.float32)
-        high[-1] = 0.0
-        return spaces.Box(-np.ones(k, dtype=np.float32), high, dtype=np.float32)
+        low = -np.ones(k, dtype=np.float32)
+        low[-1] = 0.0
+        return spaces.Box(low, np.ones(k, dtype=np.float32), dtype=np.float32)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def reset(self, keys: np.ndarray, which: np.ndarray) -> None:
@@ -224,7 +224,8 @@ class CoopTask:
         m = self.batch.metrics()
         coop = m["cooperator_fraction"]
         req = self.batch.cnt[:, K.C_REQ].copy()
-        rewires_term = -(req - self._prev_req) / self.config.max_steps
+        # engagement: every rewire request counts for the recommender (Carvalho's engagement objective)
+        rewires_term = (req - self._prev_req) / self.config.max_steps
         self._prev_req = req
         coop_term = np.where(done, 2.0 * (coop - 0.5), 0.0)
         comps: dict[str, np.ndarray] = {}
