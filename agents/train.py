@@ -96,6 +96,26 @@ def build_config(
     )
 
 
+def resolve_policy(policy):
+    """A YAML ``policy`` value: an SB3 alias ('MlpPolicy', ...), 'GNNRankingPolicy' (agents.gnn), or an import path
+    'package.module:Class' for any custom policy class."""
+    if not isinstance(policy, str):
+        return policy
+    if policy == "GNNRankingPolicy":
+        from agents.gnn import GNNRankingPolicy
+
+        return GNNRankingPolicy
+    if ":" in policy:
+        import importlib
+
+        module, _, name = policy.partition(":")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"policy must be an SB3 alias or 'package.module:Class', got {policy!r}") from exc
+    return policy
+
+
 def make_model(config: TrainConfig, tensorboard_log: str | None = None, verbose: int = 0):
     """The SB3 model and its training ``VecEnv`` for ``config`` (nothing trained yet)."""
     import torch
@@ -112,7 +132,14 @@ def make_model(config: TrainConfig, tensorboard_log: str | None = None, verbose:
         vectorization=config.vectorization,
     )
     cls = algo_class(config.algo)
-    model = cls(meta["policy"], env, seed=config.seed, tensorboard_log=tensorboard_log, verbose=verbose, **kwargs)
+    model = cls(
+        resolve_policy(meta["policy"]),
+        env,
+        seed=config.seed,
+        tensorboard_log=tensorboard_log,
+        verbose=verbose,
+        **kwargs,
+    )
     return model, meta
 
 

@@ -292,3 +292,16 @@ def test_maskable_ppo_on_a_masked_dict_env_only_picks_valid_actions(tmp_path):
             obs, _, term, trunc, info = env.step(a)
             done = term or trunc
     assert chosen > 0
+
+
+def test_yaml_policy_names_resolve_to_classes():
+    import pytest
+
+    from agents.gnn import GNNRankingPolicy
+    from agents.train import resolve_policy
+
+    assert resolve_policy("MlpPolicy") == "MlpPolicy"
+    assert resolve_policy("GNNRankingPolicy") is GNNRankingPolicy
+    assert resolve_policy("agents.gnn:GNNRankingPolicy") is GNNRankingPolicy
+    with pytest.raises(ValueError, match="policy"):
+        resolve_policy("agents.gnn:NoSuchPolicy")
