@@ -193,3 +193,12 @@ def _compare_obs(vobs, sobs):
             np.testing.assert_allclose(vobs[k], np.stack([o[k] for o in sobs]), rtol=1e-10, atol=1e-12, err_msg=k)
     else:
         np.testing.assert_allclose(vobs, np.stack(sobs), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_make_vec_accepts_one_seed_per_env(env_id):
+    venv = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point")
+    obs_list, _ = venv.reset(seed=[5, 9])
+    singles = [gym.make(env_id) for _ in range(2)]
+    _compare_obs(obs_list, [e.reset(seed=s)[0] for e, s in zip(singles, (5, 9))])
+    venv.close()

@@ -127,10 +127,11 @@ class CooperationRewiringEnv(_CoopEnvBase):
 
     ## Reward
     Named components in ``info["rewards"]``: ``cooperation`` = 2·(cooperator fraction − ½) on the episode's
-    last step, else 0; ``rewires`` = +(rewire requests since the last decision) / ``max_steps`` (engagement) (requests = structural
-    updates whose y is a defector, the paper's #rewires). ``reward_mode="coops"`` rewards ``cooperation``,
-    ``"rewires"`` rewards ``rewires``. ``info["objectives"]`` = float32 [cooperation, rewires];
-    ``CooperationRewiringMO-v0`` returns that vector as the reward.
+    last step, else 0; ``rewires`` = +(rewire requests since the last decision) / ``max_steps``, the engagement
+    term (requests = structural updates whose y is a defector, the paper's #rewires).
+    ``reward_mode="coops"`` rewards ``cooperation``, ``"rewires"`` rewards ``rewires``.
+    ``info["objectives"]`` = float32 [cooperation, rewires]; ``CooperationRewiringMO-v0`` returns that vector as
+    the reward.
 
     ## Dynamics
     The compiled kernel of ``recsim_envs.coop.kernel`` (payoffs maintained incrementally, exact). All draws

@@ -48,7 +48,7 @@ class _CoopVectorEnvBase(VectorEnv):
         self._started = False
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        super().reset(seed=crng.generator_seed(seed))
         n = self.num_envs
         self._keys = crng.episode_keys(seed, n, self.np_random, self._keys)
         self.task.reset(self._keys, np.ones(n, dtype=bool))

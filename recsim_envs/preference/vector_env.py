@@ -62,7 +62,7 @@ class PreferenceShiftVectorEnv(VectorEnv):
         self._cohort: list[np.ndarray] = []
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
-        super().reset(seed=seed)
+        super().reset(seed=crng.generator_seed(seed))
         n = self.num_envs
         self._keys = crng.episode_keys(seed, n, self.np_random, self._keys)
         self._batch.reset(np.ones(n, dtype=bool), self._keys)

@@ -97,3 +97,10 @@ def episode_keys(seed, n: int, np_random: np.random.Generator, previous: np.ndar
     else:
         seeds = np.arange(n) + int(seed)
     return seed_to_key(seeds)
+
+
+def generator_seed(seed):
+    """The int that seeds a vector env's own ``np_random`` when ``reset`` gets one seed per user (the first)."""
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        return int(np.asarray(seed).reshape(-1)[0]) if len(seed) else None
+    return seed
