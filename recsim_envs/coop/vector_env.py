@@ -13,12 +13,7 @@ from recsim_envs.coop.render import draw_network
 from recsim_envs.coop.task import CoopTask, build_competition, build_rewiring
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import check_num_envs, check_render_mode
-
-
-def _mask_tree(tree: Any, done: np.ndarray) -> Any:
-    if isinstance(tree, dict):
-        return {k: _mask_tree(v, done) for k, v in tree.items()}
-    return np.asarray(tree).copy()
+from recsim_envs.utils.vector import same_step_autoreset
 
 
 class _CoopVectorEnvBase(VectorEnv):
@@ -65,13 +60,9 @@ class _CoopVectorEnvBase(VectorEnv):
         obs = self.task.observations()
         done = terminated | truncated
         if done.any():
-            info["final_obs"] = obs
-            info["_final_obs"] = done.copy()
-            info["final_info"] = _mask_tree(info, done)
-            info["_final_info"] = done.copy()
-            self._keys = np.where(done, crng.next_key(self._keys), self._keys)
-            self.task.reset(self._keys[done], done)
-            obs = self.task.observations()
+            obs, self._keys = same_step_autoreset(
+                info, obs, done, self._keys, lambda m, k: self.task.reset(k, m), self.task.observations
+            )
         return obs, reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:

@@ -14,6 +14,7 @@ from recsim_envs.harm.env import action_space_for, observation_space_for
 from recsim_envs.harm.render import trajectory_image
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import check_num_envs, check_render_mode
+from recsim_envs.utils.vector import same_step_autoreset
 
 _INFO_KEYS = (
     "click",
@@ -89,14 +90,7 @@ class HarmMitigationVectorEnv(VectorEnv):
         truncated = np.zeros(self.num_envs, dtype=bool)
         obs = b.observations()
         if terminated.any():
-            done = terminated
-            info["final_obs"] = np.where(done[:, None], obs, 0.0).astype(np.float32)
-            info["_final_obs"] = done.copy()
-            info["final_info"] = {k: v for k, v in info.items() if k not in ("final_obs", "_final_obs")}
-            info["_final_info"] = done.copy()
-            self._keys = np.where(done, crng.next_key(self._keys), self._keys)
-            b.reset(done, self._keys[done])
-            obs = b.observations()
+            obs, self._keys = same_step_autoreset(info, obs, terminated, self._keys, b.reset, b.observations)
         info["next_user"] = b.user.copy()  # the user each returned observation belongs to
         reward = out["objectives"].copy() if self.multi_objective else out["reward"]
         return obs, reward, terminated, truncated, info

@@ -13,6 +13,7 @@ from recsim_envs.preference.core import OBJECTIVE_NAMES, PreferenceShiftConfig, 
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import check_num_envs, check_render_mode
+from recsim_envs.utils.vector import same_step_autoreset
 
 _INFO_KEYS = (
     "preference_bin",
@@ -94,13 +95,7 @@ class PreferenceShiftVectorEnv(VectorEnv):
         obs = b.observations()
         if terminated.any():
             done = terminated
-            info["final_obs"] = np.where(done[:, None], obs, 0.0)
-            info["_final_obs"] = done.copy()
-            info["final_info"] = {k: v for k, v in info.items() if k not in ("final_obs", "_final_obs")}
-            info["_final_info"] = done.copy()
-            self._keys = np.where(done, crng.next_key(self._keys), self._keys)
-            b.reset(done, self._keys[done])
-            obs = b.observations()
+            obs, self._keys = same_step_autoreset(info, obs, done, self._keys, b.reset, b.observations)
             # the preference the next slate will meet (post-reset for finished users)
             info["next_preference_bin"] = b.u.copy()
             if done.all():

@@ -13,6 +13,7 @@ from recsim_envs.preference.learned.core import OBJECTIVE_NAMES, LearnedShiftCon
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import check_num_envs, check_render_mode
+from recsim_envs.utils.vector import same_step_autoreset
 
 _INFO_KEYS = (
     "choice_bin",
@@ -81,14 +82,7 @@ class PreferenceShiftLearnedVectorEnv(VectorEnv):
         truncated = np.zeros(self.num_envs, dtype=bool)
         obs = b.observations()
         if terminated.any():
-            done = terminated
-            info["final_obs"] = np.where(done[:, None], obs, 0.0)
-            info["_final_obs"] = done.copy()
-            info["final_info"] = {k: v for k, v in info.items() if k not in ("final_obs", "_final_obs")}
-            info["_final_info"] = done.copy()
-            self._keys = np.where(done, crng.next_key(self._keys), self._keys)
-            b.reset(done, self._keys[done])
-            obs = b.observations()
+            obs, self._keys = same_step_autoreset(info, obs, terminated, self._keys, b.reset, b.observations)
         reward = out["objectives"].copy() if self.multi_objective else out["reward"]
         return obs, reward, terminated, truncated, info
 
