@@ -1,0 +1,49 @@
+"""Sphinx configuration for the recsim_envs documentation.
+
+Build: ``pip install -e ".[docs]"`` then ``sphinx-build -W -b html docs docs/_build/html``.
+Pages under ``envs/generated/`` and ``results/generated/`` and the pictures under ``_generated/`` are written at
+build time by ``_ext/recsim_pages.py`` from the registry, the env docstrings, the envs' own renderers and
+``benchmarks/RESULTS.md``; they are never edited by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE / "_ext"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+project = "recsim_envs"
+author = "recsim_envs developers"
+copyright = "2026, recsim_envs developers"
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "recsim_pages",
+]
+
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+exclude_patterns = ["_build"]
+
+html_theme = "furo"
+html_title = "recsim_envs"
+html_static_path = ["_static"]
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "undoc-members": False}
+# The docstrings are written for readers of the source (Markdown-style headings, unicode maths); render them
+# as-is rather than failing the build on their formatting.
+suppress_warnings: list[str] = []
+nitpicky = False
