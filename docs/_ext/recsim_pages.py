@@ -94,13 +94,38 @@ def _sb3_hint(env: Any, obs_space: Any) -> str:
     return "; ".join(parts)
 
 
-def _arguments_table(cls: type) -> list[str]:
+def _arguments_table(cls: type, env: Any) -> list[str]:
+    """Constructor arguments with defaults: the class's own, then those its ``**kwargs`` are forwarded to
+    (a family's config dataclass, or the task builder function of the cooperation family)."""
+    import dataclasses
+
     rows = ["| argument | default |", "|---|---|"]
-    for name, p in inspect.signature(cls.__init__).parameters.items():
-        if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        default = "required" if p.default is inspect.Parameter.empty else f"`{p.default!r}`"
-        rows.append(f"| `{name}` | {default} |")
+
+    def add(params: Any) -> None:
+        for name, p in params:
+            if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            default = "required" if p.default is inspect.Parameter.empty else f"`{p.default!r}`"
+            rows.append(f"| `{name}` | {default} |")
+
+    own = inspect.signature(cls.__init__).parameters
+    add(own.items())
+    if any(p.kind == p.VAR_KEYWORD for p in own.values()):
+        builder = getattr(cls, "_builder", None)
+        config = getattr(env.unwrapped, "config", None)
+        if builder is not None:
+            add(inspect.signature(builder).parameters.items())
+        elif config is not None and dataclasses.is_dataclass(config):
+            for f in dataclasses.fields(config):
+                if not f.init or f.name.startswith("_"):
+                    continue
+                if f.default is not dataclasses.MISSING:
+                    default = f"`{f.default!r}`"
+                elif f.default_factory is not dataclasses.MISSING:
+                    default = f"`{f.default_factory()!r}`"
+                else:
+                    default = "required"
+                rows.append(f"| `{f.name}` | {default} |")
     return rows
 
 
@@ -177,7 +202,10 @@ def write_env_pages() -> list[tuple[str, str, str]]:
             "",
             "## Constructor arguments",
             "",
-            *_arguments_table(cls),
+            "Keyword arguments of `gymnasium.make`, with their defaults (the registered kwargs above override "
+            "them); allowed ranges are given in the *Arguments* section below.",
+            "",
+            *_arguments_table(cls, env),
             "",
             body,
             "",
