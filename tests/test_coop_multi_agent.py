@@ -38,14 +38,13 @@ def test_pettingzoo_api_test():
 
 def test_pettingzoo_seed_test_and_reset_seed_fixes_the_episode():
     seed_test(lambda: env(**MODEL), num_cycles=300)
-    rng = np.random.default_rng(0)
     outcomes = []
     for _ in range(2):
         e = raw_env(**MODEL)
         e.reset(seed=11)
-        _play(e, lambda a, o: int(rng.choice(np.flatnonzero(o["action_mask"]))))
-        outcomes.append((e.batch.rec[0].copy(), e.batch.strat[0].copy(), int(e.batch.cnt[0, K.C_T])))
         rng = np.random.default_rng(0)
+        _play(e, lambda a, o, rng=rng: int(rng.choice(np.flatnonzero(o["action_mask"]))))
+        outcomes.append((e.batch.rec[0].copy(), e.batch.strat[0].copy(), int(e.batch.cnt[0, K.C_T])))
     for x, y in zip(*outcomes):
         np.testing.assert_array_equal(x, y)
 
@@ -85,6 +84,13 @@ def test_exclusive_heuristic_agents_follow_the_simulator_in_distribution():
         assert abs(z) < 3.0, (k, ours[:, k].mean(), theirs.mean(), z)
 
 
+def _own_state(e, j):
+    """(share of users, fraction of all users that are j's cooperating users) from the batch state."""
+    own = e.batch.rec[0] == j
+    n = len(own)
+    return own.sum() / n, (own & (e.batch.strat[0] == 1)).sum() / n
+
+
 def test_reward_menu_returns_match_their_definitions():
     """adoption → final − initial share; cooperation → final − initial (own cooperating users)/N; engagement →
     turns/max_steps; each computed here from the state, not from the env's bookkeeping."""
@@ -93,14 +99,7 @@ def test_reward_menu_returns_match_their_definitions():
             w = np.eye(3)[comp]
             e = raw_env(recommenders=tuple(RULES), reward_weights={a: w for a in RULES}, **MODEL)
             e.reset(seed=seed)
-            b = e.batch
-            n = MODEL["n_nodes"]
-
-            def state(j):
-                own = b.rec[0] == j
-                return own.sum() / n, (own & (b.strat[0] == 1)).sum() / n
-
-            start = {a: state(j) for j, a in enumerate(RULES, 1)}
+            start = {a: _own_state(e, j) for j, a in enumerate(RULES, 1)}
             turns = dict.fromkeys(RULES, 0)
             final = {}
 
@@ -113,7 +112,7 @@ def test_reward_menu_returns_match_their_definitions():
                 obs, reward, term, trunc, _ = e.last()
                 returns[agent] += reward
                 if term or trunc:
-                    final[agent] = state(e._index[agent])
+                    final[agent] = _own_state(e, e._index[agent])
                 e.step(None if term or trunc else choose(agent, obs))
             for a in RULES:
                 expected = (

@@ -256,9 +256,8 @@ class RecommenderCompetitionAEC(AECEnv):
         if self.render_mode == "ansi":
             shares = b.reccount[0] / self.n
             names = ["default", *self.possible_agents]
-            return (
-                f"t={b.cnt[0, K.C_T]}/{self.config.max_steps} coop={b.msize[0, 1] / self.n:.3f} "
-                + " ".join(f"{nm}={s:.3f}" for nm, s in zip(names, shares))
+            return f"t={b.cnt[0, K.C_T]}/{self.config.max_steps} coop={b.msize[0, 1] / self.n:.3f} " + " ".join(
+                f"{nm}={s:.3f}" for nm, s in zip(names, shares)
             )
         pending = b.cnt[0, K.C_STATUS] == K.PENDING
         return draw_network(
