@@ -67,6 +67,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv
@@ -380,6 +381,75 @@ class RecommenderCompetitionAEC(AECEnv):
         }
 
 
+class AgentView(gym.Env):
+    """One agent's seat of :class:`RecommenderCompetitionAEC` as a single-agent Gymnasium env (for training one
+    learner while the others follow fixed policies: independent learners, one at a time).
+
+    ``others`` maps every other agent to a policy ``obs -> action`` (e.g. a frozen ``LearnedRanker`` or
+    ``RulePolicy``). ``step`` plays ``me``'s action, then the others' turns, until ``me`` acts again or is done;
+    the reward is ``me``'s reward accumulated since its last action (the AEC env's ``last()``), so a return equals
+    the agent's return in the multi-agent env. ``me``'s episode ends when ``me`` is terminated (it lost all its
+    users, or the game ended) or truncated. An episode in which ``me`` never gets a turn (the game ends first) is
+    skipped: ``reset`` moves on to the next episode of the same stream (``info["skipped_episodes"]`` counts them).
+    ``action_masks()`` serves sb3-contrib's MaskablePPO.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, me: str, others: dict[str, Any], **env_kwargs: Any):
+        self.aec = RecommenderCompetitionAEC(**env_kwargs)
+        if me not in self.aec.possible_agents:
+            raise ValueError(f"me must be one of {self.aec.possible_agents}, got {me!r}")
+        missing = set(self.aec.possible_agents) - {me} - set(others)
+        if missing:
+            raise ValueError(f"others must give a policy for every other agent, missing {sorted(missing)}")
+        self.me = me
+        self.others = others
+        self.observation_space = self.aec.observation_space(me)
+        self.action_space = self.aec.action_space(me)
+        self._obs: dict[str, np.ndarray] | None = None
+
+    def _advance(self) -> tuple[float, bool, bool]:
+        """Play the others until it is ``me``'s turn; (reward for me, terminated, truncated)."""
+        e = self.aec
+        while e.agents:
+            agent = e.agent_selection
+            obs, reward, term, trunc, _ = e.last()
+            if agent == self.me:
+                self._obs = obs
+                return float(reward), bool(term), bool(trunc)
+            e.step(None if term or trunc else self.others[agent](obs))
+        raise RuntimeError("the game ended without a final turn for me")  # unreachable: me is removed last
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        skipped = 0
+        self.aec.reset(seed=seed)
+        while True:
+            _, term, trunc = self._advance()
+            if not (term or trunc):
+                break
+            skipped += 1
+            self.aec.reset()
+        return self._obs, {"skipped_episodes": skipped, **self.aec.infos[self.me]}
+
+    def step(self, action):
+        if self._obs is None:
+            raise RuntimeError("call reset() before step()")
+        self.aec.step(action)
+        reward, term, trunc = self._advance()
+        info = dict(self.aec.infos[self.me])
+        if term or trunc:
+            self._obs_final = self._obs
+            self._obs = None
+        return (self._obs if self._obs is not None else self._obs_final), reward, term, trunc, info
+
+    def action_masks(self) -> np.ndarray:
+        if self._obs is None:
+            return np.ones(self.action_space.n, dtype=bool)
+        return self._obs["action_mask"].astype(bool)
+
+
 def _seeding(seed: int | None):
     from gymnasium.utils import seeding
 
@@ -396,4 +466,4 @@ def env(**kwargs: Any) -> AECEnv:
     return wrappers.OrderEnforcingWrapper(RecommenderCompetitionAEC(**kwargs))
 
 
-__all__ = ["AGENT_OBJECTIVES", "RecommenderCompetitionAEC", "env", "raw_env"]
+__all__ = ["AGENT_OBJECTIVES", "AgentView", "RecommenderCompetitionAEC", "env", "raw_env"]
