@@ -203,3 +203,34 @@ def test_render_colours_users_by_recommender():
     text = raw_env(recommenders=tuple(RULES), render_mode="ansi", **MODEL)
     text.reset(seed=2)
     assert "aligned=" in text.render() and "engagement=" in text.render()
+
+
+def test_agent_view_return_is_the_agents_adoption_return():
+    """One seat as a Gymnasium env, the other agent played by a fixed policy: the episode return equals the
+    seat's share at the end of its episode minus its initial share (adoption reward telescopes)."""
+    from gymnasium.utils.env_checker import check_env
+
+    from recsim_envs.coop.multi_agent import AgentView
+
+    other = HeuristicPolicy("RANDOM", seed=0)
+    me = HeuristicPolicy("GOOD", seed=1)
+    view = AgentView("aligned", {"engagement": other}, recommenders=tuple(RULES), **MODEL)
+    for seed in range(5):
+        obs, info = view.reset(seed=seed)
+        start = info["share"]
+        assert start == pytest.approx(3 / 30)  # 20 % of 30 users seeded, split evenly
+        ret, done = 0.0, False
+        while not done:
+            assert view.action_masks().any() and view.action_masks()[obs["focused_node"]] == 0
+            obs, r, term, trunc, info = view.step(me.act(obs))
+            ret += r
+            done = term or trunc
+        n_own = int((view.aec.batch.rec[0] == 1).sum())
+        assert ret == pytest.approx(n_own / 30 - start, abs=1e-12)
+        assert info["share"] == pytest.approx(n_own / 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_env(AgentView("aligned", {"engagement": other}, recommenders=tuple(RULES), **MODEL),
+                  skip_render_check=True)  # fmt: skip
+    with pytest.raises(ValueError, match="missing"):
+        AgentView("aligned", {}, recommenders=tuple(RULES), **MODEL)

@@ -385,13 +385,15 @@ class AgentView(gym.Env):
     """One agent's seat of :class:`RecommenderCompetitionAEC` as a single-agent Gymnasium env (for training one
     learner while the others follow fixed policies: independent learners, one at a time).
 
-    ``others`` maps every other agent to a policy ``obs -> action`` (e.g. a frozen ``LearnedRanker`` or
-    ``RulePolicy``). ``step`` plays ``me``'s action, then the others' turns, until ``me`` acts again or is done;
-    the reward is ``me``'s reward accumulated since its last action (the AEC env's ``last()``), so a return equals
-    the agent's return in the multi-agent env. ``me``'s episode ends when ``me`` is terminated (it lost all its
-    users, or the game ended) or truncated. An episode in which ``me`` never gets a turn (the game ends first) is
-    skipped: ``reset`` moves on to the next episode of the same stream (``info["skipped_episodes"]`` counts them).
-    ``action_masks()`` serves sb3-contrib's MaskablePPO.
+    ``others`` maps every other agent to a policy: an object with ``act(obs)`` (``LearnedRanker``, ``RulePolicy``,
+    ``baselines.coop.HeuristicPolicy``; one with ``reset(seed)`` is reseeded by ``reset(seed=s)`` with s + its
+    position, so the view is deterministic) or a plain callable ``obs -> action``. ``step`` plays ``me``'s
+    action, then the others' turns, until ``me`` acts again or is done; the reward is ``me``'s reward accumulated
+    since its last action (the AEC env's ``last()``), so a return equals the agent's return in the multi-agent
+    env. ``me``'s episode ends when ``me`` is terminated (it lost all its users, or the game ended) or truncated.
+    An episode in which ``me`` never gets a turn (the game ends first) is skipped: ``reset`` moves on to the next
+    episode of the same stream (``info["skipped_episodes"]`` counts them). ``action_masks()`` serves sb3-contrib's
+    MaskablePPO.
     """
 
     metadata = {"render_modes": []}
@@ -405,6 +407,7 @@ class AgentView(gym.Env):
             raise ValueError(f"others must give a policy for every other agent, missing {sorted(missing)}")
         self.me = me
         self.others = others
+        self._act = {a: getattr(p, "act", p) for a, p in others.items()}
         self.observation_space = self.aec.observation_space(me)
         self.action_space = self.aec.action_space(me)
         self._obs: dict[str, np.ndarray] | None = None
@@ -418,12 +421,16 @@ class AgentView(gym.Env):
             if agent == self.me:
                 self._obs = obs
                 return float(reward), bool(term), bool(trunc)
-            e.step(None if term or trunc else self.others[agent](obs))
+            e.step(None if term or trunc else self._act[agent](obs))
         raise RuntimeError("the game ended without a final turn for me")  # unreachable: me is removed last
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         skipped = 0
+        if seed is not None:
+            for i, a in enumerate(self.aec.possible_agents):
+                if a in self.others and hasattr(self.others[a], "reset"):
+                    self.others[a].reset(seed=int(seed) + i)
         self.aec.reset(seed=seed)
         while True:
             _, term, trunc = self._advance()
