@@ -11,7 +11,8 @@ keeps" = Y's final share). Published (cooperator fraction, majority share):
 - Engagement vs Local majority  (0.0, 0.925): default NO_MED, contender RANDOM_X
 - Local vs Many                 (0.432, 0.227): default NO_MED, contenders GOOD_X, RANDOM_X, FAIR_X, BAD_X
 - Aligned vs Local majority     (0.362, 0.427): default NO_MED, contender GOOD_X
-- Aligned vs Engagement majority (0.469, 0.443): default RANDOM_X, contender GOOD_X
+- Aligned vs Engagement majority (0.469, 0.443): default RANDOM_X, contender GOOD_X; also with a
+  non-exclusive RANDOM majority (row "... (RANDOM)")
 - monopolies (no competition): Engagement (RANDOM) 0.064, Local (NO_MED) 0.0, Aligned (GOOD) 0.522
 
 The paper does not state W1 / W2 for Table 6: we run W1 = 1 and every W2 of Fig. 15 and judge each. Fig. 15: final
@@ -61,6 +62,8 @@ TABLE6: dict[str, tuple[str, tuple[str, ...], float, float | None]] = {
     "Local vs Many": ("NO_MED", MANY, 0.432, 0.227),
     "Aligned vs Local majority": ("NO_MED", ("GOOD_X",), 0.362, 0.427),
     "Aligned vs Engagement majority": ("RANDOM_X", ("GOOD_X",), 0.469, 0.443),
+    # the same row with a non-exclusive majority (the paper does not say whether the majority is exclusive)
+    "Aligned vs Engagement majority (RANDOM)": ("RANDOM", ("GOOD_X",), 0.469, 0.443),
     "Engagement monopoly": ("RANDOM", (), 0.064, None),
     "Local monopoly": ("NO_MED", (), 0.0, None),
     "Aligned monopoly": ("GOOD", (), 0.522, None),
@@ -126,7 +129,7 @@ def run_cells(args) -> tuple[dict, dict]:
 
     table6: dict[tuple, dict] = {}
     for row, (rule, contenders, _, _) in TABLE6.items():
-        slug = row.lower().replace(" ", "_")
+        slug = row.lower().replace(" ", "_").replace("(", "").replace(")", "")
         if not contenders:
             table6[(row, None, None)] = cell(f"t6_{slug}", rule, (), 1.0, 0.0, None)
             continue
