@@ -282,9 +282,19 @@ def plot(out: Path, rows: list[dict], args) -> None:
     fig.savefig(out / "learning.png", dpi=110)
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     last = [r for r in rows if r["round"] == args.rounds]
     first = [r for r in rows if r["round"] == 0]
+    for k, (group, label) in enumerate(((first, "round 0"), (last, f"round {args.rounds}"))):
+        if group:
+            c = np.array([r["courses"] for r in group])[:, :, 4]  # #rewires so far
+            mu = c.mean(0)
+            h = 2 * c.std(0, ddof=1) / math.sqrt(len(c)) if len(c) > 1 else 0 * mu
+            axes[2].plot(GRID, mu, label=label, color=f"C{k}")
+            axes[2].fill_between(GRID, mu - h, mu + h, alpha=0.2, color=f"C{k}")
+    axes[2].set_title("#rewires (requests) so far", fontsize=8)
+    axes[2].set_xlabel("elementary steps")
+    axes[2].legend(fontsize=7)
     for ax, group, title in ((axes[0], first, "untrained (round 0)"), (axes[1], last, f"round {args.rounds}")):
         if not group:
             continue
