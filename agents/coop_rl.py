@@ -514,8 +514,8 @@ def train_ranker(
     ``run_dir``: ``curve.jsonl`` (rows ``timesteps, episodes, return, cooperator_fraction, rewires, wall_s``),
     ``checkpoint.zip`` (every ``checkpoint_every`` steps, atomic), ``model.zip`` and ``config.json`` when done.
     A finished run directory is returned as is, or continued from its ``model.zip`` when ``n_timesteps`` asks
-    for more; one with only a checkpoint resumes from it. Resumed parts use fresh episodes seeded past the ones
-    already used (a valid run of the same configuration, not bit-identical to an uninterrupted one);
+    for more; one with only a checkpoint resumes from it. Resumed parts use fresh episodes from streams no other run
+    or part uses (a valid run of the same configuration, not bit-identical to an uninterrupted one);
     ``train_seconds`` adds up the parts.
     """
     from sb3_contrib import MaskablePPO
