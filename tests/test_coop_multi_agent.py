@@ -174,7 +174,7 @@ def test_invalid_actions_and_bad_kwargs_raise():
     obs = e.observe(e.agent_selection)
     with pytest.raises(ValueError, match="masked"):
         e.step(int(obs["focused_node"]))
-    for bad in (-1, MODEL["n_nodes"], 2**70, 1.5, "3"):
+    for bad in (-1, MODEL["n_nodes"], 2**70, 1.5, "3", float("nan"), float("inf"), [1, 2]):
         with pytest.raises(ValueError, match="action"):
             e.step(bad)
     for kwargs, match in (

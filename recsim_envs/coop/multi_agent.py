@@ -219,7 +219,6 @@ class RecommenderCompetitionAEC(AECEnv):
         self.infos = {a: {} for a in self.agents}
         self._turns = np.zeros(1 + len(self.possible_agents), dtype=np.int64)
         self._prev = self._components_state()
-        self._steps = 0
         self.batch.advance()
         self._select_next(first=True)
 
@@ -247,7 +246,6 @@ class RecommenderCompetitionAEC(AECEnv):
             b.apply(0, z if valid else -1)
             self._turns[j] += 1
             b.advance()
-        self._steps += 1
         self._select_next(first=False)
 
     def render(self):
@@ -291,9 +289,8 @@ class RecommenderCompetitionAEC(AECEnv):
     # -- internals -----------------------------------------------------------------------------------------------
     def _check_action(self, action) -> int:
         a = np.asarray(action)
-        if a.shape != () or not (
-            np.issubdtype(a.dtype, np.integer) or (np.issubdtype(a.dtype, np.floating) and float(a) == round(float(a)))
-        ):
+        whole_float = np.issubdtype(a.dtype, np.floating) and a.shape == () and np.isfinite(a) and float(a).is_integer()
+        if a.shape != () or not (np.issubdtype(a.dtype, np.integer) or whole_float):
             raise ValueError(f"action must be an integer node index in [0, {self.n - 1}], got {action!r}")
         if not 0 <= float(a) < self.n:
             raise ValueError(f"action must be a node index in [0, {self.n - 1}], got {action!r}")
