@@ -472,6 +472,25 @@ def gnn_hyperparams(env_id: str, conf_file: str | Path | None = None) -> dict[st
     return found[-1]
 
 
+def run_part_seeds(seed: int, done_steps: int) -> tuple[int, int]:
+    """(env seed, model seed) of the part of training run ``seed`` that starts after ``done_steps`` steps.
+
+    A fresh run (``done_steps == 0``) keeps the historical seeds (env i = ``seed·100000 + i``, model = ``seed``),
+    so existing results stay reproducible. A resumed part draws both from ``numpy.random.SeedSequence`` keyed by
+    (seed, done_steps) and lifted above 2^40, where no fresh run's env seeds lie (seed < 2^23 there): env seeds
+    ``e .. e + n_envs − 1`` of two different parts overlap only if two 62-bit hashes land within n_envs of each
+    other (probability ≈ n_envs·parts²/2^62). The old rule ``seed·100000 + done_steps`` overlapped run seed + 1's
+    range as soon as a part resumed past 100,000 steps.
+    """
+    from agents.train import ENV_SEED_STRIDE
+
+    seed, done_steps = int(seed), int(done_steps)
+    if done_steps == 0:
+        return seed * ENV_SEED_STRIDE, seed
+    e, m = np.random.SeedSequence([seed, done_steps]).generate_state(2, np.uint64)
+    return int(e >> np.uint64(2)) | (1 << 40), int(m >> np.uint64(33))
+
+
 def train_ranker(
     env_id: str,
     reward: str,
@@ -490,18 +509,18 @@ def train_ranker(
 
     Hyperparameters: the GNN entry for ``env_id`` in ``agents/hyperparams/ppo_mask.yml`` (or ``conf_file``; see
     :func:`gnn_hyperparams`), with
-    ``overrides``; the model is seeded with ``seed`` and training env i with ``seed·100000 + i``. Writes into
+    ``overrides``; the model is seeded with ``seed`` and training env i with ``seed·100000 + i`` (a resumed part:
+    both from :func:`run_part_seeds`, streams that no other run or part shares). Writes into
     ``run_dir``: ``curve.jsonl`` (rows ``timesteps, episodes, return, cooperator_fraction, rewires, wall_s``),
     ``checkpoint.zip`` (every ``checkpoint_every`` steps, atomic), ``model.zip`` and ``config.json`` when done.
     A finished run directory is returned as is, or continued from its ``model.zip`` when ``n_timesteps`` asks
-    for more; one with only a checkpoint resumes from it. Resumed parts use fresh episodes seeded past the ones
-    already used (a valid run of the same configuration, not bit-identical to an uninterrupted one);
+    for more; one with only a checkpoint resumes from it. Resumed parts use fresh episodes from streams no other run
+    or part uses (a valid run of the same configuration, not bit-identical to an uninterrupted one);
     ``train_seconds`` adds up the parts.
     """
     from sb3_contrib import MaskablePPO
 
     from agents.hyperparams import resolve
-    from agents.train import ENV_SEED_STRIDE
 
     if reward not in TRAIN_REWARDS:
         raise ValueError(f"reward must be one of {list(TRAIN_REWARDS)}, got {reward!r}")
@@ -534,11 +553,11 @@ def train_ranker(
         model = MaskablePPO.load(ckpt, device="cpu")
         done_steps = int(model.num_timesteps)
     ckpt = run_dir / "checkpoint.zip"
-    env_seed = int(seed) * ENV_SEED_STRIDE + done_steps
+    env_seed, model_seed = run_part_seeds(seed, done_steps)
     env = make_training_env(env_id, reward, meta["n_envs"], env_seed, env_kwargs)
     if done_steps:
         model.set_env(env)
-        model.set_random_seed(int(seed) + done_steps)
+        model.set_random_seed(model_seed)
     else:
         model = MaskablePPO(meta["policy"], env, seed=int(seed), **kwargs)
     callback = _curve_callback(store, ckpt, log_every, checkpoint_every, started)
@@ -576,5 +595,6 @@ __all__ = [
     "load_ranker",
     "rollout_learned",
     "run_heuristics",
+    "run_part_seeds",
     "train_ranker",
 ]

@@ -51,9 +51,10 @@ BASE = {"n_nodes": 500, "degree": 30, "beta": 0.005, "T": 2.0, "S": -1.0, "fermi
 COMPETITORS = ("GOOD_X", "RANDOM_X", "FAIR_X", "BAD_X")
 
 
-def band(p: float, q: float, runs: int) -> float:
-    """2σ agreement band of DESIGN §4 for published mean p (15 runs) and our mean q (``runs`` runs)."""
-    return 2.0 * math.sqrt(p * (1 - p) / PUBLISHED_RUNS + q * (1 - q) / runs)
+def band(p: float, q: float, runs: int, published_runs: int = PUBLISHED_RUNS) -> float:
+    """2σ agreement band for published mean p (``published_runs`` runs, 15 for the W sweep) and our mean q
+    (``runs`` runs); the Bernoulli variances p(1−p), q(1−q) bound those of any quantity in [0, 1]."""
+    return 2.0 * math.sqrt(p * (1 - p) / published_runs + q * (1 - q) / runs)
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -4,7 +4,9 @@
 - :mod:`~recsim_envs.coop.kernel`: the compiled (numba) step, rewire and initialisation kernels;
 - :mod:`~recsim_envs.coop.rules`: the rewiring rules (recommenders) and their codes;
 - :mod:`~recsim_envs.coop.env` / :mod:`~recsim_envs.coop.vector_env`: ``CooperationRewiring-v0`` and
-  ``RecommenderCompetition-v0`` (single and native vector envs).
+  ``RecommenderCompetition-v0`` (single and native vector envs);
+- :mod:`~recsim_envs.coop.multi_agent`: competing recommenders as PettingZoo agents (``multi_agent.env()``,
+  needs the ``[multiagent]`` extra).
 
 Running a heuristic on many replicas at once (the evaluation-table path; ``baselines.coop.evaluate_rules`` does
 the same for a registered preset)::

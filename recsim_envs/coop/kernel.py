@@ -611,3 +611,15 @@ def init_replicas(
             _record(ts, cnt, msize, r, n, float(k))
         if stop_absorb:
             _check_absorbed(cnt, msize, r, n)
+
+
+@njit(cache=True)
+def choose_pending(rule, nbr, pos, deg, strat, ncn, rec, members, msize, keys, ctrs, cnt, r, n):
+    """The partner that heuristic ``rule`` picks for replica r's pending rewire (−1: none), drawn from the
+    replica's own stream exactly as :func:`advance` draws it for a non-EXTERNAL rule at the same point. Used by
+    the multi-agent env so that a heuristic agent acting through the agent interface follows the simulator."""
+    if cnt[r, C_STATUS] != PENDING:
+        return -1
+    return _choose_target(
+        rule, nbr, pos, deg, strat, ncn, rec, members, msize, keys, ctrs, r, cnt[r, C_PA], cnt[r, C_PB], n
+    )

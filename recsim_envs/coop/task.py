@@ -24,6 +24,8 @@ GRAPH_OBS = ("adjacency", "edge_list")
 INVALID_ACTIONS = ("skip", "raise")
 REWIRING_OBJECTIVES = ("cooperation", "rewires")
 COMPETITION_OBJECTIVES = ("adoption", "cooperation", "rewires")
+#: the kernel's recommender codes fit 127 recommenders: the default rule, the agent and at most 125 opponents
+MAX_OPPONENTS = 125
 
 
 @dataclass
@@ -95,6 +97,8 @@ def build_competition(
         raise ValueError(f"agent_exclusive must be True or False, got {agent_exclusive!r}")
     if isinstance(opponents, str) or not isinstance(opponents, (list, tuple)):
         raise ValueError(f"opponents must be a list of rule names, got {opponents!r}")
+    if not 0 <= len(opponents) <= MAX_OPPONENTS:
+        raise ValueError(f"opponents must list 0 to {MAX_OPPONENTS} rules, got {len(opponents)}")
     for o in opponents:
         if rule_code(o, "opponents") & (EXCLUSIVE - 1) == EXTERNAL:
             raise ValueError(f"opponents must be heuristic rules, not EXTERNAL, got {o!r}")
