@@ -413,6 +413,11 @@ def stationary_profile(
     iters = np.zeros(m, dtype=np.int64)
     res = np.full(m, np.inf)
     active = np.ones(m, dtype=bool)
+    # Newton with a lagged safeguard: each round evaluates F and J once at the current point; a user whose residual
+    # did not fall below the previous round's returns to its previous point and takes the plain step F there
+    prevU = U.copy()
+    prevF = U.copy()
+    prev_res = np.full(m, np.inf)
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -422,27 +427,32 @@ def stationary_profile(
         if method == "newton":
             jf = _jac_F(pol, th, U[idx], A[idx], V, alpha, params.beta)
             G = jf["F"] - U[idx]
-            r0 = np.abs(G).max(-1)
-            eye = np.eye(U.shape[1])
+            r = np.abs(G).max(-1)
+            worse = ~(r < prev_res[idx]) & np.isfinite(prev_res[idx]) | ~np.isfinite(r)
+            done = (r <= tol) & ~worse
+            res[idx] = np.where(worse, prev_res[idx], r)
             try:
-                step = np.linalg.solve(eye - jf["J"], G[..., None])[..., 0]
+                step = np.linalg.solve(np.eye(U.shape[1]) - jf["J"], G[..., None])[..., 0]
             except np.linalg.LinAlgError:
                 step = G
-            cand = U[idx] + step
-            pc = evaluate(pol, th, cand, V, harmful, params.lam).p
-            Fc = attraction_map(pc, A[idx], V, alpha, params.beta)
-            rc = np.abs(Fc - cand).max(-1)
-            bad = ~(rc < r0) | ~np.isfinite(rc)
-            # fall back to the plain fixed-point step where Newton did not help
-            cand[bad] = jf["F"][bad]
-            rc[bad] = np.abs(G[bad]).max(-1)  # residual before this plain step (recomputed next round)
-            U[idx] = cand
-            res[idx] = np.where(bad, r0, rc)
-        else:
-            p = evaluate(pol, th, U[idx], V, harmful, params.lam).p
-            Fu = attraction_map(p, A[idx], V, alpha, params.beta)
-            res[idx] = np.abs(Fu - U[idx]).max(-1)
-            U[idx] = Fu
+            bad_step = ~np.isfinite(step).all(-1)
+            step[bad_step] = G[bad_step]
+            new = U[idx] + step
+            # worse: plain step from the previous point (its F is stored), then accept whatever comes next
+            new[worse] = prevF[idx][worse]
+            new[done] = U[idx][done]
+            ok = ~worse
+            gi = idx[ok]
+            prevU[gi], prevF[gi], prev_res[gi] = U[gi], jf["F"][ok], r[ok]
+            prev_res[idx[worse]] = np.inf
+            U[idx] = new
+            iters[idx] += 1
+            active[idx[done]] = False
+            continue
+        p = evaluate(pol, th, U[idx], V, harmful, params.lam).p
+        Fu = attraction_map(p, A[idx], V, alpha, params.beta)
+        res[idx] = np.abs(Fu - U[idx]).max(-1)
+        U[idx] = Fu
         iters[idx] += 1
         active[idx] = res[idx] > tol
     # final residual and stability at the returned point (one batched pass)
