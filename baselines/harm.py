@@ -36,6 +36,7 @@ from recsim_envs.harm.model import (
     ift_cotangents,
     objective_gradient,
     scores,
+    single_item_stationary,
     stationary_profile,
 )
 
@@ -276,6 +277,8 @@ def alternating(
         raise ValueError(f"anchor must be one of ['u0', 'previous'], got {anchor!r}")
     if start not in ALTERNATING_STARTS:
         raise ValueError(f"start must be one of {list(ALTERNATING_STARTS)}, got {start!r}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be ≥ 1, got {rounds!r}")
     t0 = time.perf_counter()
     if start == "u0":
         U = prob.U0.copy()
@@ -283,10 +286,11 @@ def alternating(
         U = (uniform(prob) if start == "uniform" else random_policy(prob, seed)).profile.U
     prev = None
     done = 0
-    for done in range(1, rounds + 1):
+    while done < rounds:
         items = np.sort(top_k_items(prob, U), axis=1)
         if anchor == "u0" and prev is not None and np.array_equal(items, prev):
             break
+        done += 1
         theta, sets = _theta_for_sets(prob, items)
         pol, _, _ = _policy_and_projection(prob, sets)
         sp = _solve(prob, pol, theta, U_init=U, anchor=None if anchor == "u0" else U, diagnostics=False)
@@ -302,22 +306,23 @@ def alternating(
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def single_item_values(prob: HarmProblem, items: np.ndarray, chunk_elems: int = 2_000_000) -> np.ndarray:
+def single_item_values(
+    prob: HarmProblem, items: np.ndarray, chunk_elems: int = 2_000_000, return_profiles: bool = False
+):
     """Exact stationary f of recommending item ``items[i, j]`` with probability 1 to user i (k = 1 item policy
-    with the problem's c), [m, K]. Users are processed in chunks of ≤ ``chunk_elems`` / (K·n) (vectorised inside)."""
+    with the problem's c), [m, K] (and the stationary profiles [m, K, d] with ``return_profiles``). Users are
+    processed in chunks of ≤ ``chunk_elems`` / (K·n) (vectorised inside)."""
     m, K = items.shape
     f = np.empty((m, K))
+    U = np.empty((m, K, prob.V.shape[1]))
     per = max(1, chunk_elems // (K * prob.n))
-    pol = ItemPolicy(prob.c)
     for a in range(0, m, per):  # memory bound only: each chunk is one batched fixed-point solve
         b = min(m, a + per)
-        it = items[a:b].reshape(-1)
-        th = np.zeros((it.size, prob.n))
-        th[np.arange(it.size), it] = 1.0
         U0 = np.repeat(prob.U0[a:b], K, axis=0)
-        sp = stationary_profile(pol, th, U0, prob.V, prob.harmful, prob.params, tol=1e-11, diagnostics=False)
-        f[a:b] = sp.metrics.f.reshape(b - a, K)
-    return f
+        Ub, fb, _ = single_item_stationary(items[a:b].reshape(-1), U0, prob.V, prob.harmful, prob.params, prob.c)
+        f[a:b] = fb.reshape(b - a, K)
+        U[a:b] = Ub.reshape(b - a, K, -1)
+    return (f, U) if return_profiles else f
 
 
 def screen_single_items(
@@ -360,21 +365,23 @@ def screen_single_items(
     return np.argpartition(-f_est, K - 1, axis=1)[:, :K]
 
 
-def single_item_candidates(prob: HarmProblem, exact_limit: int = 256, screen: int = 8):
-    """Single-item policies ranked by exact stationary f: (items [m, K], f [m, K], exhaustive).
+def single_item_candidates(prob: HarmProblem, exact_limit: int = 256, screen: int = 8, return_profiles: bool = False):
+    """Single-item policies ranked by exact stationary f: (items [m, K], f [m, K], exhaustive), plus their
+    stationary profiles [m, K, d] with ``return_profiles``.
 
     With at most ``exact_limit`` allowed items every one is evaluated exactly (K = n_allowed, ``exhaustive`` True);
-    otherwise the ``screen`` most promising items by :func:`screen_single_items` (always including the top item at u0) are
-    evaluated exactly (the best single item is then the best *found*, not certified)."""
+    otherwise the ``screen`` most promising items by :func:`screen_single_items` (always including the top item at
+    u0) are evaluated exactly (the best single item is then the best *found*, not certified)."""
     allowed = np.flatnonzero(prob.allowed)
     exhaustive = allowed.size <= exact_limit
     if exhaustive:
         items = np.tile(allowed, (prob.m, 1))
     else:
         items = screen_single_items(prob, max(screen, prob.k), include=top_k_items(prob, prob.U0, 1)[:, 0])
-    f = single_item_values(prob, items)
+    f, U = single_item_values(prob, items, return_profiles=True)
     order = np.argsort(-f, axis=1, kind="stable")
-    return np.take_along_axis(items, order, 1), np.take_along_axis(f, order, 1), exhaustive
+    out = np.take_along_axis(items, order, 1), np.take_along_axis(f, order, 1), exhaustive
+    return (*out, np.take_along_axis(U, order[..., None], 1)) if return_profiles else out
 
 
 def best_vertex(prob: HarmProblem, exact_limit: int = 256, screen: int = 8) -> HarmSolution:
@@ -409,16 +416,18 @@ def best_vertex(prob: HarmProblem, exact_limit: int = 256, screen: int = 8) -> H
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _ascent(prob, pol, project, theta, max_iter, ftol):
+def _ascent(prob, pol, project, theta, max_iter, ftol, f0=None, U0=None):
     """Projected gradient ascent on f(θ, ū(θ)) with per-user backtracking (step ×1.5 on success, ×0.25 on
     failure; only improving, converged steps are accepted). A user stops when its step gains less than ``ftol``
     (relative), when the step size underflows, or at once when the projected step leaves θ unchanged (θ is then a
-    KKT point; every vertex start that is already stationary costs one gradient). Returns θ and the iteration
-    count."""
+    KKT point; every vertex start that is already stationary costs one gradient). ``f0``, ``U0``: f and the
+    stationary profiles at the starts when the caller has them. Returns θ, f, ū and the iteration count."""
     m = theta.shape[0]
-    sp = _solve(prob, pol, theta, tol=1e-11, diagnostics=False)
-    f = sp.metrics.f.copy()
-    U = sp.U.copy()
+    if f0 is None:
+        sp = _solve(prob, pol, theta, tol=1e-11, diagnostics=False)
+        f0, U0 = sp.metrics.f, sp.U
+    f = np.array(f0, dtype=float)
+    U = np.array(U0, dtype=float)
     eta = np.full(m, np.nan)
     active = np.ones(m, bool)
     it = 0
@@ -455,7 +464,7 @@ def _ascent(prob, pol, project, theta, max_iter, ftol):
         small_gain = acc & (gain <= ftol * (1.0 + np.abs(fc)))
         tiny_step = eta[idx] * gmax < 1e-10
         active[idx[small_gain | tiny_step]] = False
-    return theta, it
+    return theta, f, U, it
 
 
 @dataclass
@@ -518,45 +527,46 @@ def ift(
     if prob.policy_class == "cardinality" and prob.k > 1:
         return _ift_sets(prob, max_iter, ftol, column_rounds, exact_limit, screen, t0)
     item_k1 = prob.policy_class == "cardinality"
-    inits, names, cert = [], [], {}
+    inits, names, cert = [], [], {}  # inits: (θ, f, ū) per start
+
+    def add(name, sol):
+        inits.append((sol.theta, sol.f, sol.profile.U))
+        names.append(name)
+
     for s in starts:
         if s == "uniform":
-            inits.append(uniform(prob).theta)
-            names.append("uniform")
+            add("uniform", uniform(prob))
         elif s == "top-k(u0)":
-            inits.append(top_k_u0(prob).theta)
-            names.append("top-k(u0)")
+            add("top-k(u0)", top_k_u0(prob))
         elif s == "alternating":
             for st in ("uniform", "u0"):
-                inits.append(alternating(prob, start=st).theta)
-                names.append(f"alternating[{st} start]")
+                add(f"alternating[{st} start]", alternating(prob, start=st))
         elif item_k1:
-            items, f_items, exhaustive = single_item_candidates(prob, exact_limit, screen)
+            items, f_items, exhaustive, U_items = single_item_candidates(prob, exact_limit, screen, True)
             cert = dict(best_single_item=items[:, 0], best_single_item_f=f_items[:, 0])
             cert["single_items_exhaustive"] = exhaustive
             for j in range(min(vertex_starts, items.shape[1])):
-                inits.append(_theta_for_sets(prob, items[:, j : j + 1])[0])
+                inits.append((_theta_for_sets(prob, items[:, j : j + 1])[0], f_items[:, j], U_items[:, j]))
                 names.append(f"single item #{j + 1}")
         else:
-            inits.append(best_vertex(prob, exact_limit, screen).theta)
-            names.append("best vertex")
-    ns = len(inits)
-    stacked = HarmProblem(
-        prob.V,
-        prob.harmful,
-        np.tile(prob.U0, (ns, 1)),
-        prob.params,
-        prob.c,
-        prob.k,
-        prob.policy_class,
-        prob.allow_harmful,
-    )
+            add("best vertex", best_vertex(prob, exact_limit, screen))
+    ns, m = len(inits), prob.m
+    TH = np.stack([t for t, _, _ in inits])  # [ns, m, n]
+    # identical starts of one user (e.g. top-k(u0) and the u0-start alternating) are ascended once
+    dup = np.zeros((ns, m), bool)
+    for j in range(1, ns):  # over the few starts, vectorised over users
+        dup[j] = np.any([(TH[j] == TH[i]).all(-1) for i in range(j)], axis=0)
+    keep = np.flatnonzero(~dup.reshape(-1))  # row j·m + user
+    stacked = prob.subset_users(keep % m)
     pol, project, _ = _policy_and_projection(stacked)
-    theta, it = _ascent(stacked, pol, project, np.concatenate(inits), max_iter, ftol)
-    f = _solve(stacked, pol, theta, diagnostics=False).metrics.f.reshape(ns, prob.m)
-    pick = np.argmax(f, axis=0)
-    theta = theta.reshape(ns, prob.m, -1)[pick, np.arange(prob.m)]
-    sol = _solution("ift", prob, theta, t0=t0, iterations=it)
+    F0 = np.stack([f for _, f, _ in inits]).reshape(-1)[keep]
+    U0 = np.stack([u for _, _, u in inits]).reshape(ns * m, -1)[keep]
+    theta, f_k, U_k, it = _ascent(stacked, pol, project, TH.reshape(ns * m, -1)[keep], max_iter, ftol, F0, U0)
+    f = np.full(ns * m, -np.inf)
+    f[keep] = f_k
+    pick = np.argmax(f.reshape(ns, m), axis=0)
+    rows = np.searchsorted(keep, pick * m + np.arange(m))
+    sol = _solution("ift", prob, theta[rows], t0=t0, iterations=it, U_init=U_k[rows])
     sol.extra["start"] = np.asarray(names)[pick]
     if item_k1:
         if not cert:
@@ -598,7 +608,7 @@ def _ift_sets(prob, max_iter, ftol, rounds, exact_limit, screen, t0):
     total = 0
     for _ in range(rounds):
         pol, project, _ = _policy_and_projection(stacked, sets)
-        theta, it = _ascent(stacked, pol, project, theta, max_iter, ftol)
+        theta, _, _, it = _ascent(stacked, pol, project, theta, max_iter, ftol)
         total += it
         # best-response set from the IFT cotangent: grad_E = (a + Σ_E x_v) / (c + s_E)
         sp = _solve(stacked, pol, theta)

@@ -52,8 +52,10 @@ def _indep(prob, theta):
 
 def _simplex_grid(n_free, res):
     """All points of the (n_free − 1)-simplex with coordinates in {0, 1/res, …, 1}."""
-    pts = [np.bincount(np.asarray(c, int), minlength=n_free) for c in itertools.combinations_with_replacement(
-        range(n_free), res)]
+    pts = [
+        np.bincount(np.asarray(c, int), minlength=n_free)
+        for c in itertools.combinations_with_replacement(range(n_free), res)
+    ]
     return np.asarray(pts, float) / res
 
 
@@ -83,8 +85,9 @@ def _brute_force(prob, res=5, step_min=1e-10):
         cand = best[:, None, :] + step * dirs[None]
         cand = np.clip(cand, 0.0, None)
         cand /= cand.sum(2, keepdims=True)
-        fc = _f_indep(cand.reshape(m * D, n), np.repeat(prob.U0, D, 0), prob.V, prob.harmful, prob.params.lam,
-                      prob.c).reshape(m, D)
+        fc = _f_indep(
+            cand.reshape(m * D, n), np.repeat(prob.U0, D, 0), prob.V, prob.harmful, prob.params.lam, prob.c
+        ).reshape(m, D)
         k = np.argmax(fc, 1)
         better = fc[np.arange(m), k] > fbest
         if better.any():
@@ -129,8 +132,9 @@ def test_optimiser_beats_every_baseline_on_every_user_of_the_default_catalogue(d
     allowed = np.flatnonzero(prob.allowed)
     one_hot = np.zeros((prob.m * allowed.size, prob.n))
     one_hot[np.arange(one_hot.shape[0]), np.tile(allowed, prob.m)] = 1.0
-    f_items = _f_indep(one_hot, np.repeat(prob.U0, allowed.size, 0), prob.V, prob.harmful, prob.params.lam,
-                       prob.c).reshape(prob.m, allowed.size)
+    f_items = _f_indep(
+        one_hot, np.repeat(prob.U0, allowed.size, 0), prob.V, prob.harmful, prob.params.lam, prob.c
+    ).reshape(prob.m, allowed.size)
     baselines = {
         "best single item": f_items.max(1),
         "uniform": _indep(prob, uniform(prob).theta),
