@@ -12,11 +12,21 @@ Policy classes (``recsim_envs.harm.model``):
 * ``"sampling"`` — independent sampling: q ∈ [0, 1]^n, Σ q ≤ k, q_H = 0 (``SamplingPolicy``, exact expectation).
 
 Methods: ``uniform``; ``top-k at u0`` (optimal when preferences are static); ``alternating`` optimisation
-(stationary profile → top-k at it, 10 rounds; ``anchor="previous"`` anchors each round's fixed point at the previous
-profile as the authors' bounded-cardinality code does, ``"u0"`` by default); ``ift`` — projected gradient ascent on
-f(θ, ū(θ)) with the adjoint IFT gradient, batched across users with per-user backtracking step sizes, started from
-uniform and from top-k(u0) (best of the two per user). Every method is evaluated at its own stationary profile
-anchored at u0.
+(stationary profile → top-k at it, up to 10 rounds) started, as the authors run it, from the stationary profile of
+the uniform policy (``start="uniform"``, default), of a seeded random policy (``"random"``) or from u0 (``"u0"``:
+its first round is top-k(u0), which for k = 1 is usually a fixed point of the alternation); ``anchor="previous"``
+anchors each round's fixed point at the previous profile as the authors' bounded-cardinality code does, ``"u0"`` by
+default; ``best_vertex`` — the best vertex of the policy set (k = 1: the best single item, every allowed item's
+stationary f computed exactly when n_allowed ≤ 256, else the few most promising by a documented screen,
+:func:`screen_single_items`; k > 1: the better of two candidate k-sets); ``ift`` — projected gradient ascent on
+f(θ, ū(θ)) with the adjoint IFT gradient, batched across users and starts with per-user backtracking step sizes,
+from uniform, top-k(u0), both alternating results and the best vertices, best per user, with a per-user
+certificate for k = 1 (best single-item f, KKT projected-gradient norm). Every method is evaluated at its own
+stationary profile anchored at u0.
+
+On the harm problems measured so far the k = 1 optimum is (to solver precision) a single item for every user: the
+best single item matches a brute-force search of the simplex on small problems, and gradient ascent from
+uniform or top-k(u0) alone stops at a worse vertex on a large share of users (``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
