@@ -517,7 +517,8 @@ def ift(
     """IFT-gradient policy: multi-start projected gradient ascent, best per user (module docstring).
 
     ``starts`` (any subset, in one stacked batch of users): ``"uniform"``, ``"top-k(u0)"``, ``"alternating"``
-    (both the uniform-start and the u0-start alternating results) and ``"vertices"`` (k = 1: the
+    (the uniform-start and the u0-start alternating results, and the u0-start one with the authors'
+    previous-profile anchor) and ``"vertices"`` (k = 1: the
     ``vertex_starts`` best single items of :func:`single_item_candidates`; otherwise :func:`best_vertex`). Each start
     only accepts improving steps, so the result is ≥ every start on every user. ``extra["start"]`` names the start
     that won per user.
@@ -528,8 +529,8 @@ def ift(
     KKT point; see :func:`kkt_norm`) — and ``kkt_ok`` = kkt_norm ≤ ``kkt_tol`` · (1 + ‖∇f‖∞).
 
     k > 1 bounded cardinality: column generation over a per-user support of k-sets (``column_rounds`` rounds, each
-    adding the Dinkelbach best-gradient set and re-optimising π on the support), run from two starts — uniform over
-    and the best of {top-k(u0), both alternating results, best vertex} as the initial support."""
+    adding the Dinkelbach best-gradient set and re-optimising π on the support), run from two starts on the initial
+    support {top-k(u0), the three alternating results, best vertex}: uniform over it, and all mass on its best set."""
     t0 = time.perf_counter()
     unknown = set(starts) - set(IFT_STARTS)
     if unknown or not starts:
@@ -551,6 +552,7 @@ def ift(
         elif s == "alternating":
             for st in ("uniform", "u0"):
                 add(f"alternating[{st} start]", alternating(prob, start=st))
+            add("alternating[u0 start, previous-profile anchor]", alternating(prob, start="u0", anchor="previous"))
         elif item_k1:
             items, f_items, exhaustive, U_items = single_item_candidates(prob, exact_limit, screen, True)
             cert = dict(best_single_item=items[:, 0], best_single_item_f=f_items[:, 0])
@@ -605,8 +607,8 @@ def kkt_norm(prob: HarmProblem, sol: HarmSolution) -> tuple[np.ndarray, np.ndarr
 def _ift_sets(prob, max_iter, ftol, rounds, exact_limit, screen, t0):
     m = prob.m
     base = [top_k_u0(prob), alternating(prob, start="u0"), alternating(prob, start="uniform")]
-    base.append(best_vertex(prob, exact_limit, screen))
-    sets0 = np.concatenate([np.sort(b.sets[:, :1, :], axis=2) for b in base], axis=1)  # [m, 4, k]
+    base += [alternating(prob, start="u0", anchor="previous"), best_vertex(prob, exact_limit, screen)]
+    sets0 = np.concatenate([np.sort(b.sets[:, :1, :], axis=2) for b in base], axis=1)  # [m, 5, k]
     best0 = np.argmax(np.stack([b.f for b in base], 1), axis=1)
     # two starts stacked as 2m users: uniform over the initial support, and all mass on its best set
     th_mix = np.full((m, sets0.shape[1]), 1.0 / sets0.shape[1])
