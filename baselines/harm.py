@@ -731,27 +731,35 @@ class StationaryPolicy:
         return a if batched else a[0]
 
 
+COMPARE_METHODS = (
+    "uniform",
+    "top-k(u0)",
+    "alternating",
+    "alternating(u0 start)",
+    "alternating(random start)",
+    "best vertex",
+    "ift",
+)
+
+
 def compare(prob: HarmProblem, alternating_anchor: str = "u0", seed: int = 0, **ift_kw) -> dict[str, HarmSolution]:
-    """Every method on one problem: ``uniform``, ``top-k(u0)``, ``alternating`` (uniform start, as the authors run
-    it), ``alternating(u0 start)``, ``alternating(random start)`` (seeded by ``seed``), ``best vertex`` (k = 1: the
-    best single item) and ``ift`` (multi-start)."""
+    """Every method on one problem, keyed by :data:`COMPARE_METHODS`: ``uniform``, ``top-k(u0)``, ``alternating``
+    (uniform start, as the authors run it), ``alternating(u0 start)``, ``alternating(random start)`` (seeded by
+    ``seed``), ``best vertex`` (k = 1: the best single item) and ``ift`` (multi-start)."""
     alt = {
         f"alternating{'' if st == 'uniform' else f'({st} start)'}": alternating(
             prob, anchor=alternating_anchor, start=st, seed=seed
         )
         for st in ("uniform", "u0", "random")
     }
-    return {
-        "uniform": uniform(prob),
-        "top-k(u0)": top_k_u0(prob),
-        **alt,
-        "best vertex": best_vertex(prob),
-        "ift": ift(prob, **ift_kw),
-    }
+    out = {"uniform": uniform(prob), "top-k(u0)": top_k_u0(prob), **alt, "best vertex": best_vertex(prob)}
+    out["ift"] = ift(prob, **ift_kw)
+    return {k: out[k] for k in COMPARE_METHODS}
 
 
 __all__ = [
     "ALTERNATING_STARTS",
+    "COMPARE_METHODS",
     "IFT_STARTS",
     "HarmProblem",
     "HarmSolution",
