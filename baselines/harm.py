@@ -535,6 +535,9 @@ def ift(
     unknown = set(starts) - set(IFT_STARTS)
     if unknown or not starts:
         raise ValueError(f"starts must be a non-empty subset of {list(IFT_STARTS)}, got {starts!r}")
+    for name, val, lo in (("vertex_starts", vertex_starts, 1), ("screen", screen, 1), ("exact_limit", exact_limit, 0)):
+        if not isinstance(val, (int, np.integer)) or val < lo:
+            raise ValueError(f"{name} must be an integer ≥ {lo}, got {val!r}")
     if prob.policy_class == "cardinality" and prob.k > 1:
         return _ift_sets(prob, max_iter, ftol, column_rounds, exact_limit, screen, t0)
     item_k1 = prob.policy_class == "cardinality"

@@ -208,3 +208,14 @@ def test_multi_start_ift_is_at_least_every_start_for_k_above_one(k, policy_class
     sol = ift(prob, column_rounds=3)
     for base in (top_k_u0(prob), alternating(prob), alternating(prob, start="u0"), best_vertex(prob)):
         assert np.all(sol.f >= base.f - 1e-8), base.method
+
+
+def test_ift_rejects_bad_options():
+    cat = synthetic_catalogue(10, 3, seed=0)
+    prob = HarmProblem(cat.V, cat.harmful, cat.U0, HarmParams(), 6.0, 1)
+    with pytest.raises(ValueError, match="starts"):
+        ift(prob, starts=("uniform", "middle"))
+    with pytest.raises(ValueError, match="screen"):
+        ift(prob, screen=0)
+    with pytest.raises(ValueError, match="vertex_starts"):
+        ift(prob, vertex_starts=0)
