@@ -219,3 +219,17 @@ def test_ift_rejects_bad_options():
         ift(prob, screen=0)
     with pytest.raises(ValueError, match="vertex_starts"):
         ift(prob, vertex_starts=0)
+
+
+def test_batched_solve_matches_lapack_and_flags_singular_systems():
+    from recsim_envs.harm.linalg import batched_solve
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(50, 12, 12)) + 4 * np.eye(12)
+    b = rng.normal(size=(50, 12))
+    np.testing.assert_allclose(batched_solve(A, b), np.linalg.solve(A, b[..., None])[..., 0], rtol=1e-10, atol=1e-12)
+    A[3] = 0.0
+    x = batched_solve(A, b)
+    assert np.isnan(x[3]).all() and np.isfinite(np.delete(x, 3, 0)).all()
+    with pytest.raises(ValueError, match="shapes"):
+        batched_solve(A, b[:, :5])
