@@ -12,11 +12,21 @@ Policy classes (``recsim_envs.harm.model``):
 * ``"sampling"`` — independent sampling: q ∈ [0, 1]^n, Σ q ≤ k, q_H = 0 (``SamplingPolicy``, exact expectation).
 
 Methods: ``uniform``; ``top-k at u0`` (optimal when preferences are static); ``alternating`` optimisation
-(stationary profile → top-k at it, 10 rounds; ``anchor="previous"`` anchors each round's fixed point at the previous
-profile as the authors' bounded-cardinality code does, ``"u0"`` by default); ``ift`` — projected gradient ascent on
-f(θ, ū(θ)) with the adjoint IFT gradient, batched across users with per-user backtracking step sizes, started from
-uniform and from top-k(u0) (best of the two per user). Every method is evaluated at its own stationary profile
-anchored at u0.
+(stationary profile → top-k at it, up to 10 rounds) started, as the authors run it, from the stationary profile of
+the uniform policy (``start="uniform"``, default), of a seeded random policy (``"random"``) or from u0 (``"u0"``:
+its first round is top-k(u0), which for k = 1 is usually a fixed point of the alternation); ``anchor="previous"``
+anchors each round's fixed point at the previous profile as the authors' bounded-cardinality code does, ``"u0"`` by
+default; ``best_vertex`` — the best vertex of the policy set (k = 1: the best single item, every allowed item's
+stationary f computed exactly when n_allowed ≤ 256, else the few most promising by a documented screen,
+:func:`screen_single_items`; k > 1: the better of two candidate k-sets); ``ift`` — projected gradient ascent on
+f(θ, ū(θ)) with the adjoint IFT gradient, batched across users and starts with per-user backtracking step sizes,
+from uniform, top-k(u0), both alternating results and the best vertices, best per user, with a per-user
+certificate for k = 1 (best single-item f, KKT projected-gradient norm). Every method is evaluated at its own
+stationary profile anchored at u0.
+
+On the harm problems measured so far the k = 1 optimum is (to solver precision) a single item for every user: the
+best single item matches a brute-force search of the simplex on small problems, and gradient ascent from
+uniform or top-k(u0) alone stops at a worse vertex on a large share of users (``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from recsim_envs.harm.model import (
     ift_cotangents,
     objective_gradient,
     scores,
+    single_item_stationary,
     stationary_profile,
 )
 
@@ -175,10 +186,10 @@ def _solve(prob: HarmProblem, pol, theta, **kw) -> StationaryProfile:
     return stationary_profile(pol, theta, prob.U0, prob.V, prob.harmful, prob.params, **kw)
 
 
-def top_k_items(prob: HarmProblem, U: np.ndarray) -> np.ndarray:
-    """The k allowed items with the highest score at profiles U, [m, k] (ties broken by index)."""
+def top_k_items(prob: HarmProblem, U: np.ndarray, k: int | None = None) -> np.ndarray:
+    """The k (default ``prob.k``) allowed items with the highest score at profiles U, [m, k] (ties by index)."""
     sc = np.where(prob.allowed, U @ prob.V.T, -np.inf)
-    return np.argsort(-sc, axis=1, kind="stable")[:, : prob.k]
+    return np.argsort(-sc, axis=1, kind="stable")[:, : prob.k if k is None else k]
 
 
 def _theta_for_sets(prob: HarmProblem, items: np.ndarray):
@@ -235,22 +246,179 @@ def top_k_u0(prob: HarmProblem) -> HarmSolution:
     return _solution("top-k(u0)", prob, theta, sets, t0=t0)
 
 
-def alternating(prob: HarmProblem, rounds: int = 10, anchor: str = "u0") -> HarmSolution:
-    """Alternating optimisation: profile → top-k at it → its stationary profile, ``rounds`` times.
+ALTERNATING_STARTS = ("uniform", "random", "u0")
 
-    ``anchor="u0"`` (default) solves each round's fixed point with the model's u0 anchor; ``"previous"`` anchors
-    the β-term at the previous round's profile (the authors' bounded-cardinality code). The returned policy is
-    evaluated at its own stationary profile anchored at u0."""
+
+def random_policy(prob: HarmProblem, seed: int = 0, n_sets: int = 64) -> HarmSolution:
+    """A seeded random policy: π ~ Dirichlet(1, …, 1) over the allowed items (k = 1); for k > 1 a Dirichlet(1)
+    distribution over ``n_sets`` uniformly drawn k-sets per user; sampling: q_v ~ U(0, 1) on the allowed items,
+    scaled down (never up) so that Σq ≤ k."""
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    m, n = prob.m, prob.n
+    allowed = np.flatnonzero(prob.allowed)
+    if prob.policy_class == "sampling":
+        q = np.zeros((m, n))
+        q[:, allowed] = rng.random((m, allowed.size))
+        q *= np.minimum(1.0, prob.k / q.sum(1, keepdims=True))
+        return _solution("random", prob, q, t0=t0)
+    if prob.k == 1:
+        pi = np.zeros((m, n))
+        pi[:, allowed] = rng.dirichlet(np.ones(allowed.size), m)
+        return _solution("random", prob, pi, t0=t0)
+    sets = allowed[np.argsort(rng.random((m, n_sets, allowed.size)), axis=2)[:, :, : prob.k]]
+    return _solution("random", prob, rng.dirichlet(np.ones(n_sets), m), sets, t0=t0)
+
+
+def alternating(
+    prob: HarmProblem, rounds: int = 10, anchor: str = "u0", start: str = "uniform", seed: int = 0
+) -> HarmSolution:
+    """Alternating optimisation: profile → top-k at it → its stationary profile, at most ``rounds`` times.
+
+    ``start`` is the first profile: ``"uniform"`` (default, as the authors run it) the stationary profile of the
+    uniform policy; ``"random"`` that of a seeded random policy (:func:`random_policy` with ``seed``); ``"u0"``
+    the inherent profile — then the first round *is* top-k(u0), and for k = 1 top-k(u0) is usually a fixed point of
+    the alternation, so this start mostly returns top-k(u0). With u0 anchoring the rounds stop early once the
+    recommended set repeats (the next round would reproduce it). ``anchor="u0"`` solves each round's fixed point
+    with the model's u0 anchor; ``"previous"`` anchors the β-term at the previous round's profile (the authors'
+    bounded-cardinality code). The returned policy is evaluated at its own stationary profile anchored at u0; the
+    start and anchor are in ``extra`` and in the method name."""
     if anchor not in ("u0", "previous"):
         raise ValueError(f"anchor must be one of ['u0', 'previous'], got {anchor!r}")
+    if start not in ALTERNATING_STARTS:
+        raise ValueError(f"start must be one of {list(ALTERNATING_STARTS)}, got {start!r}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be ≥ 1, got {rounds!r}")
     t0 = time.perf_counter()
-    U = prob.U0.copy()
-    for _ in range(rounds):
-        theta, sets = _theta_for_sets(prob, top_k_items(prob, U))
+    if start == "u0":
+        U = prob.U0.copy()
+    else:
+        U = (uniform(prob) if start == "uniform" else random_policy(prob, seed)).profile.U
+    prev = None
+    done = 0
+    while done < rounds:
+        items = np.sort(top_k_items(prob, U), axis=1)
+        if anchor == "u0" and prev is not None and np.array_equal(items, prev):
+            break
+        done += 1
+        theta, sets = _theta_for_sets(prob, items)
         pol, _, _ = _policy_and_projection(prob, sets)
-        sp = _solve(prob, pol, theta, U_init=U, anchor=None if anchor == "u0" else U)
-        U = sp.U
-    return _solution(f"alternating({anchor})", prob, theta, sets, t0=t0, iterations=rounds)
+        sp = _solve(prob, pol, theta, U_init=U, anchor=None if anchor == "u0" else U, diagnostics=False)
+        U, prev = sp.U, items
+    name = f"alternating[{start} start" + (", previous-profile anchor]" if anchor == "previous" else "]")
+    sol = _solution(name, prob, theta, sets, t0=t0, iterations=done)
+    sol.extra.update(start=start, anchor=anchor, seed=seed if start == "random" else None)
+    return sol
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# vertices: single items (k = 1) and k-sets
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def single_item_values(
+    prob: HarmProblem, items: np.ndarray, chunk_elems: int = 2_000_000, return_profiles: bool = False
+):
+    """Exact stationary f of recommending item ``items[i, j]`` with probability 1 to user i (k = 1 item policy
+    with the problem's c), [m, K] (and the stationary profiles [m, K, d] with ``return_profiles``). Users are
+    processed in chunks of ≤ ``chunk_elems`` / (K·n) (vectorised inside)."""
+    m, K = items.shape
+    f = np.empty((m, K))
+    U = np.empty((m, K, prob.V.shape[1]))
+    per = max(1, chunk_elems // (K * prob.n))
+    for a in range(0, m, per):  # memory bound only: each chunk is one batched fixed-point solve
+        b = min(m, a + per)
+        U0 = np.repeat(prob.U0[a:b], K, axis=0)
+        Ub, fb, _ = single_item_stationary(items[a:b].reshape(-1), U0, prob.V, prob.harmful, prob.params, prob.c)
+        f[a:b] = fb.reshape(b - a, K)
+        U[a:b] = Ub.reshape(b - a, K, -1)
+    return (f, U) if return_profiles else f
+
+
+def screen_single_items(
+    prob: HarmProblem, K: int, fixed_point_steps: int = 4, include: np.ndarray | None = None
+) -> np.ndarray:
+    """The K allowed items per user with the highest *approximate* single-item stationary f, [m, K].
+
+    The screen freezes the organic part of the attraction map at u0 (σ⁰ = σ(u0), A = Σ_w α_w σ⁰_w w,
+    B = Σ_w α_w σ⁰_w). Recommending v alone, the profile is then a function of the click probability x = r_v only,
+    u(x) = (β u0 + α_v x v + (1 − x) A) / (β + α_v x + (1 − x) B), and x solves x = s_v(u(x)) / (s_v(u(x)) + c)
+    (``fixed_point_steps`` plain iterations from the static x at u0). The harmful mass is extrapolated log-linearly,
+    σ_H(u) ≈ σ_H(u0) exp⟨u − u0, v̄_H − v̄⟩ (v̄, v̄_H: σ⁰-weighted means of all / harmful items), and
+    f ≈ x (1 − λ 1_H(v)) − λ (1 − x) σ_H(u(x)). Cost: O(n d) per user (three [m, d] @ [d, n] products)."""
+    V, c, beta, lam = prob.V, prob.c, prob.params.beta, prob.params.lam
+    alpha = prob.params.alphas(prob.harmful)
+    hm = prob.harmful.astype(float)
+    sig = scores(prob.U0, V)
+    sig /= sig.sum(-1, keepdims=True)
+    asig = alpha * sig
+    A, B = asig @ V, asig.sum(-1, keepdims=True)
+    sh = sig * hm
+    sigH = sh.sum(-1, keepdims=True)
+    delta = sh @ V / np.maximum(sigH, 1e-300) - sig @ V
+    a0, Av, dv = prob.U0 @ V.T, A @ V.T, delta @ V.T
+    q = (V * V).sum(1)
+    u0d = (prob.U0 * delta).sum(-1, keepdims=True)
+    Ad = (A * delta).sum(-1, keepdims=True)
+    x = 1.0 / (1.0 + c * np.exp(-np.minimum(a0, 700.0)))
+    for _ in range(fixed_point_steps):
+        den = beta + alpha * x + (1.0 - x) * B
+        z = (beta * a0 + alpha * x * q + (1.0 - x) * Av) / den
+        x = 1.0 / (1.0 + c * np.exp(-np.minimum(z, 700.0)))
+    den = beta + alpha * x + (1.0 - x) * B
+    zd = (beta * u0d + alpha * x * dv + (1.0 - x) * Ad) / den
+    f_est = x * (1.0 - lam * hm) - lam * (1.0 - x) * sigH * np.exp(np.minimum(zd - u0d, 700.0))
+    f_est[:, ~prob.allowed] = -np.inf
+    if include is not None:  # items that must be kept (e.g. the top item at u0)
+        f_est[np.arange(prob.m), include] = np.inf
+    K = min(K, int(prob.allowed.sum()))
+    return np.argpartition(-f_est, K - 1, axis=1)[:, :K]
+
+
+def single_item_candidates(prob: HarmProblem, exact_limit: int = 256, screen: int = 8, return_profiles: bool = False):
+    """Single-item policies ranked by exact stationary f: (items [m, K], f [m, K], exhaustive), plus their
+    stationary profiles [m, K, d] with ``return_profiles``.
+
+    With at most ``exact_limit`` allowed items every one is evaluated exactly (K = n_allowed, ``exhaustive`` True);
+    otherwise the ``screen`` most promising items by :func:`screen_single_items` (always including the top item at
+    u0) are evaluated exactly (the best single item is then the best *found*, not certified)."""
+    allowed = np.flatnonzero(prob.allowed)
+    exhaustive = allowed.size <= exact_limit
+    if exhaustive:
+        items = np.tile(allowed, (prob.m, 1))
+    else:
+        items = screen_single_items(prob, max(screen, prob.k), include=top_k_items(prob, prob.U0, 1)[:, 0])
+    f, U = single_item_values(prob, items, return_profiles=True)
+    order = np.argsort(-f, axis=1, kind="stable")
+    out = np.take_along_axis(items, order, 1), np.take_along_axis(f, order, 1), exhaustive
+    return (*out, np.take_along_axis(U, order[..., None], 1)) if return_profiles else out
+
+
+def best_vertex(prob: HarmProblem, exact_limit: int = 256, screen: int = 8) -> HarmSolution:
+    """The best *vertex* of the policy set per user, evaluated exactly at its stationary profile.
+
+    k = 1 (bounded cardinality): the best single item (:func:`single_item_candidates`: exhaustive when n_allowed ≤
+    ``exact_limit``, else screened). k > 1 and sampling: the better of two candidate k-sets recommended with
+    probability 1 (q = 1 on the set for sampling) — the k items with the best single-item f, and the top-k at the
+    stationary profile of the best single item. ``extra`` holds the single-item ranking."""
+    t0 = time.perf_counter()
+    items, f_items, exhaustive = single_item_candidates(prob, exact_limit, screen)
+    extra = dict(best_single_item=items[:, 0], best_single_item_f=f_items[:, 0], single_items_exhaustive=exhaustive)
+    if prob.k == 1 and prob.policy_class == "cardinality":
+        theta, sets = _theta_for_sets(prob, items[:, :1])
+        sol = _solution("best single item", prob, theta, sets, t0=t0)
+        sol.extra.update(extra)
+        return sol
+    th1 = np.zeros((prob.m, prob.n))
+    th1[np.arange(prob.m), items[:, 0]] = 1.0
+    U1 = stationary_profile(ItemPolicy(prob.c), th1, prob.U0, prob.V, prob.harmful, prob.params).U
+    cands = [np.sort(items[:, : prob.k], 1), np.sort(top_k_items(prob, U1), 1)]
+    sols = [_solution("best vertex", prob, *_theta_for_sets(prob, E)) for E in cands]
+    pick = np.argmax(np.stack([s.f for s in sols]), axis=0)
+    best = np.where(pick[:, None] == 0, cands[0], cands[1])
+    sol = _solution("best vertex", prob, *_theta_for_sets(prob, best), t0=t0)
+    sol.extra.update(extra)
+    return sol
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -258,13 +426,18 @@ def alternating(prob: HarmProblem, rounds: int = 10, anchor: str = "u0") -> Harm
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _ascent(prob, pol, project, theta, max_iter, ftol):
+def _ascent(prob, pol, project, theta, max_iter, ftol, f0=None, U0=None):
     """Projected gradient ascent on f(θ, ū(θ)) with per-user backtracking (step ×1.5 on success, ×0.25 on
-    failure; only improving, converged steps are accepted). Returns θ and the iteration count."""
+    failure; only improving, converged steps are accepted). A user stops when its step gains less than ``ftol``
+    (relative), when the step size underflows, or at once when the projected step leaves θ unchanged (θ is then a
+    KKT point; every vertex start that is already stationary costs one gradient). ``f0``, ``U0``: f and the
+    stationary profiles at the starts when the caller has them. Returns θ, f, ū and the iteration count."""
     m = theta.shape[0]
-    sp = _solve(prob, pol, theta, tol=1e-11, diagnostics=False)
-    f = sp.metrics.f.copy()
-    U = sp.U.copy()
+    if f0 is None:
+        sp = _solve(prob, pol, theta, tol=1e-11, diagnostics=False)
+        f0, U0 = sp.metrics.f, sp.U
+    f = np.array(f0, dtype=float)
+    U = np.array(U0, dtype=float)
     eta = np.full(m, np.nan)
     active = np.ones(m, bool)
     it = 0
@@ -281,6 +454,14 @@ def _ascent(prob, pol, project, theta, max_iter, ftol):
         e = eta[idx]
         e = np.where(np.isnan(e), 0.5 / gmax, e)
         cand = project(th + e[:, None] * g)
+        stuck = np.abs(cand - th).max(1) == 0.0  # projected step is a no-op: KKT point
+        go = np.flatnonzero(~stuck)
+        if go.size < idx.size:
+            active[idx[stuck]] = False
+            idx, sub, th, cand, e, gmax = idx[go], sub.subset_users(go), th[go], cand[go], e[go], gmax[go]
+            p_sub = p_sub.subset(go) if hasattr(p_sub, "subset") else p_sub
+            if idx.size == 0:
+                continue
         sp_c = _solve(sub, p_sub, cand, U_init=U[idx], tol=1e-11, diagnostics=False)
         fc = sp_c.metrics.f
         gain = fc - f[idx]
@@ -293,7 +474,7 @@ def _ascent(prob, pol, project, theta, max_iter, ftol):
         small_gain = acc & (gain <= ftol * (1.0 + np.abs(fc)))
         tiny_step = eta[idx] * gmax < 1e-10
         active[idx[small_gain | tiny_step]] = False
-    return theta, it
+    return theta, f, U, it
 
 
 @dataclass
@@ -319,62 +500,147 @@ def _dinkelbach_best_set(prob: HarmProblem, x: np.ndarray, a: np.ndarray, s: np.
     return best
 
 
+IFT_STARTS = ("uniform", "top-k(u0)", "alternating", "vertices")
+
+
 def ift(
     prob: HarmProblem,
     max_iter: int = 300,
     ftol: float = 1e-9,
-    starts: tuple[str, ...] = ("uniform", "top-k(u0)"),
+    starts: tuple[str, ...] = IFT_STARTS,
     column_rounds: int = 8,
+    vertex_starts: int = 2,
+    exact_limit: int = 256,
+    screen: int = 8,
+    kkt_tol: float = 1e-6,
 ) -> HarmSolution:
-    """IFT-gradient policy: projected gradient ascent from each start, best per user (module docstring).
+    """IFT-gradient policy: multi-start projected gradient ascent, best per user (module docstring).
 
-    k > 1 bounded cardinality: column generation over a per-user support of k-sets (``column_rounds`` rounds,
-    each adding the Dinkelbach best-gradient set and re-optimising π on the support)."""
+    ``starts`` (any subset, in one stacked batch of users): ``"uniform"``, ``"top-k(u0)"``, ``"alternating"``
+    (the uniform-start and the u0-start alternating results, and the u0-start one with the authors'
+    previous-profile anchor) and ``"vertices"`` (k = 1: the
+    ``vertex_starts`` best single items of :func:`single_item_candidates`; otherwise :func:`best_vertex`). Each start
+    only accepts improving steps, so the result is ≥ every start on every user. ``extra["start"]`` names the start
+    that won per user.
+
+    k = 1 bounded cardinality also returns a per-user certificate in ``extra``: ``best_single_item`` and
+    ``best_single_item_f`` (exhaustive when n_allowed ≤ ``exact_limit``, flagged by ``single_items_exhaustive``),
+    ``kkt_norm`` — the norm of the gradient projected on the tangent cone of the simplex at θ (zero exactly at a
+    KKT point; see :func:`kkt_norm`) — and ``kkt_ok`` = kkt_norm ≤ ``kkt_tol`` · (1 + ‖∇f‖∞).
+
+    k > 1 bounded cardinality: column generation over a per-user support of k-sets (``column_rounds`` rounds, each
+    adding the Dinkelbach best-gradient set and re-optimising π on the support), run from two starts on the initial
+    support {top-k(u0), the three alternating results, best vertex}: uniform over it, and all mass on its best set."""
     t0 = time.perf_counter()
+    unknown = set(starts) - set(IFT_STARTS)
+    if unknown or not starts:
+        raise ValueError(f"starts must be a non-empty subset of {list(IFT_STARTS)}, got {starts!r}")
+    for name, val, lo in (("vertex_starts", vertex_starts, 1), ("screen", screen, 1), ("exact_limit", exact_limit, 0)):
+        if not isinstance(val, (int, np.integer)) or val < lo:
+            raise ValueError(f"{name} must be an integer ≥ {lo}, got {val!r}")
     if prob.policy_class == "cardinality" and prob.k > 1:
-        return _ift_sets(prob, max_iter, ftol, column_rounds, t0)
-    # all starts run as one stacked batch of len(starts)·m users (one vectorised ascent)
-    inits = [uniform(prob).theta if s == "uniform" else top_k_u0(prob).theta for s in starts]
-    ns = len(inits)
-    stacked = HarmProblem(
-        prob.V,
-        prob.harmful,
-        np.tile(prob.U0, (ns, 1)),
-        prob.params,
-        prob.c,
-        prob.k,
-        prob.policy_class,
-        prob.allow_harmful,
-    )
+        return _ift_sets(prob, max_iter, ftol, column_rounds, exact_limit, screen, t0)
+    item_k1 = prob.policy_class == "cardinality"
+    inits, names, cert = [], [], {}  # inits: (θ, f, ū) per start
+
+    def add(name, sol):
+        inits.append((sol.theta, sol.f, sol.profile.U))
+        names.append(name)
+
+    for s in starts:
+        if s == "uniform":
+            add("uniform", uniform(prob))
+        elif s == "top-k(u0)":
+            add("top-k(u0)", top_k_u0(prob))
+        elif s == "alternating":
+            for st in ("uniform", "u0"):
+                add(f"alternating[{st} start]", alternating(prob, start=st))
+            add("alternating[u0 start, previous-profile anchor]", alternating(prob, start="u0", anchor="previous"))
+        elif item_k1:
+            items, f_items, exhaustive, U_items = single_item_candidates(prob, exact_limit, screen, True)
+            cert = dict(best_single_item=items[:, 0], best_single_item_f=f_items[:, 0])
+            cert["single_items_exhaustive"] = exhaustive
+            for j in range(min(vertex_starts, items.shape[1])):
+                inits.append((_theta_for_sets(prob, items[:, j : j + 1])[0], f_items[:, j], U_items[:, j]))
+                names.append(f"single item #{j + 1}")
+        else:
+            add("best vertex", best_vertex(prob, exact_limit, screen))
+    ns, m = len(inits), prob.m
+    TH = np.stack([t for t, _, _ in inits])  # [ns, m, n]
+    # identical starts of one user (e.g. top-k(u0) and the u0-start alternating) are ascended once
+    dup = np.zeros((ns, m), bool)
+    for j in range(1, ns):  # over the few starts, vectorised over users
+        dup[j] = np.any([(TH[j] == TH[i]).all(-1) for i in range(j)], axis=0)
+    keep = np.flatnonzero(~dup.reshape(-1))  # row j·m + user
+    stacked = prob.subset_users(keep % m)
     pol, project, _ = _policy_and_projection(stacked)
-    theta, it = _ascent(stacked, pol, project, np.concatenate(inits), max_iter, ftol)
-    f = _solve(stacked, pol, theta, diagnostics=False).metrics.f.reshape(ns, prob.m)
-    pick = np.argmax(f, axis=0)
-    theta = theta.reshape(ns, prob.m, -1)[pick, np.arange(prob.m)]
-    return _solution("ift", prob, theta, t0=t0, iterations=it)
+    F0 = np.stack([f for _, f, _ in inits]).reshape(-1)[keep]
+    U0 = np.stack([u for _, _, u in inits]).reshape(ns * m, -1)[keep]
+    theta, f_k, U_k, it = _ascent(stacked, pol, project, TH.reshape(ns * m, -1)[keep], max_iter, ftol, F0, U0)
+    f = np.full(ns * m, -np.inf)
+    f[keep] = f_k
+    pick = np.argmax(f.reshape(ns, m), axis=0)
+    rows = np.searchsorted(keep, pick * m + np.arange(m))
+    sol = _solution("ift", prob, theta[rows], t0=t0, iterations=it, U_init=U_k[rows])
+    sol.extra["start"] = np.asarray(names)[pick]
+    if item_k1:
+        if not cert:
+            items, f_items, exhaustive = single_item_candidates(prob, exact_limit, screen)
+            cert = dict(best_single_item=items[:, 0], best_single_item_f=f_items[:, 0])
+            cert["single_items_exhaustive"] = exhaustive
+        kkt, gmax = kkt_norm(prob, sol)
+        cert.update(kkt_norm=kkt, kkt_ok=kkt <= kkt_tol * (1.0 + gmax))
+        sol.extra.update(cert)
+    sol.seconds = time.perf_counter() - t0
+    return sol
 
 
-def _ift_sets(prob, max_iter, ftol, rounds, t0):
+def kkt_norm(prob: HarmProblem, sol: HarmSolution) -> tuple[np.ndarray, np.ndarray]:
+    """k = 1: ‖Π_T(∇f)‖₂ per user — the IFT gradient projected on the tangent cone T of the feasible simplex at θ
+    (computed as (P(θ + t∇f) − θ)/t with t = 1e-7/‖∇f‖∞, exact for the sort-based projection once t is below the
+    smallest support gap) — and ‖∇f‖∞. Zero iff θ satisfies the KKT conditions on the simplex."""
+    pol = ItemPolicy(prob.c)
+    g = objective_gradient(pol, sol.theta, sol.profile, prob.U0, prob.V, prob.harmful, prob.params)
+    gmax = np.abs(np.where(prob.allowed, g, 0.0)).max(1)
+    t = 1e-7 / (gmax + 1e-300)
+    step = project_simplex(sol.theta + t[:, None] * g, prob.allowed) - sol.theta
+    return np.linalg.norm(step, axis=1) / t, gmax
+
+
+def _ift_sets(prob, max_iter, ftol, rounds, exact_limit, screen, t0):
     m = prob.m
-    start = top_k_items(prob, prob.U0)
-    alt = alternating(prob)
-    sets = np.concatenate([start[:, None, :], alt.sets], axis=1)  # support: top-k(u0) and alternating's set
-    theta = np.full((m, 2), 0.5)
+    base = [top_k_u0(prob), alternating(prob, start="u0"), alternating(prob, start="uniform")]
+    base += [alternating(prob, start="u0", anchor="previous"), best_vertex(prob, exact_limit, screen)]
+    sets0 = np.concatenate([np.sort(b.sets[:, :1, :], axis=2) for b in base], axis=1)  # [m, 5, k]
+    best0 = np.argmax(np.stack([b.f for b in base], 1), axis=1)
+    # two starts stacked as 2m users: uniform over the initial support, and all mass on its best set
+    th_mix = np.full((m, sets0.shape[1]), 1.0 / sets0.shape[1])
+    th_best = np.zeros((m, sets0.shape[1]))
+    th_best[np.arange(m), best0] = 1.0
+    stacked = prob.subset_users(np.tile(np.arange(m), 2))
+    sets = np.concatenate([sets0, sets0])
+    theta = np.concatenate([th_mix, th_best])
     total = 0
     for _ in range(rounds):
-        pol, project, _ = _policy_and_projection(prob, sets)
-        theta, it = _ascent(prob, pol, project, theta, max_iter, ftol)
+        pol, project, _ = _policy_and_projection(stacked, sets)
+        theta, _, _, it = _ascent(stacked, pol, project, theta, max_iter, ftol)
         total += it
         # best-response set from the IFT cotangent: grad_E = (a + Σ_E x_v) / (c + s_E)
-        sp = _solve(prob, pol, theta)
-        x, a, s = _set_gradient_terms(prob, pol, theta, sp)
-        new = np.sort(_dinkelbach_best_set(prob, x, a, s), axis=1)
+        sp = _solve(stacked, pol, theta)
+        x, a, s = _set_gradient_terms(stacked, pol, theta, sp)
+        new = np.sort(_dinkelbach_best_set(stacked, x, a, s), axis=1)
         present = (np.sort(sets, axis=2) == new[:, None, :]).all(2).any(1)
         if present.all():
             break
         sets = np.concatenate([sets, new[:, None, :]], axis=1)
-        theta = np.concatenate([theta, np.zeros((m, 1))], axis=1)
-    return _solution("ift", prob, theta, sets, t0=t0, iterations=total)
+        theta = np.concatenate([theta, np.zeros((2 * m, 1))], axis=1)
+    pol, _, _ = _policy_and_projection(stacked, sets)
+    f = _solve(stacked, pol, theta, diagnostics=False).metrics.f.reshape(2, m)
+    pick = np.argmax(f, axis=0)
+    rows = pick * m + np.arange(m)
+    sol = _solution("ift", prob, theta[rows], sets[rows], t0=t0, iterations=total)
+    sol.extra["start"] = np.asarray(["uniform over initial support", "best initial set"])[pick]
+    return sol
 
 
 def _set_gradient_terms(prob, pol, theta, sp):
@@ -468,27 +734,52 @@ class StationaryPolicy:
         return a if batched else a[0]
 
 
-def compare(prob: HarmProblem, alternating_anchor: str = "u0", **ift_kw) -> dict[str, HarmSolution]:
-    """All four methods on one problem."""
-    return {
-        "uniform": uniform(prob),
-        "top-k(u0)": top_k_u0(prob),
-        "alternating": alternating(prob, anchor=alternating_anchor),
-        "ift": ift(prob, **ift_kw),
+COMPARE_METHODS = (
+    "uniform",
+    "top-k(u0)",
+    "alternating",
+    "alternating(u0 start)",
+    "alternating(random start)",
+    "best vertex",
+    "ift",
+)
+
+
+def compare(prob: HarmProblem, alternating_anchor: str = "u0", seed: int = 0, **ift_kw) -> dict[str, HarmSolution]:
+    """Every method on one problem, keyed by :data:`COMPARE_METHODS`: ``uniform``, ``top-k(u0)``, ``alternating``
+    (uniform start, as the authors run it), ``alternating(u0 start)``, ``alternating(random start)`` (seeded by
+    ``seed``), ``best vertex`` (k = 1: the best single item) and ``ift`` (multi-start)."""
+    alt = {
+        f"alternating{'' if st == 'uniform' else f'({st} start)'}": alternating(
+            prob, anchor=alternating_anchor, start=st, seed=seed
+        )
+        for st in ("uniform", "u0", "random")
     }
+    out = {"uniform": uniform(prob), "top-k(u0)": top_k_u0(prob), **alt, "best vertex": best_vertex(prob)}
+    out["ift"] = ift(prob, **ift_kw)
+    return {k: out[k] for k in COMPARE_METHODS}
 
 
 __all__ = [
+    "ALTERNATING_STARTS",
+    "COMPARE_METHODS",
+    "IFT_STARTS",
     "HarmProblem",
     "HarmSolution",
     "StationaryPolicy",
     "alternating",
+    "best_vertex",
     "calibrate_c",
     "compare",
     "ift",
+    "kkt_norm",
     "project_capped_simplex",
+    "random_policy",
     "project_simplex",
     "relative_improvement",
+    "screen_single_items",
+    "single_item_candidates",
+    "single_item_values",
     "summary",
     "top_k_u0",
     "uniform",

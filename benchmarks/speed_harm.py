@@ -1,15 +1,21 @@
 # ruff: noqa: E402  (BLAS threads are pinned before numpy is imported)
 """Speed of the harm-exposure model and envs.
 
-1. Time to optimise the IFT-gradient policy for 100 users × 100 items (k = 1) to convergence (goal < 2 s on
+1. Time to optimise the IFT-gradient policy for 100 users × 100 items (k = 1) to convergence (goal < 0.5 s on
    2 cores), on the synthetic default and, with ``--movielens``, on ml-latest-small Sci-Fi; median of ``--repeats``.
-2. Users/s on a 10,000-user × 1,000-item problem (synthetic, k = 1): (a) the full IFT optimisation, in chunks of
-   ``--chunk`` users, over the first ``--max-users`` users (the rate is per user; pass ``--max-users 10000`` for
-   all); (b) one stationary-profile solve + adjoint IFT gradient per user, NumPy vs the torch twin (CPU, and GPU
-   when ``torch.cuda.is_available()``).
+   "multi-start" is today's ``baselines.harm.ift`` (uniform, top-k(u0), both alternating results, the best single
+   items, exhaustive at this size); "legacy" is ``ift`` as of git revision ``--legacy-rev`` (two starts, the code
+   before the multi-start optimiser), loaded from git in the same process so both figures come from one run.
+2. Users/s on a 10,000-user × 1,000-item problem (synthetic, k = 1): (a) the full optimisation, multi-start and
+   legacy, in chunks of ``--chunk`` users over the first ``--max-users`` users, spread over ``--workers`` processes
+   (goal ≥ 1,000 users/s for the multi-start on 2 cores); (b) one stationary-profile solve + adjoint IFT gradient
+   per user, NumPy vs the torch twin (CPU, and GPU when ``torch.cuda.is_available()``).
 3. Env throughput (user-steps/s) of the native vector env, items and sampling variants.
 
-Usage: ``python -m benchmarks.speed_harm [--movielens DIR] [--max-users 1000]``
+Usage: ``python -m benchmarks.speed_harm [--movielens DIR] [--max-users 1000] [--workers 2]``
+
+The load average is printed before and after: on a shared machine the absolute figures move with it, the
+multi-start / legacy ratio much less.
 """
 
 from __future__ import annotations
@@ -37,15 +43,33 @@ from baselines.harm import HarmProblem, ift, uniform
 from recsim_envs.harm.data import load_movielens, synthetic_catalogue
 from recsim_envs.harm.model import ItemPolicy, objective_gradient, stationary_profile
 
+LEGACY_REV = "27f385d"  # last revision with the two-start IFT optimiser
 
-def time_small(cat, repeats: int) -> tuple[float, int, float]:
-    prob = HarmProblem(cat.V, cat.harmful, cat.U0, _params(), 6.0, 1)
-    times, sol = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        sol = ift(prob)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)), sol.iterations, float(sol.f.mean())
+
+def legacy_harm(rev: str):
+    """``baselines.harm`` and ``recsim_envs.harm.model`` as of git revision ``rev``, as modules (None when git or the
+    revision is unavailable, e.g. outside a checkout)."""
+    import subprocess
+    import sys
+    import types
+
+    def show(path):
+        out = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
+        return out.stdout if out.returncode == 0 else None
+
+    src_model, src_harm = show("recsim_envs/harm/model.py"), show("baselines/harm.py")
+    if src_model is None or src_harm is None:
+        return None
+    mods = {}
+    for name, src in (("_legacy_harm_model", src_model), ("_legacy_harm", src_harm)):
+        mod = types.ModuleType(name)
+        sys.modules[name] = mod  # dataclasses look their module up while the source executes
+        exec(
+            compile(src.replace("recsim_envs.harm.model import", "_legacy_harm_model import"), name, "exec"),
+            mod.__dict__,
+        )
+        mods[name] = mod
+    return mods["_legacy_harm"]
 
 
 def _params():
@@ -54,14 +78,50 @@ def _params():
     return HarmParams(lam=100.0, alpha_harmful=0.5, alpha_benign=0.25, beta=0.2)
 
 
-def large_optimisation(cat, max_users: int, chunk: int) -> tuple[float, int]:
-    n_done, t0 = 0, time.perf_counter()
-    for start in range(0, min(max_users, cat.n_users), chunk):
-        idx = np.arange(start, min(start + chunk, max_users, cat.n_users))
-        prob = HarmProblem(cat.V, cat.harmful, cat.U0[idx], _params(), 6.0, 1)
-        ift(prob)
-        n_done += idx.size
-    return n_done / (time.perf_counter() - t0), n_done
+def _optimise(which: str, V, harmful, U0):
+    """One chunk of users: (seconds, mean f) for ``which`` ∈ {"multi-start", "legacy"}."""
+    if which == "legacy":
+        mod = legacy_harm(LEGACY_REV)
+        prob = mod.HarmProblem(V, harmful, U0, mod.HarmParams(), 6.0, 1)
+        t = time.perf_counter()
+        sol = mod.ift(prob)
+    else:
+        prob = HarmProblem(V, harmful, U0, _params(), 6.0, 1)
+        t = time.perf_counter()
+        sol = ift(prob)
+    return time.perf_counter() - t, float(sol.f.sum())
+
+
+def time_small(cat, repeats: int, which: str) -> tuple[float, float]:
+    times, fsum = [], 0.0
+    for _ in range(repeats):
+        sec, fsum = _optimise(which, cat.V, cat.harmful, cat.U0)
+        times.append(sec)
+    return float(np.median(times)), fsum / cat.n_users
+
+
+def large_optimisation(cat, max_users: int, chunk: int, which: str, workers: int) -> tuple[float, int, float]:
+    """Users/s (wall clock, ``workers`` processes over chunks), users done, mean f."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = min(max_users, cat.n_users)
+    chunks = [np.arange(a, min(a + chunk, n)) for a in range(0, n, chunk)]
+    t0 = time.perf_counter()
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as ex:
+            outs = list(
+                ex.map(
+                    _optimise,
+                    [which] * len(chunks),
+                    [cat.V] * len(chunks),
+                    [cat.harmful] * len(chunks),
+                    [cat.U0[c] for c in chunks],
+                )
+            )
+    else:
+        outs = [_optimise(which, cat.V, cat.harmful, cat.U0[c]) for c in chunks]
+    wall = time.perf_counter() - t0
+    return n / wall, n, sum(o[1] for o in outs) / n
 
 
 def large_gradient_numpy(cat, n_users: int, chunk: int) -> float:
@@ -122,20 +182,27 @@ def main(argv=None):
     ap.add_argument("--chunk", type=int, default=250)
     ap.add_argument("--grad-users", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--workers", type=int, default=2, help="processes for the 10,000-user optimisation")
+    ap.add_argument("--legacy-rev", default=LEGACY_REV, help="git revision of the legacy (two-start) optimiser")
+    ap.add_argument("--skip-legacy", action="store_true")
     args = ap.parse_args(argv)
+    legacy_ok = not args.skip_legacy and legacy_harm(args.legacy_rev) is not None
+    print(f"load average before: {os.getloadavg()}")
 
-    print("## 1. optimise 100 users × 100 items, k = 1 (IFT policy to convergence; goal < 2 s)")
+    print("\n## 1. optimise 100 users × 100 items, k = 1 (to convergence; goal < 0.5 s)")
     cats = {"synthetic": synthetic_catalogue(100, 100, seed=0)}
     if args.movielens:
         cats["ml-latest-small Sci-Fi"] = load_movielens(args.movielens, "Sci-Fi", 100, 100)
     for name, cat in cats.items():
-        sec, it, f = time_small(cat, args.repeats)
-        print(f"| {name} | {sec:.2f} s (median of {args.repeats}) | {it} ascent iterations | mean f {f:.3f} |")
+        for which in ("multi-start", "legacy") if legacy_ok else ("multi-start",):
+            sec, f = time_small(cat, args.repeats, which)
+            print(f"| {name} | {which} | {sec:.2f} s (median of {args.repeats}) | mean f {f:.4f} |", flush=True)
 
-    print("\n## 2. 10,000 users × 1,000 items, k = 1 (synthetic)")
+    print(f"\n## 2. 10,000 users × 1,000 items, k = 1 (synthetic), {args.workers} worker process(es)")
     big = synthetic_catalogue(1000, 10_000, seed=0)
-    ups, n = large_optimisation(big, args.max_users, args.chunk)
-    print(f"| full IFT optimisation (NumPy, CPU) | {ups:.1f} users/s | measured on {n} of 10,000 users |")
+    for which in ("multi-start", "legacy") if legacy_ok else ("multi-start",):
+        ups, n, f = large_optimisation(big, args.max_users, args.chunk, which, args.workers)
+        print(f"| full optimisation, {which} | {ups:.1f} users/s | {n} of 10,000 users | mean f {f:.4f} |", flush=True)
     g_np = large_gradient_numpy(big, args.grad_users, args.chunk)
     print(f"| fixed point + IFT gradient (NumPy, CPU) | {g_np:.0f} users/s | {args.grad_users} users |")
     try:
@@ -163,6 +230,7 @@ def main(argv=None):
             r = env_throughput(env_id, n, args.seconds, **kw)
             print(f"| {env_id} {kw or ''} | {n} users | {r:,.0f} user-steps/s |")
 
+    print(f"\nload average after: {os.getloadavg()}")
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, "
         f"numpy {np.__version__}; date {datetime.date.today()}"

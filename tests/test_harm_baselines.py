@@ -117,7 +117,8 @@ def test_alternating_gap_grows_with_lambda():
 def test_alternating_anchor_option():
     prob = _problem()
     a, b = alternating(prob, anchor="u0"), alternating(prob, anchor="previous")
-    assert a.method == "alternating(u0)" and b.method == "alternating(previous)"
+    assert a.method == "alternating[uniform start]" and a.extra["anchor"] == "u0"
+    assert b.method == "alternating[uniform start, previous-profile anchor]" and b.extra["anchor"] == "previous"
     assert not np.allclose(a.f, b.f)
     with pytest.raises(ValueError, match="anchor"):
         alternating(prob, anchor="other")

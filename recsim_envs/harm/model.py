@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recsim_envs.harm.linalg import batched_solve
+
 # --------------------------------------------------------------------------------------------------------------
 # scores and organic choice
 # --------------------------------------------------------------------------------------------------------------
@@ -413,6 +415,11 @@ def stationary_profile(
     iters = np.zeros(m, dtype=np.int64)
     res = np.full(m, np.inf)
     active = np.ones(m, dtype=bool)
+    # Newton with a lagged safeguard: each round evaluates F and J once at the current point; a user whose residual
+    # did not fall below the previous round's returns to its previous point and takes the plain step F there
+    prevU = U.copy()
+    prevF = U.copy()
+    prev_res = np.full(m, np.inf)
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -422,27 +429,29 @@ def stationary_profile(
         if method == "newton":
             jf = _jac_F(pol, th, U[idx], A[idx], V, alpha, params.beta)
             G = jf["F"] - U[idx]
-            r0 = np.abs(G).max(-1)
-            eye = np.eye(U.shape[1])
-            try:
-                step = np.linalg.solve(eye - jf["J"], G[..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                step = G
-            cand = U[idx] + step
-            pc = evaluate(pol, th, cand, V, harmful, params.lam).p
-            Fc = attraction_map(pc, A[idx], V, alpha, params.beta)
-            rc = np.abs(Fc - cand).max(-1)
-            bad = ~(rc < r0) | ~np.isfinite(rc)
-            # fall back to the plain fixed-point step where Newton did not help
-            cand[bad] = jf["F"][bad]
-            rc[bad] = np.abs(G[bad]).max(-1)  # residual before this plain step (recomputed next round)
-            U[idx] = cand
-            res[idx] = np.where(bad, r0, rc)
-        else:
-            p = evaluate(pol, th, U[idx], V, harmful, params.lam).p
-            Fu = attraction_map(p, A[idx], V, alpha, params.beta)
-            res[idx] = np.abs(Fu - U[idx]).max(-1)
-            U[idx] = Fu
+            r = np.abs(G).max(-1)
+            worse = ~(r < prev_res[idx]) & np.isfinite(prev_res[idx]) | ~np.isfinite(r)
+            done = (r <= tol) & ~worse
+            res[idx] = np.where(worse, prev_res[idx], r)
+            step = batched_solve(np.eye(U.shape[1]) - jf["J"], G)
+            bad_step = ~np.isfinite(step).all(-1)
+            step[bad_step] = G[bad_step]
+            new = U[idx] + step
+            # worse: plain step from the previous point (its F is stored), then accept whatever comes next
+            new[worse] = prevF[idx][worse]
+            new[done] = U[idx][done]
+            ok = ~worse
+            gi = idx[ok]
+            prevU[gi], prevF[gi], prev_res[gi] = U[gi], jf["F"][ok], r[ok]
+            prev_res[idx[worse]] = np.inf
+            U[idx] = new
+            iters[idx] += 1
+            active[idx[done]] = False
+            continue
+        p = evaluate(pol, th, U[idx], V, harmful, params.lam).p
+        Fu = attraction_map(p, A[idx], V, alpha, params.beta)
+        res[idx] = np.abs(Fu - U[idx]).max(-1)
+        U[idx] = Fu
         iters[idx] += 1
         active[idx] = res[idx] > tol
     # final residual and stability at the returned point (one batched pass)
@@ -485,7 +494,7 @@ def ift_cotangents(policy, theta, sp: StationaryProfile, U0, V, harmful, params:
     df_du = -jo - lam * (jf["jrH"] + sigH[:, None] * jo + cm.o[:, None] * dsigH)
     d = V.shape[1]
     IJ = np.eye(d)[None] - jf["J"]
-    w = np.linalg.solve(np.swapaxes(IJ, -1, -2), df_du[..., None])[..., 0]
+    w = batched_solve(np.swapaxes(IJ, -1, -2), df_du)
     xi = alpha[None, :] * (w @ V.T - (jf["F"] * w).sum(-1, keepdims=True)) / jf["D"][:, None]
     zeta_r = xi - lam * hmask[None, :]
     zeta_o = (xi * sig).sum(-1) - 1.0 - lam * sigH
@@ -505,3 +514,77 @@ def objective_gradient(policy, theta, sp: StationaryProfile, U0, V, harmful, par
 def stationary_objective(policy, theta, U0, V, harmful, params, **kw) -> StationaryProfile:
     """Convenience: the stationary profile, whose ``metrics`` hold f, pCLK, pH at ū(θ)."""
     return stationary_profile(policy, theta, U0, V, harmful, params, **kw)
+
+
+def single_item_stationary(
+    items: np.ndarray,
+    U0: np.ndarray,
+    V: np.ndarray,
+    harmful: np.ndarray,
+    params: HarmParams,
+    c: float,
+    *,
+    U_init: np.ndarray | None = None,
+    tol: float = 1e-11,
+    max_iter: int = 60,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stationary profile and f of *single-item* policies (k = 1, item ``items[i]`` recommended with probability 1
+    to user row i), batched over rows: (ū [P, d], f [P], converged [P]).
+
+    The same fixed point as :func:`stationary_profile` with a one-hot :class:`ItemPolicy`, specialised: with
+    r = s_v/(s_v + c), o = 1 − r, A = Σ_w α_w σ_w w, B = Σ_w α_w σ_w, F(u) = (β u0 + o A + α_v r v) / (β + o B + α_v r)
+    and ∂F/∂u = (1/D)[o(M − A v̄ᵀ) + r(1−r)(α_v v − A)vᵀ − F(o(A − B v̄) + r(1−r)(α_v − B) v)ᵀ], M = Σ α σ w wᵀ,
+    v̄ = Σ σ w — Newton steps with the same lagged safeguard (plain step where the residual did not fall)."""
+    alpha = params.alphas(harmful)
+    beta = params.beta
+    P, d = U0.shape
+    n = V.shape[0]
+    VV = (V[:, :, None] * V[:, None, :]).reshape(n, d * d)
+    vi = V[items]
+    av = alpha[items]
+    hm = harmful.astype(float)
+    U = (U0 if U_init is None else U_init).copy()
+    res = np.full(P, np.inf)
+    prevF, prev_res = U.copy(), np.full(P, np.inf)
+    active = np.ones(P, bool)
+    f = np.full(P, np.nan)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        u, v, a_v = U[idx], vi[idx], av[idx]
+        s = scores(u, V)
+        sig = s / s.sum(-1, keepdims=True)
+        sv = s[np.arange(idx.size), items[idx]]
+        r = sv / (sv + c)
+        o = 1.0 - r
+        asig = alpha * sig
+        A, B = asig @ V, asig.sum(-1)
+        D = beta + o * B + a_v * r
+        F = (beta * U0[idx] + o[:, None] * A + (a_v * r)[:, None] * v) / D[:, None]
+        G = F - u
+        rr = np.abs(G).max(-1)
+        worse = (~(rr < prev_res[idx]) & np.isfinite(prev_res[idx])) | ~np.isfinite(rr)
+        done = (rr <= tol) & ~worse
+        # f at the current point (kept for users that stop here): pCLK − λ pH with p = o σ + r e_v
+        f[idx] = r - params.lam * (o * (sig @ hm) + r * hm[items[idx]])
+        res[idx] = np.where(worse, prev_res[idx], rr)
+        vbar = sig @ V
+        M = (asig @ VV).reshape(-1, d, d)
+        rq = r * o
+        dN = o[:, None, None] * (M - A[:, :, None] * vbar[:, None, :])
+        dN += rq[:, None, None] * (a_v[:, None] * v - A)[:, :, None] * v[:, None, :]
+        dD = o[:, None] * (A - B[:, None] * vbar) + (rq * (a_v - B))[:, None] * v
+        J = (dN - F[:, :, None] * dD[:, None, :]) / D[:, None, None]
+        step = batched_solve(np.eye(d) - J, G)
+        bad = ~np.isfinite(step).all(-1)
+        step[bad] = G[bad]
+        new = u + step
+        new[worse] = prevF[idx][worse]
+        new[done] = u[done]
+        ok = ~worse
+        prevF[idx[ok]], prev_res[idx[ok]] = F[ok], rr[ok]
+        prev_res[idx[worse]] = np.inf
+        U[idx] = new
+        active[idx[done]] = False
+    return U, f, res <= tol
