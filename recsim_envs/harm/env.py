@@ -19,7 +19,11 @@ _INT_KEYS = ("item", "user", "t")
 
 def action_space_for(cfg: HarmConfig) -> spaces.Space:
     if cfg.action_type == "items":
+        if cfg.k == 1:
+            return spaces.Discrete(cfg.n_candidates)
         return spaces.MultiDiscrete(np.full(cfg.k, cfg.n_candidates, dtype=np.int64))
+    if cfg.action_type == "logits":
+        return spaces.Box(-np.inf, np.inf, (cfg.n_candidates,), dtype=np.float64)
     return spaces.Box(0.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
 
 

@@ -36,8 +36,9 @@ class HarmMitigationVectorEnv(VectorEnv):
     """``num_envs`` independent HarmMitigation users stepped together (model: ``HarmMitigationEnv``).
 
     User ``i`` after ``reset(seed=s)`` reproduces ``HarmMitigationEnv`` reset with ``seed=s + i`` exactly.
-    Autoreset is ``SAME_STEP``. Actions: ``[num_envs, k]`` item indices, or ``[num_envs, n_rec]`` inclusion
-    weights for ``action_type="probabilities"``. ``multi_objective=True`` returns [num_envs, 2] (click, −harm).
+    Autoreset is ``SAME_STEP``. Actions: ``[num_envs]`` item indices (k = 1; ``[num_envs, 1]`` is accepted too),
+    ``[num_envs, k]`` item indices (k > 1), or ``[num_envs, n_rec]`` logits / inclusion weights for
+    ``action_type="logits"`` / ``"probabilities"``. ``multi_objective=True`` returns [num_envs, 2] (click, −harm).
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
@@ -77,7 +78,7 @@ class HarmMitigationVectorEnv(VectorEnv):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         a = np.asarray(actions)
-        if a.shape[0] != self.num_envs:
+        if a.ndim == 0 or a.shape[0] != self.num_envs:
             raise ValueError(f"actions must have a leading axis of num_envs={self.num_envs}, got shape {a.shape}")
         b = self._batch
         out = b.step(a)
