@@ -218,6 +218,8 @@ class HarmConfig:
         """Inverse of :meth:`decode_logits` on its range: inclusion probabilities over the candidates with Σq ≤ k
         → logits (log q − log(1 − q), ±inf at 0 and 1), which the env maps back to q exactly."""
         q = np.asarray(q, dtype=np.float64)
+        if not (np.all(q >= 0.0) and np.all(q <= 1.0)):
+            raise ValueError(f"inclusion probabilities must be in [0, 1], got min {q.min()}, max {q.max()}")
         with np.errstate(divide="ignore"):
             return np.log(q) - np.log1p(-q)
 

@@ -285,11 +285,15 @@ def _id_column(values, path, column: str) -> np.ndarray:
     lo, hi = ID_RANGE
     bad = ~np.isfinite(x) | (x != np.floor(x)) | (x < lo) | (x > hi)
     if bad.any():
-        first = np.asarray(values)[np.flatnonzero(bad)[0]]
+        first = _plain(np.asarray(values)[np.flatnonzero(bad)[0]])
         raise ValueError(
             f"{path}: column {column!r} must hold integers in [{lo}, {hi}], got {first!r} ({int(bad.sum())} bad rows)"
         )
     return x.astype(np.int64)
+
+
+def _plain(x):
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _rating_column(values, path) -> np.ndarray:
@@ -299,7 +303,7 @@ def _rating_column(values, path) -> np.ndarray:
     lo, hi = RATING_RANGE
     bad = ~np.isfinite(x) | (x < lo) | (x > hi)
     if bad.any():
-        first = np.asarray(values)[np.flatnonzero(bad)[0]]
+        first = _plain(np.asarray(values)[np.flatnonzero(bad)[0]])
         raise ValueError(
             f"{path}: column 'rating' must hold numbers in [{lo}, {hi}] (MovieLens stars), got {first!r} "
             f"({int(bad.sum())} bad rows)"
