@@ -199,6 +199,6 @@ def test_large_catalogue_builds_without_quadratic_memory():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 200e6, peak  # ~ a few [n_items × d] and [n_items] arrays
-    # the bound on s_Ω covers the whole hull: here, every vertex is checked directly in chunks
+    # above the exact-bound budget the O(n·d) bounding-box bound is used: it must still bound s_Ω at the profiles
     V, U0 = env.config.catalogue.V, env.config.catalogue.U0
     assert env.config.s_bound >= np.exp(U0[:50] @ V.T).sum(1).max()

@@ -52,13 +52,27 @@ class HarmMitigationEnv(gym.Env):
     {u0 of all users} ∪ {item embeddings} (profiles stay in their convex hull), padded by 0.1 %.
 
     ## Action Space
-    ``action_type="items"`` (HarmMitigation-v0): ``MultiDiscrete([n_rec] * k)``, k indices into the
-    *recommendable* items ``env.unwrapped.config.candidates`` (the non-harmful items unless
-    ``allow_harmful=True``), so every index names a valid item; duplicates or out-of-range indices raise
-    ``ValueError``. ``action_type="probabilities"`` (HarmMitigationSampling-v0): ``Box(0, 1, (n_rec,))``,
-    per-item inclusion weights a; the env includes item v independently with probability
-    q_v = a_v · min(1, k / Σa) (so Σq ≤ k holds for every action in the box; a policy that already satisfies
-    Σq ≤ k is used unchanged).
+    Every point of the action space is a valid action (``action_space.sample()`` never raises).
+
+    ``action_type="items"`` (HarmMitigation-v0): indices into the *recommendable* items
+    ``env.unwrapped.config.candidates`` (the non-harmful items unless ``allow_harmful=True``; n_rec of them).
+    k = 1: ``Discrete(n_rec)`` (an int; a length-1 array is accepted too), so DQN-style and MORL algorithms that
+    need ``Discrete`` run. k > 1: ``MultiDiscrete([n_rec] * k)``; repeated indices are resolved, not refused:
+    reading the action left to right, an entry that repeats an earlier one is replaced by the lowest-numbered
+    recommendable index the action does not name (so the slate always has k distinct items; a policy that names
+    k distinct items gets exactly those). Out-of-range or non-integer indices raise ``ValueError``.
+
+    ``action_type="logits"`` (HarmMitigationSampling-v0): ``Box(-inf, inf, (n_rec,))`` float64, one logit x_v per
+    recommendable item; the env includes item v independently with probability
+    q_v = σ(x_v) · min(1, k / Σ_w σ(x_w)) (σ the logistic function), so 0 ≤ q ≤ 1 and Σq ≤ k for every real
+    vector, ±inf give q_v = 0 or (when Σσ ≤ k) 1, and NaN raises ``ValueError``. A Gaussian policy (PPO's
+    ``MlpPolicy``) learns it directly: its initial mean 0 is the uniform policy q_v = min(1/2, k / n_rec), and
+    raising a few logits while lowering the rest concentrates the k expected inclusions on chosen items.
+    ``config.encode_logits(q)`` maps inclusion probabilities with Σq ≤ k back to logits the env decodes exactly.
+
+    ``action_type="probabilities"``: ``Box(0, 1, (n_rec,))``, per-item inclusion weights a, q_v = a_v·min(1, k/Σa)
+    (Σq ≤ k for every action; a policy that already satisfies Σq ≤ k is used unchanged) — the analytic
+    baselines' native encoding; values outside [0, 1] raise ``ValueError``.
 
     ## Reward
     r = click − λ · harm, with click = 1 if a recommended item was clicked and harm = 1 if the consumed item
@@ -84,13 +98,22 @@ class HarmMitigationEnv(gym.Env):
     Terminated after ``horizon`` steps (t / horizon is observed). No truncation.
 
     ## Arguments
-    ``dataset`` ("synthetic" or a MovieLens directory), ``genre`` ("Sci-Fi"), ``n_items`` (100), ``n_users``
-    (100), ``k`` (1), ``c`` (> 0, 6.0), ``lam`` λ ≥ 0 (100), ``alpha_harmful`` α_H (0.5), ``alpha_benign`` α_NH
-    (0.25), ``beta`` β (0.2; α ≥ 0, β > 0, max α + β ≤ 1), ``horizon`` (100), ``action_type`` ("items" |
-    "probabilities"), ``allow_harmful`` (False), ``parental_guide`` / ``labels`` (CSV paths for real harm labels,
-    see ``recsim_envs.harm.data``), ``catalogue_seed`` (synthetic catalogue, 0), ``analytic_info`` (True; False
-    drops ``pclk``/``ph`` from info, which for the sampling variant costs an [n × ~80] quadrature per user-step),
-    ``render_mode``.
+    ``dataset`` ("synthetic" or a MovieLens directory), ``genre`` (MovieLens only; "Sci-Fi"), ``n_items`` (2 … 100,000;
+    100), ``n_users`` (1 … 10⁶; 100), ``k`` (1), ``c`` (> 0, 6.0), ``lam`` λ ≥ 0 (100), ``alpha_harmful`` α_H (0.5),
+    ``alpha_benign`` α_NH (0.25), ``beta`` β (0.2; α ≥ 0, β > 0, max α + β ≤ 1), ``horizon`` (100),
+    ``action_type`` ("items" | "logits" | "probabilities"), ``allow_harmful`` (bool, False), ``parental_guide`` /
+    ``labels`` (MovieLens only: CSV paths for real harm labels, see ``recsim_envs.harm.data``; the synthetic
+    catalogue refuses ``genre``, ``labels`` and ``parental_guide``), ``catalogue_seed`` (synthetic catalogue, 0),
+    ``analytic_info`` (bool, True; False drops ``pclk``/``ph`` from info, which for the sampling variants costs an
+    [n × ~80] quadrature per user-step), ``render_mode``.
+
+    ``catalogue``: your own problem instead of ``dataset`` — a dict ``{"item_embeddings": [n, d],
+    "harmful": [n] (bool or 0/1), "user_profiles": [m, d]}`` of arrays or nested lists (optionally ``"titles"``),
+    the path of an ``.npz`` file holding those arrays, or a ``recsim_envs.harm.data.Catalogue``
+    (``make_catalogue`` builds one). ⟨u0, v⟩ is the log-score of item v for a user with profile u0 (for an MF
+    fit, fold the biases in as ``data.fold_biases`` does). ``n_items``/``n_users`` are derived (passing a
+    different value, or ``dataset``/``genre``/``labels``/``parental_guide`` with it, raises ``ValueError``);
+    mismatched shapes, NaN/inf entries and a catalogue with no recommendable item raise ``ValueError``.
     Defaults are the paper's reference parameters. Calibration of c (``baselines.harm.calibrate_c``: the largest
     c with mean pCLK ≥ 0.5 under both uniform and alternating): k = 1 gives c ≈ 7.1 on the synthetic default and
     ≈ 7.8 on ml-latest-small Sci-Fi, so the paper's c = 6 sits just inside (pCLK 0.54–0.56 uniform, 0.82–0.85
