@@ -21,6 +21,8 @@ ACTION_TYPES = ("items", "probabilities", "logits")
 #: above this many (profile, item) pairs the exact bound on s_Ω is replaced by the bounding-box bound (O(n·d))
 _EXACT_BOUND_PAIRS = 20_000_000
 OBJECTIVE_NAMES = ("click", "harm")
+#: bounds of the ``"logits"`` action Box (finite for SB3; the decoder accepts any real or ±inf logit)
+LOGIT_BOUND = 10.0
 
 _STREAM_USER, _STREAM_CHOICE, _STREAM_INCLUDE = 0, 1, 2
 

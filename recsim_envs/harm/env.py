@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
+from recsim_envs.harm.core import LOGIT_BOUND, OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
 from recsim_envs.harm.render import trajectory_image
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import check_render_mode
@@ -23,7 +23,7 @@ def action_space_for(cfg: HarmConfig) -> spaces.Space:
             return spaces.Discrete(cfg.n_candidates)
         return spaces.MultiDiscrete(np.full(cfg.k, cfg.n_candidates, dtype=np.int64))
     if cfg.action_type == "logits":
-        return spaces.Box(-np.inf, np.inf, (cfg.n_candidates,), dtype=np.float64)
+        return spaces.Box(-LOGIT_BOUND, LOGIT_BOUND, (cfg.n_candidates,), dtype=np.float64)
     return spaces.Box(0.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
 
 
@@ -62,13 +62,15 @@ class HarmMitigationEnv(gym.Env):
     recommendable index the action does not name (so the slate always has k distinct items; a policy that names
     k distinct items gets exactly those). Out-of-range or non-integer indices raise ``ValueError``.
 
-    ``action_type="logits"`` (HarmMitigationSampling-v0): ``Box(-inf, inf, (n_rec,))`` float64, one logit x_v per
+    ``action_type="logits"`` (HarmMitigationSampling-v0): ``Box(-10, 10, (n_rec,))`` float64, one logit x_v per
     recommendable item; the env includes item v independently with probability
-    q_v = σ(x_v) · min(1, k / Σ_w σ(x_w)) (σ the logistic function), so 0 ≤ q ≤ 1 and Σq ≤ k for every real
-    vector, ±inf give q_v = 0 or (when Σσ ≤ k) 1, and NaN raises ``ValueError``. A Gaussian policy (PPO's
-    ``MlpPolicy``) learns it directly: its initial mean 0 is the uniform policy q_v = min(1/2, k / n_rec), and
-    raising a few logits while lowering the rest concentrates the k expected inclusions on chosen items.
-    ``config.encode_logits(q)`` maps inclusion probabilities with Σq ≤ k back to logits the env decodes exactly.
+    q_v = σ(x_v) · min(1, k / Σ_w σ(x_w)) (σ the logistic function), so 0 ≤ q ≤ 1 and Σq ≤ k for every vector.
+    A Gaussian policy (PPO's ``MlpPolicy``; SB3 needs finite bounds, hence ±10, where σ is within 5e-5 of 0 or 1)
+    learns it directly: its initial mean 0 is the uniform policy q_v = min(1/2, k / n_rec), and raising a few
+    logits while lowering the rest concentrates the k expected inclusions on chosen items. Any real logit
+    and ±inf are decoded the same way (±inf: q_v exactly 0, or 1 when Σσ ≤ k), so
+    ``config.encode_logits(q)`` maps inclusion probabilities with Σq ≤ k to logits the env decodes exactly; NaN
+    raises ``ValueError``.
 
     ``action_type="probabilities"``: ``Box(0, 1, (n_rec,))``, per-item inclusion weights a, q_v = a_v·min(1, k/Σa)
     (Σq ≤ k for every action; a policy that already satisfies Σq ≤ k is used unchanged) — the analytic
