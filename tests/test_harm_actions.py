@@ -58,17 +58,26 @@ def test_logits_decode_to_capped_inclusion_probabilities():
     assert cfg.action_type == "logits" and cfg.k == 5
     rng = np.random.default_rng(1)
     x = rng.normal(0, 3, (50, cfg.n_candidates))
-    x[0, :3] = [np.inf, -np.inf, 1e308]
+    x[0, :3] = [-np.inf, -1e308, 700.0]
     q = cfg.decode_logits(x)
-    sig = 1.0 / (1.0 + np.exp(-np.clip(x, -700, 700)))
-    expect = sig * np.minimum(1.0, cfg.k / sig.sum(1, keepdims=True))
-    np.testing.assert_allclose(q[:, cfg.candidates], expect, rtol=1e-12, atol=1e-300)
+    for row, qr in zip(x, q[:, cfg.candidates]):  # direct softmax in extended precision, per row
+        e = np.exp(np.longdouble(row) - np.longdouble(row[np.isfinite(row)].max()))
+        np.testing.assert_allclose(qr, np.minimum(1.0, cfg.k * e / e.sum()).astype(float), rtol=1e-12, atol=1e-300)
+    special = np.zeros((3, cfg.n_candidates))
+    special[0, [2, 7]] = np.inf  # two +inf: each gets half the mass, k/2 ≥ 1 → both included surely
+    special[1] = -np.inf  # nothing recommended
+    special[2, 4] = -np.inf
+    qs3 = cfg.decode_logits(special)[:, cfg.candidates]
+    assert qs3[0].tolist() == [1.0 if j in (2, 7) else 0.0 for j in range(cfg.n_candidates)]
+    assert not qs3[1].any() and qs3[2, 4] == 0.0
+    np.testing.assert_allclose(qs3[2].sum(), cfg.k)
     assert np.all(q.sum(1) <= cfg.k + 1e-9) and np.all(q[:, cfg.catalogue.harmful] == 0)
     qs = rng.random((10, cfg.n_candidates))
     qs *= np.minimum(1.0, 4.0 / qs.sum(1, keepdims=True))  # Σq ≤ 4 < k, and some entries exactly 0 and 1
     qs[:, 0], qs[:, 1] = 0.0, 1.0
     np.testing.assert_allclose(cfg.decode_logits(cfg.encode_logits(qs))[:, cfg.candidates], qs, rtol=1e-9)
     env.reset(seed=0)
+    assert env.action_space.low.min() == -10 and env.action_space.high.max() == 10
     with pytest.raises(ValueError, match="NaN"):
         env.step(np.full(cfg.n_candidates, np.nan))
     with pytest.raises(ValueError, match="logits per user"):

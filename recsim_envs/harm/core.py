@@ -209,21 +209,38 @@ class HarmConfig:
         return self._scaled_q(a)
 
     def decode_logits(self, actions, m: int | None = None) -> np.ndarray:
-        """[m, n_rec] real logits x (±inf allowed) → q = σ(x)·min(1, k/Σσ(x)) over the catalogue (Σq ≤ k)."""
+        """[m, n_rec] logits x → q_v = min(1, k · softmax(x)_v) over the catalogue (0 ≤ q ≤ 1, Σq ≤ k).
+
+        Any real logit and ±inf are accepted: −inf excludes an item (q = 0; all −inf: nothing is recommended),
+        +inf entries share the whole softmax mass equally. NaN raises ``ValueError``."""
         m = np.shape(actions)[0] if m is None else m
         x = self._float_action(actions, m, "logits")
         if np.isnan(x).any():
-            raise ValueError("action logits must not be NaN (±inf are allowed: inclusion probability 1 or 0)")
-        return self._scaled_q(sigmoid(x))
+            raise ValueError("action logits must not be NaN (±inf are allowed: −inf excludes an item)")
+        top = x.max(1, keepdims=True)
+        with np.errstate(invalid="ignore"):
+            e = np.exp(x - top)  # NaN only where top is ±inf: handled below
+        pos = np.isposinf(top[:, 0])
+        e[pos] = np.isposinf(x[pos])
+        e[np.isneginf(top[:, 0])] = 0.0
+        total = e.sum(1, keepdims=True)
+        p = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+        q = np.zeros((m, self.catalogue.n_items))
+        q[:, self.candidates] = np.minimum(1.0, self.k * p)
+        return q
 
     def encode_logits(self, q) -> np.ndarray:
-        """Inverse of :meth:`decode_logits` on its range: inclusion probabilities over the candidates with Σq ≤ k
-        → logits (log q − log(1 − q), ±inf at 0 and 1), which the env maps back to q exactly."""
+        """Inverse of :meth:`decode_logits` on its range: [.., n_rec] inclusion probabilities with Σq ≤ k → logits
+        that decode to exactly q (log q for q < 1, −inf at 0; the items at q = 1 share the remaining mass)."""
         q = np.asarray(q, dtype=np.float64)
-        if not (np.all(q >= 0.0) and np.all(q <= 1.0)):
-            raise ValueError(f"inclusion probabilities must be in [0, 1], got min {q.min()}, max {q.max()}")
+        if not (np.all(q >= 0.0) and np.all(q <= 1.0)) or np.any(q.sum(-1) > self.k * (1 + 1e-9)):
+            raise ValueError(f"inclusion probabilities must be in [0, 1] with sum <= k={self.k}")
+        full = q >= 1.0
+        rest = np.where(full, 0.0, q)
+        n_full = full.sum(-1, keepdims=True)
+        share = (self.k - rest.sum(-1, keepdims=True)) / np.maximum(n_full, 1)  # ≥ 1 since Σq ≤ k
         with np.errstate(divide="ignore"):
-            return np.log(q) - np.log1p(-q)
+            return np.log(np.where(full, np.maximum(share, 1.0), rest))
 
     def _scaled_q(self, a: np.ndarray) -> np.ndarray:
         total = a.sum(1, keepdims=True)
@@ -231,12 +248,6 @@ class HarmConfig:
         q = np.zeros((a.shape[0], self.catalogue.n_items))
         q[:, self.candidates] = np.minimum(a * scale, 1.0)
         return q
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function without overflow (exact 0 and 1 at ∓inf)."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def resolve_duplicates(a: np.ndarray, n: int) -> np.ndarray:

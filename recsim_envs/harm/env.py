@@ -63,14 +63,13 @@ class HarmMitigationEnv(gym.Env):
     k distinct items gets exactly those). Out-of-range or non-integer indices raise ``ValueError``.
 
     ``action_type="logits"`` (HarmMitigationSampling-v0): ``Box(-10, 10, (n_rec,))`` float64, one logit x_v per
-    recommendable item; the env includes item v independently with probability
-    q_v = σ(x_v) · min(1, k / Σ_w σ(x_w)) (σ the logistic function), so 0 ≤ q ≤ 1 and Σq ≤ k for every vector.
-    A Gaussian policy (PPO's ``MlpPolicy``; SB3 needs finite bounds, hence ±10, where σ is within 5e-5 of 0 or 1)
-    learns it directly: its initial mean 0 is the uniform policy q_v = min(1/2, k / n_rec), and raising a few
-    logits while lowering the rest concentrates the k expected inclusions on chosen items. Any real logit
-    and ±inf are decoded the same way (±inf: q_v exactly 0, or 1 when Σσ ≤ k), so
-    ``config.encode_logits(q)`` maps inclusion probabilities with Σq ≤ k to logits the env decodes exactly; NaN
-    raises ``ValueError``.
+    recommendable item; the env includes item v independently with probability q_v = min(1, k · softmax(x)_v),
+    so 0 ≤ q ≤ 1 and Σq ≤ k for every vector (Σq = k unless some q_v is capped at 1). A Gaussian policy (PPO's
+    ``MlpPolicy``; SB3 needs finite bounds, hence ±10) learns it directly: its initial mean 0 is the uniform
+    policy q_v = k / n_rec, and raising the logits of a few chosen items by a few units concentrates the k
+    expected inclusions on them (the other logits need not move). Any real logit and ±inf are decoded the same
+    way (−inf: q_v = 0; +inf entries share the mass), so ``config.encode_logits(q)`` maps inclusion
+    probabilities with Σq ≤ k to logits the env decodes exactly; NaN raises ``ValueError``.
 
     ``action_type="probabilities"``: ``Box(0, 1, (n_rec,))``, per-item inclusion weights a, q_v = a_v·min(1, k/Σa)
     (Σq ≤ k for every action; a policy that already satisfies Σq ≤ k is used unchanged) — the analytic
