@@ -21,8 +21,9 @@ ACTION_TYPES = ("items", "probabilities", "logits")
 #: above this many (profile, item) pairs the exact bound on s_Ω is replaced by the bounding-box bound (O(n·d))
 _EXACT_BOUND_PAIRS = 20_000_000
 OBJECTIVE_NAMES = ("click", "harm")
-#: bounds of the ``"logits"`` action Box (finite for SB3; the decoder accepts any real or ±inf logit)
-LOGIT_BOUND = 10.0
+#: ``"logits"`` actions a ∈ [-1, 1]^n_rec (a normalised Box, as SB3 and gymnasium's checker ask) are logits
+#: x = LOGIT_SCALE · a; the decoder accepts any real or ±inf a
+LOGIT_SCALE = 5.0
 
 _STREAM_USER, _STREAM_CHOICE, _STREAM_INCLUDE = 0, 1, 2
 
@@ -209,7 +210,8 @@ class HarmConfig:
         return self._scaled_q(a)
 
     def decode_logits(self, actions, m: int | None = None) -> np.ndarray:
-        """[m, n_rec] logits x → q_v = min(1, k · softmax(x)_v) over the catalogue (0 ≤ q ≤ 1, Σq ≤ k).
+        """[m, n_rec] actions a → logits x = LOGIT_SCALE · a → q_v = min(1, k · softmax(x)_v) over the catalogue
+        (0 ≤ q ≤ 1, Σq ≤ k).
 
         Any real logit and ±inf are accepted: −inf excludes an item (q = 0; all −inf: nothing is recommended),
         +inf entries share the whole softmax mass equally. NaN raises ``ValueError``."""
@@ -217,6 +219,7 @@ class HarmConfig:
         x = self._float_action(actions, m, "logits")
         if np.isnan(x).any():
             raise ValueError("action logits must not be NaN (±inf are allowed: −inf excludes an item)")
+        x = LOGIT_SCALE * x
         top = x.max(1, keepdims=True)
         with np.errstate(invalid="ignore"):
             e = np.exp(x - top)  # NaN only where top is ±inf: handled below
@@ -240,7 +243,7 @@ class HarmConfig:
         n_full = full.sum(-1, keepdims=True)
         share = (self.k - rest.sum(-1, keepdims=True)) / np.maximum(n_full, 1)  # ≥ 1 since Σq ≤ k
         with np.errstate(divide="ignore"):
-            return np.log(np.where(full, np.maximum(share, 1.0), rest))
+            return np.log(np.where(full, np.maximum(share, 1.0), rest)) / LOGIT_SCALE
 
     def _scaled_q(self, a: np.ndarray) -> np.ndarray:
         total = a.sum(1, keepdims=True)

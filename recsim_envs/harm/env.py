@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recsim_envs.harm.core import LOGIT_BOUND, OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
+from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
 from recsim_envs.harm.render import trajectory_image
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import check_render_mode
@@ -23,7 +23,7 @@ def action_space_for(cfg: HarmConfig) -> spaces.Space:
             return spaces.Discrete(cfg.n_candidates)
         return spaces.MultiDiscrete(np.full(cfg.k, cfg.n_candidates, dtype=np.int64))
     if cfg.action_type == "logits":
-        return spaces.Box(-LOGIT_BOUND, LOGIT_BOUND, (cfg.n_candidates,), dtype=np.float64)
+        return spaces.Box(-1.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
     return spaces.Box(0.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
 
 
@@ -62,14 +62,15 @@ class HarmMitigationEnv(gym.Env):
     recommendable index the action does not name (so the slate always has k distinct items; a policy that names
     k distinct items gets exactly those). Out-of-range or non-integer indices raise ``ValueError``.
 
-    ``action_type="logits"`` (HarmMitigationSampling-v0): ``Box(-10, 10, (n_rec,))`` float64, one logit x_v per
-    recommendable item; the env includes item v independently with probability q_v = min(1, k · softmax(x)_v),
-    so 0 ≤ q ≤ 1 and Σq ≤ k for every vector (Σq = k unless some q_v is capped at 1). A Gaussian policy (PPO's
-    ``MlpPolicy``; SB3 needs finite bounds, hence ±10) learns it directly: its initial mean 0 is the uniform
-    policy q_v = k / n_rec, and raising the logits of a few chosen items by a few units concentrates the k
-    expected inclusions on them (the other logits need not move). Any real logit and ±inf are decoded the same
-    way (−inf: q_v = 0; +inf entries share the mass), so ``config.encode_logits(q)`` maps inclusion
-    probabilities with Σq ≤ k to logits the env decodes exactly; NaN raises ``ValueError``.
+    ``action_type="logits"`` (HarmMitigationSampling-v0): ``Box(-1, 1, (n_rec,))`` float64 (normalised, as SB3
+    recommends), one entry a_v per recommendable item, read as the logit x_v = 5·a_v; the env includes item v
+    independently with probability q_v = min(1, k · softmax(x)_v), so 0 ≤ q ≤ 1 and Σq ≤ k for every action
+    (Σq = k unless some q_v is capped at 1). A Gaussian policy (PPO's ``MlpPolicy``) learns it directly: its
+    initial mean 0 is the uniform policy q_v = k / n_rec, and raising the entries of a few chosen items
+    concentrates the k expected inclusions on them (the other entries need not move); at a = ±1 an item's
+    weight differs by e^10 from one at ∓1. Any real value and ±inf are decoded by the same rule (−inf: q_v = 0;
+    +inf entries share the mass), so ``config.encode_logits(q)`` maps inclusion probabilities with Σq ≤ k to
+    actions the env decodes exactly; NaN raises ``ValueError``.
 
     ``action_type="probabilities"``: ``Box(0, 1, (n_rec,))``, per-item inclusion weights a, q_v = a_v·min(1, k/Σa)
     (Σq ≤ k for every action; a policy that already satisfies Σq ≤ k is used unchanged) — the analytic
