@@ -193,6 +193,13 @@ def test_boolean_kwargs_must_be_bools(name, value):
         HarmConfig(**{name: value}, **SMALL)
 
 
+@pytest.mark.parametrize("value", ["no", 2, None])
+def test_vector_env_multi_objective_must_be_bool(value):
+    with pytest.raises(TypeError, match="multi_objective must be a bool"):
+        gym.make_vec("recsim_envs/HarmMitigation-v0", num_envs=2, vectorization_mode="vector_entry_point",
+                     multi_objective=value, **SMALL)  # fmt: skip
+
+
 @pytest.mark.parametrize("name, value", [("genre", "Drama"), ("labels", "/no/such.csv"), ("parental_guide", "x.csv")])
 def test_synthetic_catalogue_refuses_movielens_only_kwargs(name, value):
     with pytest.raises(ValueError, match=f"{name}=.*applies to a MovieLens dataset only"):

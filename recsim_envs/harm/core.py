@@ -74,8 +74,8 @@ class HarmConfig:
             )
         self.horizon = check_int("horizon", self.horizon, 1, 10**9)
         check_choice("action_type", self.action_type, ACTION_TYPES)
-        self.allow_harmful = _check_bool("allow_harmful", self.allow_harmful)
-        self.analytic_info = _check_bool("analytic_info", self.analytic_info)
+        self.allow_harmful = check_bool("allow_harmful", self.allow_harmful)
+        self.analytic_info = check_bool("analytic_info", self.analytic_info)
         self.catalogue_seed = check_int("catalogue_seed", self.catalogue_seed, 0, 2**31 - 1)
         if self.catalogue is None and self.dataset == "synthetic":
             for name in ("genre", "parental_guide", "labels"):
@@ -278,7 +278,8 @@ def resolve_duplicates(a: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _check_bool(name: str, value) -> bool:
+def check_bool(name: str, value) -> bool:
+    """A flag must be a real bool: 1, "no" or None are refused (truthiness would silently accept them)."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a bool (True or False), got {value!r} of type {type(value).__name__}")
     return bool(value)

@@ -9,7 +9,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
+from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch, check_bool
 from recsim_envs.harm.env import action_space_for, observation_space_for
 from recsim_envs.harm.render import trajectory_image
 from recsim_envs.utils import rng as crng
@@ -49,7 +49,7 @@ class HarmMitigationVectorEnv(VectorEnv):
         self.config = HarmConfig(**kwargs)
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
-        self.multi_objective = bool(multi_objective)
+        self.multi_objective = check_bool("multi_objective", multi_objective)
         self.single_action_space = action_space_for(self.config)
         self.single_observation_space = observation_space_for(self.config)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
