@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 _CHILD = r"""
 import json, resource, sys, tempfile, time
@@ -63,14 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--genre", default="Sci-Fi")
     ap.add_argument("--sizes", nargs="+", default=["10000x1000", "162000x1000"], help="USERSxITEMS")
     args = ap.parse_args(argv)
-    print(f"load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs); data {args.data}; tmp {tempfile.gettempdir()}")
-    print("| users × items | ratings kept | read s | ALS fit s | total wall s | total CPU s | train RMSE | peak RSS MB |")
+    print(f"load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs); data {args.data}")
+    print("| users × items | ratings kept | read s | ALS fit s | total wall s | total CPU s | RMSE | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         users, items = (int(x) for x in size.lower().split("x"))
         r = run(args.data, args.genre, users, items)
-        print(f"| {users:,} × {items:,} | {r['ratings']:,} | {r['read_s']:.1f} | {r['fit_s']:.1f} | "
-              f"{r['total_s']:.1f} | {r['cpu_s']:.1f} | {r['rmse']:.4f} | {r['peak_rss_mb']:.0f} |", flush=True)  # fmt: skip
+        cells = (f"{users:,} × {items:,}", f"{r['ratings']:,}", f"{r['read_s']:.1f}", f"{r['fit_s']:.1f}",
+                 f"{r['total_s']:.1f}", f"{r['cpu_s']:.1f}", f"{r['rmse']:.4f}", f"{r['peak_rss_mb']:.0f}")  # fmt: skip
+        print("| " + " | ".join(cells) + " |", flush=True)
     print(f"load average after {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -11,7 +11,7 @@ import pytest
 
 import recsim_envs  # noqa: F401
 from recsim_envs.harm.core import HarmConfig, resolve_duplicates
-from recsim_envs.harm.data import make_catalogue, synthetic_catalogue
+from recsim_envs.harm.data import synthetic_catalogue
 from recsim_envs.harm.env import HarmMitigationEnv
 
 SMALL = dict(n_items=30, n_users=12)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recsim_envs.harm.data import UNSET, Catalogue, get_catalogue, as_catalogue
+from recsim_envs.harm.data import UNSET, Catalogue, as_catalogue, get_catalogue
 from recsim_envs.harm.model import HarmParams, SamplingPolicy, organic_choice, scores
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import check_choice, check_int, check_real

@@ -128,8 +128,7 @@ def make_catalogue(
         raise ValueError(f"item_embeddings must have at least 2 rows (items), got shape {V.shape}")
     if U0.shape[1] != V.shape[1]:
         raise ValueError(
-            f"user_profiles must have the embedding dimension of item_embeddings (d={V.shape[1]}), got shape "
-            f"{U0.shape}"
+            f"user_profiles must have the embedding dimension of item_embeddings (d={V.shape[1]}), got shape {U0.shape}"
         )
     h = np.asarray(harmful)
     if h.shape != (V.shape[0],):
@@ -559,7 +558,8 @@ def _load_mf_cache(path: Path, n_users: int, n_items: int, latent_dim: int):
         if not shapes_ok or not all(np.isfinite(a).all() for a in (P, bu, Q, bi, rmse)):
             raise ValueError("wrong shapes or non-finite values")
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        warnings.warn(f"MF cache {path} is unreadable or inconsistent ({exc}); refitting and replacing it")
+        msg = f"MF cache {path} is unreadable or inconsistent ({exc}); refitting and replacing it"
+        warnings.warn(msg, stacklevel=3)
         return None
     return P, bu, Q, bi, rmse
 
@@ -613,9 +613,7 @@ def load_movielens(
         harmful = tag_proxy_labels(directory, movies, top_items)
         harm_source = "tag_genre_proxy"
 
-    settings = dict(
-        genre=genre, n_items=n_items, n_users=n_users, latent_dim=latent_dim, mf_seed=mf_seed, v=MF_VERSION
-    )
+    settings = dict(genre=genre, n_items=n_items, n_users=n_users, latent_dim=latent_dim, mf_seed=mf_seed, v=MF_VERSION)
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for arr in (u_idx, i_idx, rating, top_items, top_users):
         h.update(np.ascontiguousarray(arr).tobytes())
