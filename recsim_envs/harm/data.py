@@ -280,8 +280,15 @@ def _id_column(values, path, column: str) -> np.ndarray:
     """A column of integer ids → int64, or ``ValueError`` naming file, column, the bad value and the range."""
     import pandas as pd
 
-    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+    values = np.asarray(values)
     lo, hi = ID_RANGE
+    if np.issubdtype(values.dtype, np.integer):  # the common case: parsed as integers, only the range to check
+        bad = (values < lo) | (values > hi)
+        if bad.any():
+            first = _plain(values[np.flatnonzero(bad)[0]])
+            raise ValueError(f"{path}: column {column!r} must hold integers in [{lo}, {hi}], got {first!r}")
+        return values.astype(np.int64)
+    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
     bad = ~np.isfinite(x) | (x != np.floor(x)) | (x < lo) | (x > hi)
     if bad.any():
         first = _plain(np.asarray(values)[np.flatnonzero(bad)[0]])
@@ -319,7 +326,7 @@ def _check_columns(df, path, columns):
 
 def read_movies(directory: Path, genre: str | None):
     path = _require(directory / "movies.csv")
-    movies = _read_csv(path, ["movieId", "title", "genres"], dtype={"movieId": str})
+    movies = _read_csv(path, ["movieId", "title", "genres"])
     movies["movieId"] = _id_column(movies["movieId"].to_numpy(), path, "movieId")
     if genre is not None:
         has = movies["genres"].fillna("").str.split("|").apply(lambda gs: genre in gs)
@@ -338,10 +345,9 @@ def read_ratings(path: Path, movie_ids: np.ndarray, chunksize: int = 2_000_000):
     parts = []
     cols = ("userId", "movieId", "rating")
     try:
-        # ids as text: a float dtype would round ids above 2^53 before they could be checked
-        reader = pd.read_csv(
-            path, usecols=lambda c: c in cols, chunksize=chunksize, dtype={"userId": str, "movieId": str}
-        )
+        # pandas parses ids as int64 when every value is an integer literal that fits; otherwise float or text,
+        # which _id_column checks (fractions, overflow, non-numbers) and refuses
+        reader = pd.read_csv(path, usecols=lambda c: c in cols, chunksize=chunksize)
         for chunk in reader:
             _check_columns(chunk, path, list(cols))
             mid = _id_column(chunk["movieId"].to_numpy(), path, "movieId")
