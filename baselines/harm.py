@@ -77,7 +77,7 @@ class HarmProblem:
     def from_env(cls, env, policy_class: str | None = None) -> HarmProblem:
         cfg = getattr(getattr(env, "unwrapped", env), "config", env)
         cat = cfg.catalogue
-        pc = policy_class or ("sampling" if cfg.action_type == "probabilities" else "cardinality")
+        pc = policy_class or ("cardinality" if cfg.action_type == "items" else "sampling")
         return cls(cat.V, cat.harmful, cat.U0, cfg.params, cfg.c, cfg.k, pc, cfg.allow_harmful)
 
     @property
@@ -709,7 +709,9 @@ class StationaryPolicy:
         self.cand = cfg.candidates
         self.pos = np.full(cfg.catalogue.n_items, -1, dtype=np.int64)
         self.pos[self.cand] = np.arange(self.cand.size)
-        self.sampling = cfg.action_type == "probabilities"
+        self.sampling = cfg.action_type != "items"
+        self.logits = cfg.action_type == "logits"
+        self.cfg = cfg
         self.rng = np.random.default_rng(seed)
         self._user = None
 
@@ -724,6 +726,7 @@ class StationaryPolicy:
         th = self.sol.theta[user]
         if self.sampling:
             a = th[:, self.cand]
+            a = self.cfg.encode_logits(a) if self.logits else a
             return a if batched else a[0]
         u = self.rng.random(len(user))
         idx = np.minimum((np.cumsum(th, 1) <= (u * th.sum(1))[:, None]).sum(1), th.shape[1] - 1)

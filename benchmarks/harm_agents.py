@@ -8,7 +8,8 @@ Reported per method: the long-run average reward (click − λ·harm per step), 
 rate pH — sampled, and their analytic per-step versions (``info["pclk"]``, ``info["ph"]`` at the profile each
 step met: same expectation, lower variance).
 
-Learned agents: PPO (``agents/hyperparams/ppo.yml``, γ = 0.99) and the myopic PPO (γ = 0), ≥ 5 seeds each,
+Learned agents: PPO (``agents/hyperparams/ppo.yml``, γ = 0.99) and the myopic PPO (γ = 0) on the id's
+``Discrete(n_rec)`` action (one recommendable item per step, k = 1), ≥ 5 seeds each,
 aggregated by IQM with 95 % stratified-bootstrap intervals. Baselines come from ``baselines.harm``
 (``compare``: uniform, top-k(u0), alternating, IFT gradient), solved analytically per user and then run in the env
 through ``StationaryPolicy`` for as many evaluation seeds; their analytic f, pCLK, pH are printed alongside.

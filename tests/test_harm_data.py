@@ -139,3 +139,138 @@ def test_ratings_are_streamed_in_chunks_with_the_same_result(tmp_path):
     for a, b in zip(whole, chunked):
         np.testing.assert_array_equal(a, b)
     assert len(whole[0]) > 10 and not np.isin(whole[1], [5]).any()
+
+
+@pytest.mark.parametrize(
+    "rating, match",
+    [
+        ("1e300", r"'rating' must hold numbers in \[0.5, 5.0\].*1e\+300"),
+        ("inf", r"'rating' must hold numbers in \[0.5, 5.0\].*inf"),
+        ("1e6", r"'rating'.*\[0.5, 5.0\]"),
+        ("100", r"'rating'.*\[0.5, 5.0\]"),
+        ("-5", r"'rating'.*\[0.5, 5.0\]"),
+    ],
+)
+def test_out_of_range_ratings_are_refused_naming_file_column_and_range(tmp_path, rating, match):
+    root = _write_movielens(tmp_path / "ml", rating_text=rating)
+    with pytest.raises(ValueError, match="ratings.csv: column " + match):
+        load_movielens(root, "Sci-Fi", 5, 5, cache_dir=tmp_path / "c")
+
+
+def _append_rating_row(root: Path, row: str) -> None:
+    with open(root / "ratings.csv", "a") as f:
+        f.write(row + "\n")
+
+
+@pytest.mark.parametrize(
+    "row, column",
+    [("1,2571.5,4.0,0", "movieId"), ("599.7,1,4.0,0", "userId"), ("1e20,1,4.0,0", "userId"),
+     ("99999999999999999999,1,4.0,0", "userId"), ("x,1,4.0,0", "userId")],
+)  # fmt: skip
+def test_non_integer_or_overflowing_ids_are_refused(tmp_path, row, column):
+    root = _write_movielens(tmp_path / "ml")
+    _append_rating_row(root, row)
+    with pytest.raises(ValueError, match=rf"ratings.csv: column '{column}' must hold integers in \[0, 2147483647\]"):
+        load_movielens(root, "Sci-Fi", 5, 5, cache_dir=tmp_path / "c")
+
+
+def test_duplicate_ratings_conflicting_refused_identical_counted_once(tmp_path):
+    root = _write_movielens(tmp_path / "ml")
+    base = data.read_ratings(root / "ratings.csv", np.array([1, 2, 3, 4, 6]))
+    u, m, r = base[0][0], base[1][0], base[2][0]
+    _append_rating_row(root, f"{u},{m},{r},5")  # identical repeat: same data as before
+    again = data.read_ratings(root / "ratings.csv", np.array([1, 2, 3, 4, 6]))
+    for a, b in zip(base, again):
+        np.testing.assert_array_equal(a, b)
+    other = 0.5 if r != 0.5 else 1.0
+    _append_rating_row(root, f"{u},{m},{other},6")
+    with pytest.raises(ValueError, match=f"ratings.csv: userId {u} rated movieId {m} more than once"):
+        data.read_ratings(root / "ratings.csv", np.array([1, 2, 3, 4, 6]))
+
+
+def test_non_utf8_bytes_name_the_file(tmp_path):
+    root = _write_movielens(tmp_path / "ml")
+    with open(root / "ratings.csv", "ab") as f:
+        f.write(b"1,\xff\xfe,4.0,0\n")
+    with pytest.raises(ValueError, match="ratings.csv: not UTF-8"):
+        load_movielens(root, "Sci-Fi", 5, 5, cache_dir=tmp_path / "c")
+    root = _write_movielens(tmp_path / "ml2")
+    with open(root / "movies.csv", "ab") as f:
+        f.write(b"7,\xff Movie,Sci-Fi\n")
+    with pytest.raises(ValueError, match="movies.csv: not UTF-8"):
+        load_movielens(root, "Sci-Fi", 5, 5, cache_dir=tmp_path / "c")
+
+
+def test_bad_movie_id_in_a_labels_file_names_file_and_column(tmp_path):
+    root = _write_movielens(tmp_path / "ml")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("movieId,harmful\n3,1\nabc,0\n")
+    with pytest.raises(ValueError, match=r"labels.csv: column 'movieId' must hold integers.*'abc'"):
+        load_movielens(root, "Sci-Fi", 5, 5, labels=str(labels), cache_dir=tmp_path / "c")
+
+
+def test_corrupt_mf_cache_is_detected_refitted_and_replaced(tmp_path):
+    root = _write_movielens(tmp_path / "ml")
+    cache = tmp_path / "cache"
+    a = load_movielens(root, "Sci-Fi", 5, 5, cache_dir=cache)
+    (path,) = cache.glob("mf-*.npz")
+    for corrupt in (b"not a zip file", path.read_bytes()[:40]):
+        path.write_bytes(corrupt)
+        with pytest.warns(UserWarning, match="unreadable or inconsistent"):
+            b = load_movielens(root, "Sci-Fi", 5, 5, cache_dir=cache)
+        np.testing.assert_array_equal(a.V, b.V)  # seeded refit: the same embeddings
+        with np.load(path) as z:  # replaced by a readable file
+            np.testing.assert_array_equal(z["Q"], np.load(path)["Q"])
+            assert z["P"].shape == (5, data.LATENT_DIM)
+    np.savez(path, P=np.zeros((2, 2)), bu=np.zeros(5), Q=np.zeros((5, 10)), bi=np.zeros(5), rmse=np.array(0.1))
+    with pytest.warns(UserWarning, match="inconsistent"):
+        c = load_movielens(root, "Sci-Fi", 5, 5, cache_dir=cache)
+    np.testing.assert_array_equal(a.V, c.V)
+    assert not list(cache.glob("*.tmp*"))
+
+
+def test_catalogue_memo_rereads_a_changed_ratings_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSIM_CACHE_DIR", str(tmp_path / "cache"))
+    root = _write_movielens(tmp_path / "ml")
+    a = data.get_catalogue(str(root), "Sci-Fi", 5, 5)
+    assert data.get_catalogue(str(root), "Sci-Fi", 5, 5) is a  # unchanged files: memoised
+    lines = (root / "ratings.csv").read_text().splitlines()
+    lines = [lines[0]] + [",".join(x.split(",")[:2] + ["0.5", "0"]) if x.startswith("1,") else x for x in lines[1:]]
+    (root / "ratings.csv").write_text("\n".join(lines) + "\n")  # user 1 now rates everything 0.5
+    b = data.get_catalogue(str(root), "Sci-Fi", 5, 5)
+    assert not np.allclose(a.U0, b.U0)
+    fresh = load_movielens(root, "Sci-Fi", 5, 5, cache_dir=tmp_path / "other")
+    np.testing.assert_array_equal(b.V, fresh.V)
+
+
+def _mf_objective_gradient(users, items, r, P, bu_mu, Q, bi, wd):
+    """Gradient of the documented MF objective, by a dense numpy computation (independent of the ALS code)."""
+    n, nu, ni = r.size, P.shape[0], Q.shape[0]
+    mu = r.mean()
+    bu = bu_mu - mu
+    R = np.zeros((nu, ni))
+    M = np.zeros((nu, ni))
+    R[users, items] = r
+    M[users, items] = 1.0
+    E = M * (mu + bu[:, None] + bi[None, :] + P @ Q.T - R)  # residuals on observed entries
+    gP = 2 * E @ Q / n + 2 * wd * P / nu
+    gQ = 2 * E.T @ P / n + 2 * wd * Q / ni
+    gbu = 2 * E.sum(1) / n + 2 * wd * bu / nu
+    gbi = 2 * E.sum(0) / n + 2 * wd * bi / ni
+    rmse = np.sqrt((E**2).sum() / n)
+    return np.concatenate([gP.ravel(), gQ.ravel(), gbu, gbi]), rmse
+
+
+def test_als_mf_reaches_a_stationary_point_of_its_objective():
+    rng = np.random.default_rng(5)
+    nu, ni = 40, 30
+    mask = rng.random((nu, ni)) < 0.4
+    users, items = np.nonzero(mask)
+    truth = 3.5 + rng.normal(0, 0.4, nu)[:, None] + rng.normal(0, 0.3, ni)[None, :]
+    r = np.clip(np.round(2 * (truth + rng.normal(0, 0.7, (nu, ni)))) / 2, 0.5, 5.0)[users, items]
+    P, bu, Q, bi, rmse = data.train_biased_mf(users, items, r, nu, ni, latent_dim=4, tol=1e-12, max_sweeps=2000)
+    g, rmse_direct = _mf_objective_gradient(users, items, r, P, bu, Q, bi, 0.05)
+    assert np.abs(g).max() < 1e-5
+    assert rmse == pytest.approx(rmse_direct, rel=1e-12)
+    again = data.train_biased_mf(users, items, r, nu, ni, latent_dim=4, tol=1e-12, max_sweeps=2000)
+    np.testing.assert_array_equal(P, again[0])  # seeded: the same fit

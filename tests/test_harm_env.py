@@ -38,14 +38,14 @@ def test_item_actions_are_validated():
     env = gym.make("recsim_envs/HarmMitigation-v0", k=3, **SMALL)
     env.reset(seed=0)
     n_rec = env.unwrapped.config.n_candidates
-    with pytest.raises(ValueError, match="distinct"):
-        env.step(np.array([1, 1, 2]))
     with pytest.raises(ValueError, match="indices must be in"):
         env.step(np.array([0, 1, n_rec]))
     with pytest.raises(ValueError, match="indices must be in"):
         env.step(np.array([-1, 1, 2]))
     with pytest.raises(ValueError, match="k=3"):
         env.step(np.array([0, 1]))
+    with pytest.raises(ValueError, match="k=3"):
+        env.step(0)
     with pytest.raises(ValueError, match="integer"):
         env.step(np.array([0.5, 1, 2]))
     _, _, _, _, info = env.step(np.array([0, 1, 2]))
@@ -55,7 +55,7 @@ def test_item_actions_are_validated():
 
 
 def test_probability_actions_are_validated_and_scaled_to_k():
-    env = gym.make("recsim_envs/HarmMitigationSampling-v0", **SMALL)
+    env = gym.make("recsim_envs/HarmMitigationSampling-v0", action_type="probabilities", **SMALL)
     env.reset(seed=0)
     cfg = env.unwrapped.config
     for bad in (np.full(cfg.n_candidates, 1.5), np.full(cfg.n_candidates, np.nan), np.ones(3)):
@@ -100,7 +100,7 @@ def test_info_matches_model_and_rewards_are_weighted_objectives():
 
 
 def test_sampling_info_matches_model():
-    env = gym.make("recsim_envs/HarmMitigationSampling-v0", **SMALL)
+    env = gym.make("recsim_envs/HarmMitigationSampling-v0", action_type="probabilities", **SMALL)
     env.reset(seed=1)
     cfg = env.unwrapped.config
     a = np.linspace(0.0, 1.0, cfg.n_candidates)
@@ -222,11 +222,12 @@ def test_allow_harmful_counts_clicked_harm():
     assert info["ph"] == pytest.approx(s[h] / (s[h] + cfg.c) + cfg.c / (s[h] + cfg.c) * sig_h, rel=1e-12)
 
 
-def test_sampling_env_with_empty_recommendation_is_organic_only():
-    env = gym.make("recsim_envs/HarmMitigationSampling-v0", **SMALL)
+@pytest.mark.parametrize("action_type, empty", [("probabilities", 0.0), ("logits", -np.inf)])
+def test_sampling_env_with_empty_recommendation_is_organic_only(action_type, empty):
+    env = gym.make("recsim_envs/HarmMitigationSampling-v0", action_type=action_type, **SMALL)
     env.reset(seed=0)
     for _ in range(20):
-        obs, r, _, _, info = env.step(np.zeros(env.unwrapped.config.n_candidates))
+        obs, r, _, _, info = env.step(np.full(env.unwrapped.config.n_candidates, empty))
         assert info["click"] == 0.0 and not info["recommended_mask"].any()
         assert info["pclk"] == pytest.approx(0.0, abs=1e-12)
         assert info["ph"] == pytest.approx(info["harm_share"], rel=1e-9)

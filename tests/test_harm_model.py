@@ -229,7 +229,10 @@ def test_ift_gradient_matches_autograd_through_unrolled_fixed_point(cls):
 
 
 def test_gradient_memory_is_linear_in_items():
-    """Large catalogue, two users: the adjoint form works with [m, n, d] arrays; n×n would need 3.2 GB here."""
+    """Large catalogue, two users: the adjoint form works with [m, n, d] arrays; an n × n array would take 3.2 GB
+    here. Peak traced allocation (numpy reports to tracemalloc) must stay far below that."""
+    import tracemalloc
+
     rng = np.random.default_rng(3)
     n, d = 20_000, 12
     V = rng.normal(0, 0.3, (n, d))
@@ -237,6 +240,13 @@ def test_gradient_memory_is_linear_in_items():
     harmful = rng.random(n) < 0.2
     pi = rng.dirichlet(np.ones(n), 2)
     params = HarmParams()
-    sp = stationary_profile(ItemPolicy(6.0), pi, U0, V, harmful, params)
-    g = objective_gradient(ItemPolicy(6.0), pi, sp, U0, V, harmful, params)
+    tracemalloc.start()
+    try:
+        sp = stationary_profile(ItemPolicy(6.0), pi, U0, V, harmful, params)
+        g = objective_gradient(ItemPolicy(6.0), pi, sp, U0, V, harmful, params)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
     assert g.shape == (2, n) and np.all(np.isfinite(g))
+    per_mnd = 2 * n * d * 8  # bytes of one [m, n, d] float64 array
+    assert peak < 50 * per_mnd, (peak, per_mnd)  # 192 MB; n × n float64 is 3.2 GB

@@ -12,13 +12,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recsim_envs.harm.data import Catalogue, get_catalogue
+from recsim_envs.harm.data import UNSET, Catalogue, as_catalogue, get_catalogue
 from recsim_envs.harm.model import HarmParams, SamplingPolicy, organic_choice, scores
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import check_choice, check_int, check_real
 
-ACTION_TYPES = ("items", "probabilities")
+ACTION_TYPES = ("items", "probabilities", "logits")
+#: above this many (profile, item) pairs the exact bound on s_Ω is replaced by the bounding-box bound (O(n·d))
+_EXACT_BOUND_PAIRS = 20_000_000
 OBJECTIVE_NAMES = ("click", "harm")
+#: ``"logits"`` actions a ∈ [-1, 1]^n_rec (a normalised Box, as SB3 and gymnasium's checker ask) are logits
+#: x = LOGIT_SCALE · a; the decoder accepts any real or ±inf a
+LOGIT_SCALE = 5.0
 
 _STREAM_USER, _STREAM_CHOICE, _STREAM_INCLUDE = 0, 1, 2
 
@@ -29,9 +34,9 @@ DEFAULT_C = 6.0
 @dataclass
 class HarmConfig:
     dataset: str = "synthetic"
-    genre: str | None = "Sci-Fi"
-    n_items: int = 100
-    n_users: int = 100
+    genre: str | None = UNSET  # type: ignore[assignment]
+    n_items: int | None = None
+    n_users: int | None = None
     k: int = 1
     c: float = DEFAULT_C
     lam: float = 100.0
@@ -45,15 +50,17 @@ class HarmConfig:
     labels: str | None = None
     catalogue_seed: int = 0
     analytic_info: bool = True
-    catalogue: Catalogue = field(default=None, repr=False)
+    catalogue: Catalogue | dict | str | os.PathLike | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.dataset, str) or not (self.dataset == "synthetic" or os.path.isdir(self.dataset)):
             raise ValueError(f"dataset must be 'synthetic' or an existing MovieLens directory, got {self.dataset!r}")
-        if self.genre is not None and not isinstance(self.genre, str):
+        if self.genre is not UNSET and self.genre is not None and not isinstance(self.genre, str):
             raise ValueError(f"genre must be a MovieLens genre name or None, got {self.genre!r}")
-        self.n_items = check_int("n_items", self.n_items, 2, 100_000)
-        self.n_users = check_int("n_users", self.n_users, 1, 1_000_000)
+        if self.n_items is not None:
+            self.n_items = check_int("n_items", self.n_items, 2, 100_000)
+        if self.n_users is not None:
+            self.n_users = check_int("n_users", self.n_users, 1, 1_000_000)
         self.c = check_real("c", self.c, 0.0, 1e9, low_inclusive=False)
         self.lam = check_real("lam", self.lam, 0.0, 1e9)
         self.alpha_harmful = check_real("alpha_harmful", self.alpha_harmful, 0.0, 1.0)
@@ -67,20 +74,50 @@ class HarmConfig:
             )
         self.horizon = check_int("horizon", self.horizon, 1, 10**9)
         check_choice("action_type", self.action_type, ACTION_TYPES)
-        check_choice("allow_harmful", self.allow_harmful, (True, False))
-        check_choice("analytic_info", self.analytic_info, (True, False))
+        self.allow_harmful = check_bool("allow_harmful", self.allow_harmful)
+        self.analytic_info = check_bool("analytic_info", self.analytic_info)
         self.catalogue_seed = check_int("catalogue_seed", self.catalogue_seed, 0, 2**31 - 1)
+        if self.catalogue is None and self.dataset == "synthetic":
+            for name in ("genre", "parental_guide", "labels"):
+                if getattr(self, name) not in (None, UNSET):
+                    raise ValueError(
+                        f"{name}={getattr(self, name)!r} applies to a MovieLens dataset only; the synthetic catalogue "
+                        f"has no genres or real labels (pass dataset=<MovieLens directory> or drop {name})"
+                    )
+            self.genre = None
+        elif self.catalogue is None and self.genre is UNSET:
+            self.genre = "Sci-Fi"
         if self.catalogue is None:
             self.catalogue = get_catalogue(
                 self.dataset,
                 self.genre,
-                self.n_items,
-                self.n_users,
+                100 if self.n_items is None else self.n_items,
+                100 if self.n_users is None else self.n_users,
                 self.parental_guide,
                 self.labels,
                 self.catalogue_seed,
             )
+        else:
+            given = {
+                k: getattr(self, k)
+                for k in ("genre", "parental_guide", "labels")
+                if getattr(self, k) not in (None, UNSET)
+            }
+            if self.dataset != "synthetic":
+                given["dataset"] = self.dataset
+            if given:
+                raise ValueError(
+                    f"catalogue= supplies the items, users and harm flags; {sorted(given)} cannot be combined with it"
+                )
+            self.catalogue = as_catalogue(self.catalogue)
+            for name, have in (("n_items", self.catalogue.n_items), ("n_users", self.catalogue.n_users)):
+                want = getattr(self, name)
+                if want is not None and want != have:
+                    raise ValueError(f"{name}={want} contradicts the supplied catalogue, which has {name}={have}")
         cat = self.catalogue
+        self.n_items, self.n_users = cat.n_items, cat.n_users
+        if self.genre is UNSET:
+            self.genre = None
         self.candidates = np.arange(cat.n_items) if self.allow_harmful else np.flatnonzero(~cat.harmful)
         if self.candidates.size == 0:
             raise ValueError("allow_harmful=False leaves no recommendable item (every item is harmful)")
@@ -92,7 +129,7 @@ class HarmConfig:
         span = pts.max(0) - pts.min(0)
         self.obs_low = pts.min(0) - 1e-3 * span - 1e-6
         self.obs_high = pts.max(0) + 1e-3 * span + 1e-6
-        self.s_bound = float(scores(pts, cat.V).sum(-1).max())
+        self.s_bound = _score_sum_bound(pts, cat.V, self.obs_low, self.obs_high)
         self.sampling = SamplingPolicy(self.c, self.k, s_bound=self.s_bound)
         self.harm_direction = (
             cat.V[cat.harmful].mean(0) - cat.V[~cat.harmful].mean(0) if cat.harmful.any() else (np.zeros(cat.dim))
@@ -115,13 +152,32 @@ class HarmConfig:
         return np.array([1.0, self.lam])
 
     # -- action decoding (shared by single and vector envs) -----------------------------------------------------
-    def decode_items(self, actions) -> np.ndarray:
-        """[m, k] candidate indices → [m, k] catalogue items; ValueError on out-of-range or duplicate entries."""
+    def decode(self, actions, m: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """A batch of ``m`` actions → (items [m, k], None) for ``"items"`` or (None, q [m, n]) otherwise."""
+        if self.action_type == "items":
+            return self.decode_items(actions, m), None
+        if self.action_type == "logits":
+            return None, self.decode_logits(actions, m)
+        return None, self.decode_probabilities(actions, m)
+
+    def decode_items(self, actions, m: int | None = None) -> np.ndarray:
+        """[m, k] (or [m] when k = 1) candidate indices → [m, k] catalogue items.
+
+        Out-of-range or non-integer entries raise ``ValueError``. Repeated entries (k > 1) are resolved, so every
+        point of ``MultiDiscrete([n_rec] * k)`` is a valid slate: reading the action left to right, an entry that
+        repeats an earlier one is replaced by the lowest-numbered recommendable index the action does not name.
+        """
         a = np.asarray(actions)
-        m = a.shape[0]
-        if a.ndim != 2 or a.shape[1] != self.k:
-            raise ValueError(f"action must hold k={self.k} item indices, got shape {a.shape[1:]}")
-        if not (np.issubdtype(a.dtype, np.integer) or (np.issubdtype(a.dtype, np.floating) and np.all(a == a // 1))):
+        m = a.shape[0] if (m is None and a.ndim) else m
+        if self.k == 1 and a.shape == (m,):
+            a = a[:, None]
+        if a.shape != (m, self.k):
+            want = f"an integer index in [0, {self.n_candidates - 1}]" if self.k == 1 else f"k={self.k} item indices"
+            raise ValueError(f"action must be {want} per user (batch shape ({m}, {self.k})), got shape {a.shape}")
+        if not (
+            np.issubdtype(a.dtype, np.integer)
+            or (np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a)) and np.all(a == a // 1))
+        ):
             raise ValueError(f"action must be integer item indices in [0, {self.n_candidates - 1}], got {actions!r}")
         a = a.astype(np.int64)
         if a.size and (a.min() < 0 or a.max() >= self.n_candidates):
@@ -130,24 +186,118 @@ class HarmConfig:
                 f"got min {a.min()}, max {a.max()}"
             )
         if self.k > 1:
-            srt = np.sort(a, axis=1)
-            dup = (srt[:, 1:] == srt[:, :-1]).any(1)
-            if dup.any():
-                raise ValueError(f"action must hold k={self.k} distinct items, got duplicates in {a[dup][0].tolist()}")
-        return self.candidates[a].reshape(m, self.k)
+            a = resolve_duplicates(a, self.n_candidates)
+        return self.candidates[a]
 
-    def decode_probabilities(self, actions) -> np.ndarray:
-        """[m, n_candidates] weights in [0, 1] → [m, n] inclusion probabilities q = a·min(1, k/Σa) (Σq ≤ k)."""
-        a = np.asarray(actions, dtype=np.float64)
-        if a.ndim != 2 or a.shape[1] != self.n_candidates:
-            raise ValueError(f"action must hold {self.n_candidates} inclusion probabilities, got shape {a.shape[1:]}")
+    def _float_action(self, actions, m: int, what: str) -> np.ndarray:
+        try:
+            a = np.asarray(actions, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"action must hold {self.n_candidates} {what} per user, got {actions!r}") from exc
+        if a.shape != (m, self.n_candidates):
+            raise ValueError(
+                f"action must hold {self.n_candidates} {what} per user (batch shape ({m}, {self.n_candidates})), "
+                f"got shape {a.shape}"
+            )
+        return a
+
+    def decode_probabilities(self, actions, m: int | None = None) -> np.ndarray:
+        """[m, n_rec] weights in [0, 1] → [m, n] inclusion probabilities q = a·min(1, k/Σa) (Σq ≤ k)."""
+        m = np.shape(actions)[0] if m is None else m
+        a = self._float_action(actions, m, "inclusion probabilities")
         if not np.all(np.isfinite(a)) or a.min() < 0.0 or a.max() > 1.0:
             raise ValueError(f"inclusion probabilities must be finite and in [0, 1], got min {a.min()}, max {a.max()}")
+        return self._scaled_q(a)
+
+    def decode_logits(self, actions, m: int | None = None) -> np.ndarray:
+        """[m, n_rec] actions a → logits x = LOGIT_SCALE · a → q_v = min(1, k · softmax(x)_v) over the catalogue
+        (0 ≤ q ≤ 1, Σq ≤ k).
+
+        Any real logit and ±inf are accepted: −inf excludes an item (q = 0; all −inf: nothing is recommended),
+        +inf entries share the whole softmax mass equally. NaN raises ``ValueError``."""
+        m = np.shape(actions)[0] if m is None else m
+        x = self._float_action(actions, m, "logits")
+        if np.isnan(x).any():
+            raise ValueError("action logits must not be NaN (±inf are allowed: −inf excludes an item)")
+        x = LOGIT_SCALE * x
+        top = x.max(1, keepdims=True)
+        with np.errstate(invalid="ignore"):
+            e = np.exp(x - top)  # NaN only where top is ±inf: handled below
+        pos = np.isposinf(top[:, 0])
+        e[pos] = np.isposinf(x[pos])
+        e[np.isneginf(top[:, 0])] = 0.0
+        total = e.sum(1, keepdims=True)
+        p = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+        q = np.zeros((m, self.catalogue.n_items))
+        q[:, self.candidates] = np.minimum(1.0, self.k * p)
+        return q
+
+    def encode_logits(self, q) -> np.ndarray:
+        """Inverse of :meth:`decode_logits` on its range: [.., n_rec] inclusion probabilities with Σq ≤ k → logits
+        that decode to exactly q (log q for q < 1, −inf at 0; the items at q = 1 share the remaining mass)."""
+        q = np.asarray(q, dtype=np.float64)
+        if not (np.all(q >= 0.0) and np.all(q <= 1.0)) or np.any(q.sum(-1) > self.k * (1 + 1e-9)):
+            raise ValueError(f"inclusion probabilities must be in [0, 1] with sum <= k={self.k}")
+        full = q >= 1.0
+        rest = np.where(full, 0.0, q)
+        n_full = full.sum(-1, keepdims=True)
+        share = (self.k - rest.sum(-1, keepdims=True)) / np.maximum(n_full, 1)  # ≥ 1 since Σq ≤ k
+        with np.errstate(divide="ignore"):
+            return np.log(np.where(full, np.maximum(share, 1.0), rest)) / LOGIT_SCALE
+
+    def _scaled_q(self, a: np.ndarray) -> np.ndarray:
         total = a.sum(1, keepdims=True)
         scale = np.minimum(1.0, self.k / np.maximum(total, 1e-300))
         q = np.zeros((a.shape[0], self.catalogue.n_items))
-        q[:, self.candidates] = a * scale
+        q[:, self.candidates] = np.minimum(a * scale, 1.0)
         return q
+
+
+def resolve_duplicates(a: np.ndarray, n: int) -> np.ndarray:
+    """[m, k] indices in [0, n) → distinct indices: each repeat of an earlier entry (left to right) becomes the
+    lowest index in [0, n) the row does not name; the j-th repeat of a row takes its j-th lowest free index."""
+    order = np.argsort(a, axis=1, kind="stable")
+    srt = np.take_along_axis(a, order, 1)
+    rep_sorted = np.zeros(a.shape, dtype=bool)
+    rep_sorted[:, 1:] = srt[:, 1:] == srt[:, :-1]
+    if not rep_sorted.any():
+        return a
+    rep = np.zeros_like(rep_sorted)
+    np.put_along_axis(rep, order, rep_sorted, 1)  # stable sort: the first occurrence is never marked
+    rows = np.flatnonzero(rep.any(1))
+    sub, r = a[rows], rep[rows]
+    named = np.zeros((rows.size, n), dtype=bool)
+    named[np.arange(rows.size)[:, None], sub] = True
+    free = np.argsort(named, axis=1, kind="stable")  # unnamed indices first, ascending
+    rank = np.cumsum(r, 1) - 1
+    ri, ci = np.nonzero(r)
+    out = a.copy()
+    sub = sub.copy()
+    sub[ri, ci] = free[ri, rank[ri, ci]]
+    out[rows] = sub
+    return out
+
+
+def check_bool(name: str, value) -> bool:
+    """A flag must be a real bool: 1, "no" or None are refused (truthiness would silently accept them)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {value!r} of type {type(value).__name__}")
+    return bool(value)
+
+
+def _score_sum_bound(pts: np.ndarray, V: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
+    """An upper bound on s_Ω(u) = Σ_v exp⟨u, v⟩ over the convex hull of ``pts`` (where profiles stay).
+
+    s_Ω is convex in u, so its maximum over the hull is at a vertex: computed exactly, in row chunks of bounded
+    memory, when there are at most ``_EXACT_BOUND_PAIRS`` (point, item) pairs. Larger problems use the hull's
+    bounding box [low, high] instead, Σ_v exp(max over the box of ⟨u, v⟩), which costs O(n·d) (the bound only
+    sets the range of the sampling quadrature's nodes, so a looser bound costs a few nodes, not accuracy).
+    """
+    n = V.shape[0]
+    if pts.shape[0] * n > _EXACT_BOUND_PAIRS:
+        return float(np.exp(np.maximum(V * low, V * high).sum(1)).sum())
+    rows = max(1, 4_000_000 // n)
+    return max(float(scores(pts[i : i + rows], V).sum(-1).max()) for i in range(0, pts.shape[0], rows))
 
 
 class HarmUserBatch:
@@ -189,13 +339,11 @@ class HarmUserBatch:
         rows = np.arange(m)
         s = scores(self.U, cat.V)
         sig = organic_choice(s)
-        if cfg.action_type == "items":
-            items = cfg.decode_items(actions)
+        items, q = cfg.decode(actions, m)
+        if q is None:
             in_E = np.zeros((m, n_items), dtype=bool)
             in_E[rows[:, None], items] = True
-            q = None
         else:
-            q = cfg.decode_probabilities(actions)
             cnt = self.t[:, None] * np.uint64(n_items) + np.arange(n_items, dtype=np.uint64)[None, :]
             draws = crng.uniforms(self.keys[:, None], cnt.astype(np.uint64), _STREAM_INCLUDE)
             in_E = draws < q

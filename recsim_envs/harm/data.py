@@ -13,13 +13,26 @@ labels, in order of preference:
    ``*_code`` column is 4).
 2. ``labels``: a user-supplied CSV with columns ``movieId,harmful`` (0/1).
 3. Otherwise the documented *tag/genre proxy* (the Kaggle file is not redistributable and not shipped): an item
-   is harmful iff one of its MovieLens tags matches a content keyword (:data:`HARM_TAG_PATTERN`: violence, gore,
-   blood, brutal, torture, disturbing, drugs, nudity, sex, rape, zombies, horror, serial killer, …, whole words)
-   or it also carries the genre "Horror". On ml-latest-small's top-100 Sci-Fi items this flags 15 % (e.g. Alien,
-   The Terminator, 28 Days Later — and WALL·E, through a "post-apocalyptic" tag: it is a proxy, not a rating).
+   is harmful iff one of its MovieLens tags names what a parental guide flags (:data:`HARM_TAG_KEYWORDS`, matched
+   as whole words, case-insensitive: violence, gore, torture, rape, nudity, sexual content, drug use, strong
+   language, …) or it also carries the genre "Horror". Mood and setting words ("dark", "post-apocalyptic",
+   "dystopia", "war", "tense", "psychological") are deliberately *not* keywords: they flagged family films such as
+   WALL·E. The flagged ml-latest-small Sci-Fi items are listed in ``benchmarks/RESULTS.md`` so a reader can judge
+   them: it is a proxy, not a rating.
 
-Embeddings are cached on disk by a SHA-256 of the filtered ratings and every MF setting (labels do not enter MF)
-(``$RECSIM_CACHE_DIR`` or ``~/.cache/recsim_envs``), written atomically (temp file + ``os.replace``).
+Ratings are validated as they stream (each message names the file and column): ``userId`` and ``movieId`` must be
+integers in [0, 2^31 − 1], ``rating`` a number in [0.5, 5] (the MovieLens star scale); among the rows kept for the
+catalogue, a (userId, movieId) pair rated twice with *different* ratings is refused, identical repeats count once.
+
+The biased MF (:func:`train_biased_mf`) is alternating least squares over the observed ratings only (sparse,
+O(#ratings · d²) per sweep). Embeddings are cached on disk by a SHA-256 of the filtered ratings and every MF
+setting (labels do not enter MF) (``$RECSIM_CACHE_DIR`` or ``~/.cache/recsim_envs``), written atomically (temp
+file + ``os.replace``); an unreadable or inconsistent cache file is detected, refitted and replaced. The in-process
+memo of :func:`get_catalogue` is keyed by every input file's size and modification time, so editing
+``ratings.csv`` (or a labels file) on disk gives a fresh catalogue.
+
+A custom catalogue (:func:`make_catalogue`, or ``catalogue=`` of the env) takes user-supplied item embeddings,
+harm flags and initial user profiles, as arrays or an ``.npz`` file.
 """
 
 from __future__ import annotations
@@ -29,18 +42,29 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+import warnings
+import zipfile
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+#: what a parental guide flags (violence and gore, sexual content, drug use, strong language, frightening scenes);
+#: whole words, case-insensitive. Mood/setting tags (dark, post-apocalyptic, dystopia, war, tense) are excluded.
+HARM_TAG_KEYWORDS = (
+    "violence", "violent", "graphic violence", "ultraviolence", "gore", "gory", "bloody", "blood", "splatter",
+    "torture", "brutal", "brutality", "gruesome", "rape", "sexual violence", "nudity", "nude", "sex", "sexual",
+    "sexual content", "sexuality", "drugs", "drug use", "drug abuse", "heroin", "cocaine", "profanity",
+    "strong language", "swearing", "serial killer", "cannibalism", "suicide", "horror", "zombies", "zombie",
+    "disturbing",
+)  # fmt: skip
 HARM_TAG_PATTERN = re.compile(
-    r"\b(?:violen\w*|gore|gory|bloody|blood|brutal\w*|tortur\w*|disturbing|drugs?|drug use|nudity|nude|sex\w*|rape|"
-    r"zombies?|horror|serial killer|murder\w*|gruesome|cannibal\w*|suicide|splatter|profanity|swearing|intense|tense|"
-    r"scary|creepy|terrifying|suspense\w*|war|post[- ]apocalyptic|apocalypse|psychological|paranoi\w*|dark)\b",
-    re.IGNORECASE,
+    r"\b(?:" + "|".join(re.escape(k).replace(r"\ ", r"[\s-]+") for k in HARM_TAG_KEYWORDS) + r")\b", re.IGNORECASE
 )
+RATING_RANGE = (0.5, 5.0)
+ID_RANGE = (0, 2**31 - 1)
+MF_VERSION = 2  # cache key: 2 = sparse ALS
 PROXY_HARM_GENRES = ("Horror",)
 PARENTAL_CATEGORIES = ("sex", "violence", "profanity", "drugs", "intense")
 LATENT_DIM = 10
@@ -71,6 +95,120 @@ class Catalogue:
     @property
     def dim(self) -> int:
         return int(self.V.shape[1])
+
+
+class _Unset:
+    """Marks an env kwarg the caller did not pass (so the synthetic catalogue can refuse MovieLens-only ones)."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+    def __reduce__(self):
+        return "UNSET"
+
+
+UNSET = _Unset()
+
+CATALOGUE_KEYS = ("item_embeddings", "harmful", "user_profiles")
+
+
+def make_catalogue(
+    item_embeddings,
+    harmful,
+    user_profiles,
+    titles=None,
+    source: str = "custom",
+) -> Catalogue:
+    """A catalogue from user-supplied arrays: ``item_embeddings`` [n, d], ``harmful`` [n] (bool or 0/1) and
+    ``user_profiles`` [m, d] (the inherent profiles u0; ⟨u0, v⟩ is the log-score of item v). n, m, d are derived.
+    ``ValueError`` on mismatched shapes, non-finite values or non-0/1 harm flags; at least 2 items, 1 user."""
+    V = _real_matrix("item_embeddings", item_embeddings)
+    U0 = _real_matrix("user_profiles", user_profiles)
+    if V.shape[0] < 2:
+        raise ValueError(f"item_embeddings must have at least 2 rows (items), got shape {V.shape}")
+    if U0.shape[1] != V.shape[1]:
+        raise ValueError(
+            f"user_profiles must have the embedding dimension of item_embeddings (d={V.shape[1]}), got shape {U0.shape}"
+        )
+    h = np.asarray(harmful)
+    if h.shape != (V.shape[0],):
+        raise ValueError(f"harmful must have shape ({V.shape[0]},) (one flag per item), got shape {h.shape}")
+    if h.dtype != bool:
+        try:
+            hf = h.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"harmful must hold booleans or 0/1, got {h[:5]!r}") from exc
+        if not np.isin(hf, (0.0, 1.0)).all():
+            raise ValueError(f"harmful must hold booleans or 0/1, got values {np.unique(hf)[:5].tolist()}")
+        h = hf == 1.0
+    names = [f"item {i}" for i in range(V.shape[0])] if titles is None else [str(t) for t in titles]
+    if len(names) != V.shape[0]:
+        raise ValueError(f"titles must have one entry per item ({V.shape[0]}), got {len(names)}")
+    return Catalogue(
+        V=V,
+        harmful=h.astype(bool),
+        U0=U0,
+        item_ids=np.arange(V.shape[0]),
+        user_ids=np.arange(U0.shape[0]),
+        titles=names,
+        source=source,
+        harm_source=source,
+    )
+
+
+def _real_matrix(name: str, value) -> np.ndarray:
+    try:
+        a = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a 2-D array of real numbers, got {type(value).__name__}") from exc
+    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"{name} must be a non-empty 2-D array [rows, d], got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must contain only finite numbers ({int((~np.isfinite(a)).sum())} NaN/inf entries)")
+    return a
+
+
+def load_catalogue_file(path: str | os.PathLike) -> Catalogue:
+    """A custom catalogue from an ``.npz`` holding ``item_embeddings``, ``harmful``, ``user_profiles`` (and
+    optionally ``titles``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"catalogue file not found: {path} (expected an .npz with keys {list(CATALOGUE_KEYS)})")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable .npz file ({exc})") from exc
+    missing = [k for k in CATALOGUE_KEYS if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: missing array(s) {missing}; found {sorted(arrays)}")
+    try:
+        return make_catalogue(*(arrays[k] for k in CATALOGUE_KEYS), titles=arrays.get("titles"), source=str(path))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def as_catalogue(value) -> Catalogue:
+    """``catalogue=`` of the env: a :class:`Catalogue`, a dict with :data:`CATALOGUE_KEYS` (optionally
+    ``titles``) or the path of an ``.npz`` file holding them."""
+    if isinstance(value, Catalogue):
+        ok = make_catalogue(value.V, value.harmful, value.U0, value.titles or None, value.source)
+        return replace(value, V=ok.V, harmful=ok.harmful, U0=ok.U0)
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(CATALOGUE_KEYS) - {"titles"})
+        missing = [k for k in CATALOGUE_KEYS if k not in value]
+        if unknown or missing:
+            raise ValueError(
+                f"catalogue dict needs keys {list(CATALOGUE_KEYS)} (and optionally 'titles'); "
+                f"missing {missing}, unknown {unknown}"
+            )
+        return make_catalogue(*(value[k] for k in CATALOGUE_KEYS), titles=value.get("titles"))
+    if isinstance(value, (str, os.PathLike)):
+        return load_catalogue_file(value)
+    raise ValueError(
+        f"catalogue must be a Catalogue, a dict with keys {list(CATALOGUE_KEYS)} or an .npz path, got "
+        f"{type(value).__name__} {value!r:.60}"
+    )
 
 
 def fold_biases(P, bu, Q, bi) -> tuple[np.ndarray, np.ndarray]:
@@ -129,9 +267,54 @@ def _read_csv(path: Path, columns: list[str], **kw):
 
     try:
         df = pd.read_csv(path, **kw)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"{path}: empty file") from exc
     except ValueError as exc:
         raise ValueError(f"{path}: could not parse ({exc})") from exc
     return _check_columns(df, path, columns)
+
+
+def _id_column(values, path, column: str) -> np.ndarray:
+    """A column of integer ids → int64, or ``ValueError`` naming file, column, the bad value and the range."""
+    import pandas as pd
+
+    values = np.asarray(values)
+    lo, hi = ID_RANGE
+    if np.issubdtype(values.dtype, np.integer):  # the common case: parsed as integers, only the range to check
+        bad = (values < lo) | (values > hi)
+        if bad.any():
+            first = _plain(values[np.flatnonzero(bad)[0]])
+            raise ValueError(f"{path}: column {column!r} must hold integers in [{lo}, {hi}], got {first!r}")
+        return values.astype(np.int64)
+    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(x) | (x != np.floor(x)) | (x < lo) | (x > hi)
+    if bad.any():
+        first = _plain(np.asarray(values)[np.flatnonzero(bad)[0]])
+        raise ValueError(
+            f"{path}: column {column!r} must hold integers in [{lo}, {hi}], got {first!r} ({int(bad.sum())} bad rows)"
+        )
+    return x.astype(np.int64)
+
+
+def _plain(x):
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _rating_column(values, path) -> np.ndarray:
+    import pandas as pd
+
+    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+    lo, hi = RATING_RANGE
+    bad = ~np.isfinite(x) | (x < lo) | (x > hi)
+    if bad.any():
+        first = _plain(np.asarray(values)[np.flatnonzero(bad)[0]])
+        raise ValueError(
+            f"{path}: column 'rating' must hold numbers in [{lo}, {hi}] (MovieLens stars), got {first!r} "
+            f"({int(bad.sum())} bad rows)"
+        )
+    return x
 
 
 def _check_columns(df, path, columns):
@@ -142,7 +325,9 @@ def _check_columns(df, path, columns):
 
 
 def read_movies(directory: Path, genre: str | None):
-    movies = _read_csv(_require(directory / "movies.csv"), ["movieId", "title", "genres"])
+    path = _require(directory / "movies.csv")
+    movies = _read_csv(path, ["movieId", "title", "genres"])
+    movies["movieId"] = _id_column(movies["movieId"].to_numpy(), path, "movieId")
     if genre is not None:
         has = movies["genres"].fillna("").str.split("|").apply(lambda gs: genre in gs)
         movies = movies[has]
@@ -158,26 +343,50 @@ def read_ratings(path: Path, movie_ids: np.ndarray, chunksize: int = 2_000_000):
     _require(path)
     keep = np.asarray(movie_ids, dtype=np.int64)
     parts = []
+    cols = ("userId", "movieId", "rating")
     try:
-        reader = pd.read_csv(path, usecols=lambda c: c in ("userId", "movieId", "rating"), chunksize=chunksize)
+        # pandas parses ids as int64 when every value is an integer literal that fits; otherwise float or text,
+        # which _id_column checks (fractions, overflow, non-numbers) and refuses
+        reader = pd.read_csv(path, usecols=lambda c: c in cols, chunksize=chunksize)
         for chunk in reader:
-            _check_columns(chunk, path, ["userId", "movieId", "rating"])
-            rating = pd.to_numeric(chunk["rating"], errors="coerce")
-            if rating.isna().any():
-                bad = chunk.loc[rating.isna(), "rating"].iloc[0]
-                raise ValueError(f"{path}: column 'rating' has a non-numeric value {bad!r}")
-            uid = pd.to_numeric(chunk["userId"], errors="coerce")
-            mid = pd.to_numeric(chunk["movieId"], errors="coerce")
-            if uid.isna().any() or mid.isna().any():
-                raise ValueError(f"{path}: columns 'userId'/'movieId' must be integers")
-            sel = np.isin(mid.to_numpy(np.int64), keep)
-            parts.append(
-                np.stack([uid.to_numpy(np.float64)[sel], mid.to_numpy(np.float64)[sel], rating.to_numpy()[sel]], 1)
-            )
+            _check_columns(chunk, path, list(cols))
+            mid = _id_column(chunk["movieId"].to_numpy(), path, "movieId")
+            uid = _id_column(chunk["userId"].to_numpy(), path, "userId")
+            rating = _rating_column(chunk["rating"].to_numpy(), path)
+            sel = np.isin(mid, keep)
+            parts.append((uid[sel], mid[sel], rating[sel]))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except pd.errors.EmptyDataError as exc:
         raise ValueError(f"{path}: empty file") from exc
-    data = np.concatenate(parts) if parts else np.zeros((0, 3))
-    return data[:, 0].astype(np.int64), data[:, 1].astype(np.int64), data[:, 2]
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{path}: could not parse ({exc})") from exc
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    uid, mid, rating = (np.concatenate(c) for c in zip(*parts))
+    return _dedupe_ratings(path, uid, mid, rating)
+
+
+def _dedupe_ratings(path, uid, mid, rating):
+    """Identical repeats of a (userId, movieId) rating count once; different ratings of one pair are refused."""
+    key = uid * np.int64(2**31) + mid
+    order = np.argsort(key, kind="stable")
+    ks, rs = key[order], rating[order]
+    same = ks[1:] == ks[:-1]
+    if not same.any():
+        return uid, mid, rating
+    clash = same & (rs[1:] != rs[:-1])
+    if clash.any():
+        j = np.flatnonzero(clash)[0]
+        u, m = divmod(int(ks[j]), 2**31)
+        raise ValueError(
+            f"{path}: userId {u} rated movieId {m} more than once with different ratings ({rs[j]} and {rs[j + 1]}; "
+            f"{int(clash.sum())} conflicting pairs): keep one rating per (userId, movieId)"
+        )
+    first = np.ones(ks.size, dtype=bool)
+    first[1:] = ~same
+    keep = np.sort(order[first])
+    return uid[keep], mid[keep], rating[keep]
 
 
 def parental_guide_labels(directory: Path, path: Path, movie_ids: np.ndarray) -> np.ndarray:
@@ -197,7 +406,11 @@ def parental_guide_labels(directory: Path, path: Path, movie_ids: np.ndarray) ->
         severe |= pd.to_numeric(guide[col], errors="coerce").eq(4).to_numpy()
     severe_by_tconst = pd.Series(severe, index=guide["tconst"].astype(str).to_numpy())
     severe_by_tconst = severe_by_tconst.groupby(level=0).any()
-    imdb = pd.to_numeric(links.set_index("movieId")["imdbId"], errors="coerce")
+    links_path = directory / "links.csv"
+    imdb = pd.Series(
+        pd.to_numeric(links["imdbId"], errors="coerce").to_numpy(),
+        index=_id_column(links["movieId"].to_numpy(), links_path, "movieId"),
+    )
     imdb = imdb[~imdb.index.duplicated()].reindex(np.asarray(movie_ids, dtype=np.int64))
     tconst = "tt" + imdb.fillna(-1).astype(np.int64).astype(str).str.zfill(7)
     return tconst.map(severe_by_tconst).eq(True).to_numpy(dtype=bool)
@@ -210,8 +423,8 @@ def user_labels(path: Path, movie_ids: np.ndarray) -> np.ndarray:
     df = _read_csv(_require(path), ["movieId", "harmful"])
     h = pd.to_numeric(df["harmful"], errors="coerce")
     if h.isna().any() or not h.isin([0, 1]).all():
-        raise ValueError(f"{path}: column 'harmful' must be 0 or 1")
-    lab = pd.Series(h.astype(bool).to_numpy(), index=df["movieId"].astype(np.int64).to_numpy())
+        raise ValueError(f"{path}: column 'harmful' must be 0 or 1, got {df['harmful'][~h.isin([0, 1])].iloc[0]!r}")
+    lab = pd.Series(h.astype(bool).to_numpy(), index=_id_column(df["movieId"].to_numpy(), path, "movieId"))
     lab = lab.groupby(level=0).any()
     return lab.reindex(np.asarray(movie_ids, dtype=np.int64)).eq(True).to_numpy(dtype=bool)
 
@@ -222,7 +435,7 @@ def tag_proxy_labels(directory: Path, movies, movie_ids: np.ndarray) -> np.ndarr
     tagged: set[int] = set()
     if tags_path.exists():
         tags = _read_csv(tags_path, ["movieId", "tag"])
-        tags = tags[tags["movieId"].isin(movie_ids)]
+        tags = tags[np.isin(_id_column(tags["movieId"].to_numpy(), tags_path, "movieId"), movie_ids)]
         hit = tags["tag"].astype(str).str.contains(HARM_TAG_PATTERN)
         tagged = set(tags.loc[hit, "movieId"].astype(np.int64))
     genres = dict(zip(movies["movieId"].astype(np.int64), movies["genres"].fillna("")))
@@ -255,47 +468,106 @@ def train_biased_mf(
     n_items: int,
     latent_dim: int = LATENT_DIM,
     weight_decay: float = 0.05,
-    epochs: int = 1500,
-    lr: float = 0.05,
+    max_sweeps: int = 200,
+    tol: float = 1e-7,
     seed: int = 0,
 ):
-    """Biased MF r̂ = μ + b_u + b_i + P_u·Q_i by full-batch Adam on squared error + L2 (torch, CPU).
+    """Biased MF r̂ = μ + b_u + b_i + P_u·Q_i over the observed ratings only, by alternating least squares.
 
-    Returns P, b_u (μ folded in), Q, b_i and the training RMSE. torch is imported here only.
+    Objective (N observed ratings, μ their mean, fixed):
+        mean_obs (r − r̂)² + wd · (‖P‖² / n_users + ‖Q‖² / n_items + ‖b_u‖² / n_users + ‖b_i‖² / n_items).
+    Each half-sweep solves it exactly for one side: for user u, x_u = [P_u, b_u] is the ridge solution of
+    r − μ − b_i ≈ x_u · [Q_i, 1] over u's ratings, with ridge λ_u = wd·N/n_users (items alike, λ_i = wd·N/n_items),
+    so the objective never increases. The per-user Gram matrices Σ_i y_i y_iᵀ are one sparse × dense product
+    (ratings matrix × per-item outer products), so a sweep is O(N·d²) time and O((n_users + n_items)·d²) memory;
+    no dense [users × items] array exists. Stops when a sweep lowers the objective by less than ``tol`` (relative)
+    or after ``max_sweeps``. Seeded: P, Q start at N(0, 0.1²) from ``numpy.random.default_rng(seed)``.
+
+    Returns P, b_u (μ folded in), Q, b_i and the training RMSE.
     """
+    import scipy.sparse as sp
+
+    users = np.asarray(users, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    r = np.asarray(ratings, dtype=np.float64)
+    n = r.size
+    if n == 0:
+        raise ValueError("train_biased_mf needs at least one rating")
+    mu = float(r.mean())
+    rng = np.random.default_rng(seed)
+    P = 0.1 * rng.standard_normal((n_users, latent_dim))
+    Q = 0.1 * rng.standard_normal((n_items, latent_dim))
+    bu = np.zeros(n_users)
+    bi = np.zeros(n_items)
+    lam_u = weight_decay * n / n_users
+    lam_i = weight_decay * n / n_items
+    ones = np.ones(n)
+    by_user = sp.csr_matrix((ones, (users, items)), shape=(n_users, n_items))  # structure only (duplicates: none)
+    by_item = by_user.T.tocsr()
+    # positions of each rating in the two CSR layouts, to place per-rating targets as matrix data
+    pos_u = _csr_positions(by_user, users, items)
+    pos_i = _csr_positions(by_item, items, users)
+    dim = latent_dim + 1
+    eye = np.eye(dim)
+
+    def half_sweep(mat, pos, other, other_bias, target, lam):
+        # rows of `mat` are the side being solved; `other` [n_other, d] the fixed factors; target per rating
+        Y = np.concatenate([other, np.ones((other.shape[0], 1))], axis=1)  # [n_other, d+1]
+        outer = (Y[:, :, None] * Y[:, None, :]).reshape(Y.shape[0], -1)
+        A = (mat @ outer).reshape(-1, dim, dim) + lam * eye
+        data = np.empty(n)
+        data[pos] = target - other_bias
+        b = sp.csr_matrix((data, mat.indices, mat.indptr), shape=mat.shape) @ Y
+        x = np.linalg.solve(A, b[..., None])[..., 0]
+        return x[:, :-1].copy(), x[:, -1].copy()
+
+    def objective():
+        pred = mu + bu[users] + bi[items] + np.einsum("nd,nd->n", P[users], Q[items])
+        sse = float(((r - pred) ** 2).sum())
+        reg = weight_decay * ((P**2).sum() / n_users + (Q**2).sum() / n_items)
+        reg += weight_decay * ((bu**2).sum() / n_users + (bi**2).sum() / n_items)
+        return sse / n + reg, sse
+
+    prev = np.inf
+    for _ in range(max_sweeps):
+        P, bu = half_sweep(by_user, pos_u, Q, bi[items], r - mu, lam_u)
+        Q, bi = half_sweep(by_item, pos_i, P, bu[users], r - mu, lam_i)
+        obj, sse = objective()
+        if prev - obj <= tol * abs(obj):
+            break
+        prev = obj
+    rmse = float(np.sqrt(sse / n))
+    return P, bu + mu, Q, bi, rmse
+
+
+def _csr_positions(mat, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Index into ``mat.data`` of each (row, col) entry (canonical CSR: sorted, no duplicates)."""
+    mat.sort_indices()
+    # row-major keys of the stored entries are sorted (rows ascending, columns sorted within a row)
+    key_sorted = np.repeat(np.arange(mat.shape[0], dtype=np.int64), np.diff(mat.indptr)) * mat.shape[1] + mat.indices
+    return np.searchsorted(key_sorted, rows * np.int64(mat.shape[1]) + cols)
+
+
+def _load_mf_cache(path: Path, n_users: int, n_items: int, latent_dim: int):
+    """The cached fit, or None when the file is missing, unreadable or inconsistent (then it is refitted)."""
+    if not path.exists():
+        return None
     try:
-        import torch
-    except ImportError as exc:  # torch is the optional [train] extra
-        raise ImportError("MovieLens embeddings need torch (pip install 'recsim-envs[train]')") from exc
-    g = torch.Generator().manual_seed(seed)
-    # dense [users, items] matrix with an observation mask: no gathers, so an epoch is a few matmuls
-    R = torch.zeros(n_users, n_items, dtype=torch.float64)
-    M = torch.zeros(n_users, n_items, dtype=torch.float64)
-    R[torch.as_tensor(users), torch.as_tensor(items)] = torch.as_tensor(ratings, dtype=torch.float64)
-    M[torch.as_tensor(users), torch.as_tensor(items)] = 1.0
-    n = float(M.sum())
-    mu = float((R * M).sum() / n)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a 100×100 problem: thread start-up costs more than it saves
-    P = (0.1 * torch.randn(n_users, latent_dim, generator=g, dtype=torch.float64)).requires_grad_()
-    Q = (0.1 * torch.randn(n_items, latent_dim, generator=g, dtype=torch.float64)).requires_grad_()
-    bu = torch.zeros(n_users, dtype=torch.float64, requires_grad=True)
-    bi = torch.zeros(n_items, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.Adam([P, Q, bu, bi], lr=lr)
-    for _ in range(epochs):  # full-batch optimisation steps
-        opt.zero_grad()
-        pred = mu + bu[:, None] + bi[None, :] + P @ Q.T
-        loss = (((pred - R) ** 2) * M).sum() / n + weight_decay * (
-            (P**2).sum() / n_users + (Q**2).sum() / n_items + (bu**2).mean() + (bi**2).mean()
+        with np.load(path, allow_pickle=False) as z:
+            P, bu, Q, bi, rmse = z["P"], z["bu"], z["Q"], z["bi"], float(z["rmse"])
+        shapes_ok = (
+            P.shape == (n_users, latent_dim)
+            and Q.shape == (n_items, latent_dim)
+            and bu.shape == (n_users,)
+            and bi.shape == (n_items,)
         )
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        pred = mu + bu[:, None] + bi[None, :] + P @ Q.T
-        rmse = float(torch.sqrt((((pred - R) ** 2) * M).sum() / n))
-        out = (P.numpy().copy(), (bu + mu).numpy().copy(), Q.numpy().copy(), bi.numpy().copy(), rmse)
-    torch.set_num_threads(threads)
-    return out
+        if not shapes_ok or not all(np.isfinite(a).all() for a in (P, bu, Q, bi, rmse)):
+            raise ValueError("wrong shapes or non-finite values")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        msg = f"MF cache {path} is unreadable or inconsistent ({exc}); refitting and replacing it"
+        warnings.warn(msg, stacklevel=3)
+        return None
+    return P, bu, Q, bi, rmse
 
 
 def load_movielens(
@@ -347,16 +619,16 @@ def load_movielens(
         harmful = tag_proxy_labels(directory, movies, top_items)
         harm_source = "tag_genre_proxy"
 
-    settings = dict(genre=genre, n_items=n_items, n_users=n_users, latent_dim=latent_dim, mf_seed=mf_seed, v=1)
+    settings = dict(genre=genre, n_items=n_items, n_users=n_users, latent_dim=latent_dim, mf_seed=mf_seed, v=MF_VERSION)
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for arr in (u_idx, i_idx, rating, top_items, top_users):
         h.update(np.ascontiguousarray(arr).tobytes())
     key = h.hexdigest()[:20]
     path = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = path / f"mf-{key}.npz"
-    if path.exists():
-        z = np.load(path)
-        P, bu, Q, bi, rmse = z["P"], z["bu"], z["Q"], z["bi"], float(z["rmse"])
+    cached = _load_mf_cache(path, n_users, n_items, latent_dim)
+    if cached is not None:
+        P, bu, Q, bi, rmse = cached
     else:
         P, bu, Q, bi, rmse = train_biased_mf(u_idx, i_idx, rating, n_users, n_items, latent_dim, seed=mf_seed)
         atomic_save_npz(path, P=P, bu=bu, Q=Q, bi=bi, rmse=np.array(rmse))
@@ -376,10 +648,29 @@ def load_movielens(
 
 
 @lru_cache(maxsize=16)
-def _cached_catalogue(dataset: str, genre, n_items, n_users, parental_guide, labels, catalogue_seed) -> Catalogue:
+def _cached_catalogue(
+    dataset: str, genre, n_items, n_users, parental_guide, labels, catalogue_seed, stamp
+) -> Catalogue:
     if dataset == "synthetic":
         return synthetic_catalogue(n_items, n_users, catalogue_seed)
     return load_movielens(dataset, genre, n_items, n_users, parental_guide, labels)
+
+
+def _file_stamp(dataset: str, parental_guide, labels) -> tuple:
+    """(path, size, mtime_ns) of every file a MovieLens catalogue reads: part of the memo key."""
+    if dataset == "synthetic":
+        return ()
+    d = Path(dataset)
+    paths = [d / f for f in ("movies.csv", "ratings.csv", "links.csv", "tags.csv")]
+    paths += [Path(p) for p in (parental_guide, labels) if p is not None]
+    out = []
+    for p in paths:
+        try:
+            st = p.stat()
+            out.append((str(p), st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append((str(p), None, None))
+    return tuple(out)
 
 
 def get_catalogue(
@@ -391,5 +682,8 @@ def get_catalogue(
     labels: str | None = None,
     catalogue_seed: int = 0,
 ) -> Catalogue:
-    """Catalogue for env kwargs, memoised in-process (constructing many envs re-uses one load)."""
-    return _cached_catalogue(str(dataset), genre, n_items, n_users, parental_guide, labels, catalogue_seed)
+    """Catalogue for env kwargs, memoised in-process (constructing many envs re-uses one load); the memo key
+    includes the size and modification time of every input file, so a changed file is re-read."""
+    dataset = str(dataset)
+    stamp = _file_stamp(dataset, parental_guide, labels)
+    return _cached_catalogue(dataset, genre, n_items, n_users, parental_guide, labels, catalogue_seed, stamp)

@@ -19,7 +19,11 @@ _INT_KEYS = ("item", "user", "t")
 
 def action_space_for(cfg: HarmConfig) -> spaces.Space:
     if cfg.action_type == "items":
+        if cfg.k == 1:
+            return spaces.Discrete(cfg.n_candidates)
         return spaces.MultiDiscrete(np.full(cfg.k, cfg.n_candidates, dtype=np.int64))
+    if cfg.action_type == "logits":
+        return spaces.Box(-1.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
     return spaces.Box(0.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
 
 
@@ -48,13 +52,29 @@ class HarmMitigationEnv(gym.Env):
     {u0 of all users} ∪ {item embeddings} (profiles stay in their convex hull), padded by 0.1 %.
 
     ## Action Space
-    ``action_type="items"`` (HarmMitigation-v0): ``MultiDiscrete([n_rec] * k)``, k indices into the
-    *recommendable* items ``env.unwrapped.config.candidates`` (the non-harmful items unless
-    ``allow_harmful=True``), so every index names a valid item; duplicates or out-of-range indices raise
-    ``ValueError``. ``action_type="probabilities"`` (HarmMitigationSampling-v0): ``Box(0, 1, (n_rec,))``,
-    per-item inclusion weights a; the env includes item v independently with probability
-    q_v = a_v · min(1, k / Σa) (so Σq ≤ k holds for every action in the box; a policy that already satisfies
-    Σq ≤ k is used unchanged).
+    Every point of the action space is a valid action (``action_space.sample()`` never raises).
+
+    ``action_type="items"`` (HarmMitigation-v0): indices into the *recommendable* items
+    ``env.unwrapped.config.candidates`` (the non-harmful items unless ``allow_harmful=True``; n_rec of them).
+    k = 1: ``Discrete(n_rec)`` (an int; a length-1 array is accepted too), so DQN-style and MORL algorithms that
+    need ``Discrete`` run. k > 1: ``MultiDiscrete([n_rec] * k)``; repeated indices are resolved, not refused:
+    reading the action left to right, an entry that repeats an earlier one is replaced by the lowest-numbered
+    recommendable index the action does not name (so the slate always has k distinct items; a policy that names
+    k distinct items gets exactly those). Out-of-range or non-integer indices raise ``ValueError``.
+
+    ``action_type="logits"`` (HarmMitigationSampling-v0): ``Box(-1, 1, (n_rec,))`` float64 (normalised, as SB3
+    recommends), one entry a_v per recommendable item, read as the logit x_v = 5·a_v; the env includes item v
+    independently with probability q_v = min(1, k · softmax(x)_v), so 0 ≤ q ≤ 1 and Σq ≤ k for every action
+    (Σq = k unless some q_v is capped at 1). A Gaussian policy (PPO's ``MlpPolicy``) learns it directly: its
+    initial mean 0 is the uniform policy q_v = k / n_rec, and raising the entries of a few chosen items
+    concentrates the k expected inclusions on them (the other entries need not move); at a = ±1 an item's
+    weight differs by e^10 from one at ∓1. Any real value and ±inf are decoded by the same rule (−inf: q_v = 0;
+    +inf entries share the mass), so ``config.encode_logits(q)`` maps inclusion probabilities with Σq ≤ k to
+    actions the env decodes exactly; NaN raises ``ValueError``.
+
+    ``action_type="probabilities"``: ``Box(0, 1, (n_rec,))``, per-item inclusion weights a, q_v = a_v·min(1, k/Σa)
+    (Σq ≤ k for every action; a policy that already satisfies Σq ≤ k is used unchanged) — the analytic
+    baselines' native encoding; values outside [0, 1] raise ``ValueError``.
 
     ## Reward
     r = click − λ · harm, with click = 1 if a recommended item was clicked and harm = 1 if the consumed item
@@ -80,13 +100,22 @@ class HarmMitigationEnv(gym.Env):
     Terminated after ``horizon`` steps (t / horizon is observed). No truncation.
 
     ## Arguments
-    ``dataset`` ("synthetic" or a MovieLens directory), ``genre`` ("Sci-Fi"), ``n_items`` (100), ``n_users``
-    (100), ``k`` (1), ``c`` (> 0, 6.0), ``lam`` λ ≥ 0 (100), ``alpha_harmful`` α_H (0.5), ``alpha_benign`` α_NH
-    (0.25), ``beta`` β (0.2; α ≥ 0, β > 0, max α + β ≤ 1), ``horizon`` (100), ``action_type`` ("items" |
-    "probabilities"), ``allow_harmful`` (False), ``parental_guide`` / ``labels`` (CSV paths for real harm labels,
-    see ``recsim_envs.harm.data``), ``catalogue_seed`` (synthetic catalogue, 0), ``analytic_info`` (True; False
-    drops ``pclk``/``ph`` from info, which for the sampling variant costs an [n × ~80] quadrature per user-step),
-    ``render_mode``.
+    ``dataset`` ("synthetic" or a MovieLens directory), ``genre`` (MovieLens only; "Sci-Fi"), ``n_items`` (2 … 100,000;
+    100), ``n_users`` (1 … 10⁶; 100), ``k`` (1), ``c`` (> 0, 6.0), ``lam`` λ ≥ 0 (100), ``alpha_harmful`` α_H (0.5),
+    ``alpha_benign`` α_NH (0.25), ``beta`` β (0.2; α ≥ 0, β > 0, max α + β ≤ 1), ``horizon`` (100),
+    ``action_type`` ("items" | "logits" | "probabilities"), ``allow_harmful`` (bool, False), ``parental_guide`` /
+    ``labels`` (MovieLens only: CSV paths for real harm labels, see ``recsim_envs.harm.data``; the synthetic
+    catalogue refuses ``genre``, ``labels`` and ``parental_guide``), ``catalogue_seed`` (synthetic catalogue, 0),
+    ``analytic_info`` (bool, True; False drops ``pclk``/``ph`` from info, which for the sampling variants costs an
+    [n × ~80] quadrature per user-step), ``render_mode``.
+
+    ``catalogue``: your own problem instead of ``dataset`` — a dict ``{"item_embeddings": [n, d],
+    "harmful": [n] (bool or 0/1), "user_profiles": [m, d]}`` of arrays or nested lists (optionally ``"titles"``),
+    the path of an ``.npz`` file holding those arrays, or a ``recsim_envs.harm.data.Catalogue``
+    (``make_catalogue`` builds one). ⟨u0, v⟩ is the log-score of item v for a user with profile u0 (for an MF
+    fit, fold the biases in as ``data.fold_biases`` does). ``n_items``/``n_users`` are derived (passing a
+    different value, or ``dataset``/``genre``/``labels``/``parental_guide`` with it, raises ``ValueError``);
+    mismatched shapes, NaN/inf entries and a catalogue with no recommendable item raise ``ValueError``.
     Defaults are the paper's reference parameters. Calibration of c (``baselines.harm.calibrate_c``: the largest
     c with mean pCLK ≥ 0.5 under both uniform and alternating): k = 1 gives c ≈ 7.1 on the synthetic default and
     ≈ 7.8 on ml-latest-small Sci-Fi, so the paper's c = 6 sits just inside (pCLK 0.54–0.56 uniform, 0.82–0.85

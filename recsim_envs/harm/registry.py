@@ -11,7 +11,7 @@ SPECS: list[dict] = [
         id="HarmMitigationSampling-v0",
         entry_point=_ENV,
         vector_entry_point=_VEC,
-        kwargs={"action_type": "probabilities", "k": 5, "c": 20.0},
+        kwargs={"action_type": "logits", "k": 5, "c": 20.0},
     ),
     dict(
         id="HarmMitigationMO-v0",

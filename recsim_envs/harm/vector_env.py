@@ -9,7 +9,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
+from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch, check_bool
 from recsim_envs.harm.env import action_space_for, observation_space_for
 from recsim_envs.harm.render import trajectory_image
 from recsim_envs.utils import rng as crng
@@ -36,8 +36,9 @@ class HarmMitigationVectorEnv(VectorEnv):
     """``num_envs`` independent HarmMitigation users stepped together (model: ``HarmMitigationEnv``).
 
     User ``i`` after ``reset(seed=s)`` reproduces ``HarmMitigationEnv`` reset with ``seed=s + i`` exactly.
-    Autoreset is ``SAME_STEP``. Actions: ``[num_envs, k]`` item indices, or ``[num_envs, n_rec]`` inclusion
-    weights for ``action_type="probabilities"``. ``multi_objective=True`` returns [num_envs, 2] (click, −harm).
+    Autoreset is ``SAME_STEP``. Actions: ``[num_envs]`` item indices (k = 1; ``[num_envs, 1]`` is accepted too),
+    ``[num_envs, k]`` item indices (k > 1), or ``[num_envs, n_rec]`` logits / inclusion weights for
+    ``action_type="logits"`` / ``"probabilities"``. ``multi_objective=True`` returns [num_envs, 2] (click, −harm).
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
@@ -48,7 +49,7 @@ class HarmMitigationVectorEnv(VectorEnv):
         self.config = HarmConfig(**kwargs)
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
-        self.multi_objective = bool(multi_objective)
+        self.multi_objective = check_bool("multi_objective", multi_objective)
         self.single_action_space = action_space_for(self.config)
         self.single_observation_space = observation_space_for(self.config)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
@@ -77,7 +78,7 @@ class HarmMitigationVectorEnv(VectorEnv):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         a = np.asarray(actions)
-        if a.shape[0] != self.num_envs:
+        if a.ndim == 0 or a.shape[0] != self.num_envs:
             raise ValueError(f"actions must have a leading axis of num_envs={self.num_envs}, got shape {a.shape}")
         b = self._batch
         out = b.step(a)
