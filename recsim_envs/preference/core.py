@@ -16,7 +16,13 @@ from recsim_envs.preference.model import (
     choice_probabilities,
     preference_transition,
 )
-from recsim_envs.preference.oracle import NHMMOracle, natural_shift_powers
+from recsim_envs.preference.oracle import (
+    ORACLE_JOINT_FROM_HORIZON,
+    NHMMOracle,
+    natural_shift_powers,
+    oracle_beliefs_backward,
+    oracle_beliefs_joint,
+)
 from recsim_envs.preference.world import (
     COS,
     N_BINS,
@@ -89,12 +95,15 @@ class PreferenceShiftConfig:
             slate_means=means,
             slate_stds=stds,
             emission=emission,
+            emission_by_choice=np.ascontiguousarray(emission.transpose(0, 2, 1)),  # [a, x, u] for the oracle kernels
             emission_cdf=np.cumsum(emission, axis=-1).reshape(-1, N_BINS),  # row a * 36 + u
             transition=transition,
             transition_cdf=np.cumsum(transition, axis=-1).reshape(-1, N_BINS),  # row a * 36 + u
             # engagement of the natural-shift expectation: NAT_COS[t, u0, x] = x ᵀ E[u_t^rnd | u0]
             natural_cos=powers @ COS,
             natural_powers=powers,
+            natural_powers_t=np.ascontiguousarray(powers.transpose(0, 2, 1)),  # [t, u, u0] for the oracle kernels
+            transition_t=np.ascontiguousarray(transition.transpose(0, 2, 1)),  # [a, u', u] for the oracle kernels
             # choice-marginalised engagement EXP[a, u, y] = Σ_x P(x | s_a, u) x ᵀ y
             expected_cos=emission @ COS,
             # choice-marginalised natural-shift engagement EXPNAT[t, a, u, u0] = Σ_x P(x | s_a, u) NAT_COS[t, u0, x]
@@ -149,6 +158,15 @@ class UserBatch:
         self.slate_hist = np.zeros((n, h), dtype=np.int64)
         self.choice_hist = np.zeros((n, h), dtype=np.int64)
         self.pref_hist = np.zeros((n, h + 1), dtype=np.int64)
+        # oracle beliefs [n, 3, 36], kept current by reset/step (see recsim_envs.preference.oracle for the two
+        # exact update rules and when each is used)
+        self.beliefs = self.filt = self.joint = None
+        if config.obs_mode == "oracle_beliefs":
+            self.beliefs = np.zeros((n, 3, N_BINS))
+            if h >= ORACLE_JOINT_FROM_HORIZON:
+                self.joint = np.zeros((n, N_BINS, N_BINS))
+            else:
+                self.filt = np.zeros((n, N_BINS))
 
     # -- episode start -----------------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
@@ -164,6 +182,13 @@ class UserBatch:
         self.last_slate[mask] = -1
         self.last_choice[mask] = -1
         self.pref_hist[mask, 0] = u
+        if self.beliefs is not None:
+            prior = tb["prior"]
+            self.beliefs[mask] = prior
+            if self.joint is not None:
+                self.joint[mask] = np.diag(prior)
+            else:
+                self.filt[mask] = prior
 
     # -- one step for every user -----------------------------------------------------------------------
     def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
@@ -203,8 +228,24 @@ class UserBatch:
         self.pref_hist[rows, np.minimum(self.t, cfg.horizon)] = nxt
         self.last_slate = a.copy()
         self.last_choice = choice.copy()
+        if self.beliefs is not None:
+            self._advance_beliefs(a, choice)
         out["terminated"] = self.t >= cfg.horizon
         return out
+
+    def _advance_beliefs(self, a: np.ndarray, choice: np.ndarray) -> None:
+        tb = self.cfg.tables
+        idx = np.flatnonzero(self.t <= self.cfg.horizon)  # (stepping past the horizon leaves beliefs as they are)
+        if self.joint is not None:
+            oracle_beliefs_joint(
+                idx, self.t, self.joint, a, choice, tb["emission_by_choice"], tb["transition_t"],
+                tb["natural_powers_t"], self.beliefs,
+            )  # fmt: skip
+        else:
+            oracle_beliefs_backward(
+                idx, self.t, self.filt, self.slate_hist, self.choice_hist, tb["emission_by_choice"],
+                tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers_t"], self.beliefs,
+            )  # fmt: skip
 
     # -- observations ----------------------------------------------------------------------------------
     def observations(self) -> np.ndarray:
@@ -213,27 +254,12 @@ class UserBatch:
         obs = np.take(tb["obs_pairs"], (self.last_slate + 1) * (N_BINS + 1) + self.last_choice + 1, axis=0)
         obs[:, 2 * N_BINS] = self.t / cfg.horizon
         if cfg.obs_mode == "oracle_beliefs":
-            obs[:, 2 * N_BINS + 1 :] = self.oracle_beliefs().reshape(n, 3 * N_BINS)
+            obs[:, 2 * N_BINS + 1 :] = self.beliefs.reshape(n, 3 * N_BINS)
         return obs
 
     def oracle_beliefs(self) -> np.ndarray:
-        """[n, 3, 36]: NHMM filtering belief over u_t, smoothed belief over u_0, natural-shift belief over u_t^rnd.
-
-        Users can be at different t (vector env after partial resets), so users are grouped by t — at most
-        ``horizon + 1`` groups, each one batched oracle call.
-        """
-        tb, oracle = self.cfg.tables, self.cfg.oracle
-        out = np.empty((self.n, 3, N_BINS))
-        for t in np.unique(self.t):
-            idx = np.flatnonzero(self.t == t)
-            if t == 0:
-                out[idx, 0] = tb["prior"]
-                out[idx, 1] = tb["prior"]
-                out[idx, 2] = tb["prior"]
-                continue
-            sl, ch = self.slate_hist[idx, :t], self.choice_hist[idx, :t]
-            gamma = oracle.smooth(sl, ch)
-            out[idx, 0] = gamma[:, t]  # given x_0..x_{t-1}, the belief over u_t (filtering = smoothing at the end)
-            out[idx, 1] = gamma[:, 0]
-            out[idx, 2] = gamma[:, 0] @ tb["natural_powers"][t]
-        return out
+        """[n, 3, 36]: NHMM predictive belief over u_t, smoothed belief over u_0, natural-shift belief over
+        u_t^rnd, all given the choices x_0..x_{t−1} (exact; updated once per step, not recomputed here)."""
+        if self.beliefs is None:
+            raise ValueError("oracle beliefs need obs_mode='oracle_beliefs'")
+        return self.beliefs.copy()
