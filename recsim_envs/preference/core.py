@@ -13,7 +13,9 @@ import numpy as np
 from recsim_envs.preference.model import (
     BETA_C_PRESETS,
     beta_c_profile,
+    beta_c_two_bumps,
     choice_probabilities,
+    feed_equivalent_slates,
     preference_transition,
 )
 from recsim_envs.preference.oracle import (
@@ -53,6 +55,9 @@ class PreferenceShiftConfig:
     beta_d: float = DEFAULT_BETA_D
     beta_c: object = "two_bumps"
     beta_c_width: float = DEFAULT_BETA_C_WIDTH
+    beta_c_width_270: float | None = None  # sharpness of the 270° bump (None: ``beta_c_width``)
+    beta_c_floor: float = 0.0  # the two-bump profile's floor between the bumps
+    feed_exponent: float = 3.0  # the user's feed belief b ∝ s^k
     initial_mean_deg: float = 130.0
     initial_std_deg: float = 20.0
     slate_std_deg: float = 60.0
@@ -71,6 +76,12 @@ class PreferenceShiftConfig:
         self.beta_c_width = check_real("beta_c_width", self.beta_c_width, 0.0, 100.0, low_inclusive=False)
         if isinstance(self.beta_c, str):
             check_choice("beta_c", self.beta_c, BETA_C_PRESETS)
+        if self.beta_c_width_270 is not None:
+            self.beta_c_width_270 = check_real(
+                "beta_c_width_270", self.beta_c_width_270, 0.0, 100.0, low_inclusive=False
+            )
+        self.beta_c_floor = check_real("beta_c_floor", self.beta_c_floor, 0.0, 1.0)
+        self.feed_exponent = check_real("feed_exponent", self.feed_exponent, 0.0, 20.0, low_inclusive=False)
         self.initial_mean_deg = check_real("initial_mean_deg", self.initial_mean_deg, 0.0, 360.0, high_inclusive=False)
         self.initial_std_deg = check_real("initial_std_deg", self.initial_std_deg, 0.0, 360.0, low_inclusive=False)
         self.slate_std_deg = check_real("slate_std_deg", self.slate_std_deg, 1.0, 360.0)
@@ -81,11 +92,21 @@ class PreferenceShiftConfig:
         self.nu_natural = check_real("nu_natural", self.nu_natural, -1e3, 1e3)
         self._tabulate()
 
+    def _beta_c(self) -> np.ndarray:
+        shaped = self.beta_c_width_270 is not None or self.beta_c_floor != 0.0
+        if isinstance(self.beta_c, str) and self.beta_c == "two_bumps" and shaped:
+            w270 = self.beta_c_width if self.beta_c_width_270 is None else self.beta_c_width_270
+            return beta_c_two_bumps(self.beta_c_width, w270, self.beta_c_floor)
+        if shaped:
+            raise ValueError("beta_c_width_270 and beta_c_floor shape the 'two_bumps' profile only")
+        return beta_c_profile(self.beta_c, self.beta_c_width)
+
     def _tabulate(self):
-        bc = beta_c_profile(self.beta_c, self.beta_c_width)
+        bc = self._beta_c()
         slates, means, stds = action_slates(self.action_set, self.slate_std_deg, self.slate_kernel)
         emission = choice_probabilities(slates, bc)  # [A, u, x]
-        transition = preference_transition(slates, bc, self.beta_d, self.flexibility)  # [A, u, u']
+        transition = preference_transition(feed_equivalent_slates(slates, self.feed_exponent), bc, self.beta_d,
+                                           self.flexibility)  # [A, u, u']  # fmt: skip
         t_nat = preference_transition(flat_slate(), bc, self.beta_d, self.flexibility)
         powers = natural_shift_powers(t_nat, self.horizon)  # [H+1, u0, u]
         prior = initial_preference_distribution(self.initial_mean_deg, self.initial_std_deg)
@@ -120,7 +141,7 @@ class PreferenceShiftConfig:
         pair[1:, :, :N_BINS] = slates[:, None, :]
         pair[:, 1:, N_BINS : 2 * N_BINS] = np.eye(N_BINS, dtype=np.float32)[None]
         self.tables["obs_pairs"] = pair.reshape(-1, self.obs_dim)
-        self.oracle = NHMMOracle(slates, bc, self.beta_d, self.flexibility, prior)
+        self.oracle = NHMMOracle(slates, bc, self.beta_d, self.flexibility, prior, self.feed_exponent)
 
     @property
     def n_actions(self) -> int:

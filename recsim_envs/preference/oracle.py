@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from recsim_envs.preference.model import choice_probabilities, preference_transition
+from recsim_envs.preference.model import choice_probabilities, feed_equivalent_slates, preference_transition
 from recsim_envs.preference.world import COS, N_BINS, VECTORS, flat_slate
 
 
@@ -31,15 +31,24 @@ class FilterResult:
 class NHMMOracle:
     """Exact inference for users following the tabulated ground-truth model.
 
-    Parameters: ``slates`` [A, 36] (the action set), ``beta_c`` [36], ``beta_d``, ``flexibility`` (λ), and the
-    ``prior`` over u_0 [36].
+    Parameters: ``slates`` [A, 36] (the action set), ``beta_c`` [36], ``beta_d``, ``flexibility`` (λ), the
+    ``prior`` over u_0 [36], and the feed-belief exponent k (b ∝ s^k, default 3).
     """
 
-    def __init__(self, slates: np.ndarray, beta_c: np.ndarray, beta_d: float, flexibility: float, prior: np.ndarray):
+    def __init__(
+        self,
+        slates: np.ndarray,
+        beta_c: np.ndarray,
+        beta_d: float,
+        flexibility: float,
+        prior: np.ndarray,
+        feed_exponent: float = 3.0,
+    ):
         self.slates = np.asarray(slates, dtype=float)
         self.prior = np.asarray(prior, dtype=float)
         self.emission = choice_probabilities(self.slates, beta_c)  # [A, u, x]
-        self.transition = preference_transition(self.slates, beta_c, beta_d, flexibility)  # [A, u, u']
+        feed = feed_equivalent_slates(self.slates, feed_exponent)
+        self.transition = preference_transition(feed, beta_c, beta_d, flexibility)  # [A, u, u']
         self.transition_natural = preference_transition(flat_slate(), beta_c, beta_d, flexibility)  # [u, u']
 
     # -- forward ---------------------------------------------------------------------------------------
