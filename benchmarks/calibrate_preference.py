@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -175,11 +176,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--table1", action="store_true", help="grid search against Table 1 with the proxies")
     ap.add_argument("--users", type=int, default=1000, help="Monte-Carlo users of the belief-greedy proxies")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument(
+        "--grid", type=json.loads, default=None, help="JSON dict overriding GRID, e.g. '{\"beta_d\": [15, 20]}'"
+    )
     ap.add_argument("--out", type=Path, default=Path("results/calibrate_table1"))
     args = ap.parse_args(argv)
     if args.table1:
-        rows = table1_surface(GRID, args.users, args.out)
-        print_surface(rows, GRID, args.top)
+        grid = {**GRID, **(args.grid or {})}
+        unknown = set(grid) - set(GRID)
+        if unknown:
+            raise ValueError(f"--grid keys must be among {sorted(GRID)}, got {sorted(unknown)}")
+        rows = table1_surface(grid, args.users, args.out)
+        print_surface(rows, grid, args.top)
         return
     print(
         "| width | β_d | natural mean u_10 | P(u_10 ≈ 80°±30°) | myopic (cohort) | myopic (known u) "
