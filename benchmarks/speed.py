@@ -187,7 +187,12 @@ def _export_tree(rev: str, dest: Path) -> Path:
 
 
 def bench_ids(
-    baseline_rev: str, users: list[int], seconds: float, memory_users: list[int], old_memory_users: list[int]
+    baseline_rev: str,
+    users: list[int],
+    seconds: float,
+    memory_users: list[int],
+    old_memory_users: list[int],
+    ids: tuple[str, ...] = PREFERENCE_IDS,
 ):
     repo = Path(__file__).resolve().parents[1]
     load = os.getloadavg()
@@ -199,7 +204,7 @@ def bench_ids(
         old_tree = _export_tree(baseline_rev, Path(tmp))
         print("| id | users | old | new | new / old | goal |")
         print("|---|---|---|---|---|---|")
-        for env_id in PREFERENCE_IDS:
+        for env_id in ids:
             learned = "Learned" in env_id
             for n in users:
                 # the learned ids are not changed by this comparison's commit range; measure them once
@@ -231,10 +236,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--baseline-rev", default="27f385d", help="commit to compare with (default: before issue 18)")
     ap.add_argument("--id-users", type=int, nargs="+", default=[32, 1024])
     ap.add_argument("--memory-users", type=int, nargs="*", default=[100_000, 1_000_000])
-    ap.add_argument("--old-memory-users", type=int, nargs="*", default=[100_000])
+    ap.add_argument("--old-memory-users", type=int, nargs="*", default=[10_000])
+    ap.add_argument("--only", nargs="+", choices=PREFERENCE_IDS, default=list(PREFERENCE_IDS), help="ids to time")
     args = ap.parse_args(argv)
     if args.ids:
-        bench_ids(args.baseline_rev, args.id_users, args.seconds, args.memory_users, args.old_memory_users)
+        bench_ids(
+            args.baseline_rev, args.id_users, args.seconds, args.memory_users, args.old_memory_users, tuple(args.only)
+        )
         return
     print(f"# PreferenceShift-v0 user-steps/s — {platform.processor() or platform.machine()}, numpy {np.__version__}")
     print("| users | single env | SyncVectorEnv | native vector env | bare NumPy (ceiling) | native / bare |")

@@ -44,7 +44,9 @@ class PreferenceShiftEnv(gym.Env):
     ``obs_mode="history"``: ``Box(0, 1, (73,), float32)`` = last slate shown (36 probabilities; zeros at t=0),
     last choice one-hot (36), t / horizon. ``obs_mode="oracle_beliefs"``: ``Box(0, 1, (181,))`` adds the exact
     NHMM beliefs (36 each): predictive belief over u_t, smoothed belief over u_0, natural-shift belief over
-    u_t^rnd — what the paper's PPO was given.
+    u_t^rnd — what the paper's PPO was given. They are updated once per step by compiled exact kernels
+    (``recsim_envs.preference.oracle``): an O(36²) filtering step, and the u_0 posterior by a backward pass over
+    the stored steps (horizon < 36) or a 36 × 36 joint (longer horizons), so memory per user stays O(36²).
 
     ## Action Space
     ``action_set="six"``: ``Discrete(6)``, slate means 0°, 60°, …, 300°, std ``slate_std_deg``.
@@ -69,7 +71,10 @@ class PreferenceShiftEnv(gym.Env):
 
     ## Arguments
     ``horizon`` (int ≥ 1, 10), ``flexibility`` λ ∈ [0, 1] (0.9), ``beta_d`` ≥ 0 (50, calibrated),
-    ``beta_c`` ("two_bumps" | "constant" | 36 floats ≥ 0), ``beta_c_width`` > 0 (2), ``initial_mean_deg``
+    ``beta_c`` ("two_bumps" | "constant" | 36 floats ≥ 0), ``beta_c_width`` > 0 (2; sharpness of both bumps, or
+    of the 80° bump when ``beta_c_width_270`` is given), ``beta_c_width_270`` > 0 (None), ``beta_c_floor`` ∈
+    [0, 1] (0; the two-bump profile's floor, ``model.beta_c_two_bumps``), ``feed_exponent`` k > 0 (3; feed
+    belief b ∝ s^k), ``initial_mean_deg``
     ∈ [0, 360) (130), ``initial_std_deg`` > 0 (20), ``slate_std_deg`` ∈ [1, 360] (60), ``slate_kernel``
     ("clipped_normal" | "von_mises"), ``action_set`` ("six" | "fine"), ``obs_mode`` ("history" |
     "oracle_beliefs"), ``nu_initial``, ``nu_natural`` (penalty weights, 0), ``render_mode``.
