@@ -46,6 +46,7 @@ def _belief_greedy(cfg, n_users: int, seed: int, penalised: bool) -> dict[str, f
     batch = UserBatch(cfg, n_users)
     batch.reset(np.ones(n_users, dtype=bool), crng.seed_to_key(seed + np.arange(n_users)))
     totals = np.zeros(3)
+    cohort = [np.bincount(batch.u, minlength=36) / n_users]
     for t in range(cfg.horizon):
         b_u, b_u0 = batch.beliefs[:, 0], batch.beliefs[:, 1]
         score = b_u @ eng.T  # [n, a]
@@ -55,8 +56,9 @@ def _belief_greedy(cfg, n_users: int, seed: int, penalised: bool) -> dict[str, f
         out = batch.step(score.argmax(axis=1))
         totals += [out["expected_engagement"].sum(), out["expected_engagement_initial"].sum(),
                    out["expected_engagement_natural"].sum()]  # fmt: skip
+        cohort.append(np.bincount(batch.u, minlength=36) / n_users)
     m = totals / n_users
-    return dict(zip(TABLE1_METRICS, [*m, m.sum()], strict=True))
+    return {**dict(zip(TABLE1_METRICS, [*m, m.sum()], strict=True)), "cohort": np.stack(cohort)}
 
 
 def _dp_optimum(cfg, penalised: bool) -> dict[str, float]:
@@ -67,6 +69,7 @@ def _dp_optimum(cfg, penalised: bool) -> dict[str, float]:
     idx = np.arange(36)
     joint = np.diag(tb["prior"])  # [u, u0]
     totals = np.zeros(3)
+    cohort = [joint.sum(axis=1)]
     for t in range(cfg.horizon):
         a = best[t]
         totals += [
@@ -75,7 +78,25 @@ def _dp_optimum(cfg, penalised: bool) -> dict[str, float]:
             (joint * tb["expected_natural_cos"][t][a, idx[:, None], idx[None, :]]).sum(),
         ]
         joint = np.einsum("uv,uvw->wv", joint, tb["transition"][a, idx[:, None]])  # [u, u0] -> [u', u0]
-    return dict(zip(TABLE1_METRICS, [*totals, totals.sum()], strict=True))
+        cohort.append(joint.sum(axis=1))
+    return {**dict(zip(TABLE1_METRICS, [*totals, totals.sum()], strict=True)), "cohort": np.stack(cohort)}
+
+
+def describe_cohorts(cfg, n_users: int = 1000) -> None:
+    """Fig. 1 in numbers: where each proxy (and the natural shift) puts the cohort at t = 0, 3, 6, 10."""
+    from recsim_envs.preference.calibration import circular_mean_deg
+
+    prox = table1_proxies(cfg, n_users)
+    cohorts = {"natural shift (flat slate)": cfg.tables["prior"] @ cfg.tables["natural_powers"]}
+    cohorts.update({name: prox[name]["cohort"] for name in TABLE1_CONFIGS})
+    deg = np.arange(36) * 10.0
+    near = lambda p, c: float(p[np.abs((deg - c + 180) % 360 - 180) <= 30].sum())  # noqa: E731
+    steps = [t for t in (0, 3, 6, cfg.horizon) if t <= cfg.horizon]
+    print("| cohort | " + " | ".join(f"t={t}: mean, P(80°±30°), P(270°±30°)" for t in steps) + " |")
+    print("|---" * (1 + len(steps)) + "|")
+    for name, c in cohorts.items():
+        cells = [f"{circular_mean_deg(c[t]):.0f}°, {near(c[t], 80):.2f}, {near(c[t], 270):.2f}" for t in steps]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def table1_proxies(cfg, n_users: int = 1000, seed: int = 10**9) -> dict[str, dict[str, float]]:
@@ -176,11 +197,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--table1", action="store_true", help="grid search against Table 1 with the proxies")
     ap.add_argument("--users", type=int, default=1000, help="Monte-Carlo users of the belief-greedy proxies")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--describe", type=json.loads, default=None, help="env kwargs (JSON): the proxies' cohorts")
     ap.add_argument(
         "--grid", type=json.loads, default=None, help="JSON dict overriding GRID, e.g. '{\"beta_d\": [15, 20]}'"
     )
     ap.add_argument("--out", type=Path, default=Path("results/calibrate_table1"))
     args = ap.parse_args(argv)
+    if args.describe is not None:
+        from recsim_envs.preference.core import PreferenceShiftConfig
+
+        describe_cohorts(PreferenceShiftConfig(obs_mode="oracle_beliefs", **args.describe), args.users)
+        return
     if args.table1:
         grid = {**GRID, **(args.grid or {})}
         unknown = set(grid) - set(GRID)
