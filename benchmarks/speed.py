@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--ids", action="store_true", help="every preference id, this tree vs --baseline-rev")
     ap.add_argument("--baseline-rev", default="27f385d", help="commit to compare with (default: before issue 18)")
-    ap.add_argument("--id-users", type=int, nargs="+", default=[32, 1024])
+    ap.add_argument("--id-users", type=int, nargs="*", default=[32, 1024])
     ap.add_argument("--memory-users", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--old-memory-users", type=int, nargs="*", default=[10_000])
     ap.add_argument("--only", nargs="+", choices=PREFERENCE_IDS, default=list(PREFERENCE_IDS), help="ids to time")
