@@ -73,13 +73,13 @@ QUICK = {"seeds": 3, "timesteps": 200_000}
 FULL = {"seeds": 10, "timesteps": 300_000}
 
 
-def rollout(policy, env_id: str, n_users: int, seed: int) -> dict[str, Any]:
+def rollout(policy, env_id: str, n_users: int, seed: int, env_kwargs: dict | None = None) -> dict[str, Any]:
     """Run ``n_users`` one-episode users; return per-user metric totals and the preference histogram [H+1, 36]."""
     import gymnasium as gym
 
     from baselines.protocol import reset_policy
 
-    venv = gym.make_vec(env_id, num_envs=n_users, vectorization_mode="vector_entry_point")
+    venv = gym.make_vec(env_id, num_envs=n_users, vectorization_mode="vector_entry_point", **(env_kwargs or {}))
     obs, info = venv.reset(seed=seed)
     reset_policy(policy, seed)
     horizon = venv.unwrapped.config.horizon

@@ -2,6 +2,13 @@
 
 Usage: ``python -m benchmarks.speed [--users 1 64 4096] [--seconds 2]``
 
+Every preference id, this tree against an older commit in the same run (issue 18):
+``python -m benchmarks.speed --ids [--baseline-rev REV] [--id-users 32 1024] [--memory-users 1000000]``.
+The old code is ``git archive``d into a temporary folder; each cell runs in a fresh subprocess (old and new
+interleaved) through ``gym.make_vec(..., vectorization_mode="vector_entry_point")`` only, so both trees are
+measured through the same public API. Peak memory is the subprocess's ``ru_maxrss`` after reset and
+horizon + 1 steps (one autoreset included).
+
 The bare-NumPy loop is the same model step (choice draw, preference draw, the three engagement metrics, the
 same counter-based random streams) written as straight array code with no env, spaces, observations or info
 around it: the ceiling the native vector env is compared with.
@@ -10,8 +17,13 @@ around it: the ceiling the native vector env is compared with.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -109,11 +121,129 @@ def bench_bare(n: int, seconds: float) -> float:
     return _timed(step, n, seconds)
 
 
+PREFERENCE_IDS = (
+    "PreferenceShift-v0",
+    "PreferenceShiftOracle-v0",
+    "PreferenceShiftPenalized-v0",
+    "PreferenceShiftMO-v0",
+    "PreferenceShiftLearned-v0",
+    "PreferenceShiftLearnedPenalized-v0",
+    "PreferenceShiftLearnedMO-v0",
+)
+#: issue 18 goals at 1,024 users (user-steps/s)
+ID_GOALS = {"PreferenceShiftOracle-v0": 1e6, "PreferenceShiftPenalized-v0": 1e6, "PreferenceShiftLearned-v0": 2e5}
+
+# Runs inside a subprocess whose working directory holds the ``recsim_envs`` to measure (first on sys.path).
+_WORKER = """
+import resource, sys, time
+import gymnasium as gym, numpy as np
+import recsim_envs
+mode, env_id, n, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+env = gym.make_vec("recsim_envs/" + env_id, num_envs=n, vectorization_mode="vector_entry_point")
+n_act = env.single_action_space.n
+env.reset(seed=0)
+acts = np.random.default_rng(0).integers(0, n_act, (64, n))
+if mode == "mem":
+    for k in range(env.unwrapped.config.horizon + 1):
+        env.step(acts[k % 64])
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+else:
+    env.step(acts[0])
+    k, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(10):
+            env.step(acts[k % 64])
+            k += 1
+    print(k * n / (time.perf_counter() - start))
+"""
+
+
+def _worker(tree: Path, mode: str, env_id: str, n: int, seconds: float, timeout: float = 900) -> float:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.setdefault("MPLBACKEND", "Agg")
+    try:
+        res = subprocess.run(
+            [sys.executable, "-c", _WORKER, mode, env_id, str(n), str(seconds)],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return float("nan")
+    if res.returncode != 0:
+        print(f"<!-- {env_id} n={n} in {tree}: exit {res.returncode}: {res.stderr.strip()[-300:]} -->")
+        return float("nan")
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+def _export_tree(rev: str, dest: Path) -> Path:
+    """``git archive`` of ``recsim_envs/`` at ``rev`` into ``dest`` (the old code, importable from there)."""
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "archive", rev, "recsim_envs"], cwd=repo, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
+def bench_ids(
+    baseline_rev: str,
+    users: list[int],
+    seconds: float,
+    memory_users: list[int],
+    old_memory_users: list[int],
+    ids: tuple[str, ...] = PREFERENCE_IDS,
+):
+    repo = Path(__file__).resolve().parents[1]
+    load = os.getloadavg()
+    print(f"# Preference ids, native vector env, user-steps/s: this tree vs {baseline_rev} (same run)")
+    print(
+        f"load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min), {os.cpu_count()} CPUs"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        old_tree = _export_tree(baseline_rev, Path(tmp))
+        print("| id | users | old | new | new / old | goal |")
+        print("|---|---|---|---|---|---|")
+        for env_id in ids:
+            learned = "Learned" in env_id
+            for n in users:
+                # the learned ids are not changed by this comparison's commit range; measure them once
+                old = float("nan") if learned else _worker(old_tree, "speed", env_id, n, seconds)
+                new = _worker(repo, "speed", env_id, n, seconds)
+                goal = ID_GOALS.get(env_id)
+                verdict = "" if goal is None or n != 1024 else f"≥ {goal:,.0f}: {'met' if new >= goal else 'NOT met'}"
+                old_s = "(not measured)" if learned else f"{old:,.0f}"
+                ratio = "" if learned else f"{new / old:.1f}×"
+                print(f"| {env_id} | {n:,} | {old_s} | {new:,.0f} | {ratio} | {verdict} |")
+        print()
+        print("| PreferenceShiftOracle-v0 peak memory (ru_maxrss) | users | GB | bytes / user above 1 user |")
+        print("|---|---|---|---|")
+        for label, tree, sizes in (("old", old_tree, old_memory_users), ("new", repo, memory_users)):
+            base = _worker(tree, "mem", "PreferenceShiftOracle-v0", 1, 0.0)
+            print(f"| {label} | 1 | {base / 1e9:.2f} | — |")
+            for n in sizes:
+                peak = _worker(tree, "mem", "PreferenceShiftOracle-v0", n, 0.0)
+                print(f"| {label} | {n:,} | {peak / 1e9:.2f} | {(peak - base) / (n - 1):,.0f} |")
+    load = os.getloadavg()
+    print(f"load average at end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--users", type=int, nargs="+", default=[1, 64, 4096])
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--ids", action="store_true", help="every preference id, this tree vs --baseline-rev")
+    ap.add_argument("--baseline-rev", default="27f385d", help="commit to compare with (default: before issue 18)")
+    ap.add_argument("--id-users", type=int, nargs="*", default=[32, 1024])
+    ap.add_argument("--memory-users", type=int, nargs="*", default=[100_000, 1_000_000])
+    ap.add_argument("--old-memory-users", type=int, nargs="*", default=[10_000])
+    ap.add_argument("--only", nargs="+", choices=PREFERENCE_IDS, default=list(PREFERENCE_IDS), help="ids to time")
     args = ap.parse_args(argv)
+    if args.ids:
+        bench_ids(
+            args.baseline_rev, args.id_users, args.seconds, args.memory_users, args.old_memory_users, tuple(args.only)
+        )
+        return
     print(f"# PreferenceShift-v0 user-steps/s — {platform.processor() or platform.machine()}, numpy {np.__version__}")
     print("| users | single env | SyncVectorEnv | native vector env | bare NumPy (ceiling) | native / bare |")
     print("|---|---|---|---|---|---|")

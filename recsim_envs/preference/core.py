@@ -13,10 +13,18 @@ import numpy as np
 from recsim_envs.preference.model import (
     BETA_C_PRESETS,
     beta_c_profile,
+    beta_c_two_bumps,
     choice_probabilities,
+    feed_equivalent_slates,
     preference_transition,
 )
-from recsim_envs.preference.oracle import NHMMOracle, natural_shift_powers
+from recsim_envs.preference.oracle import (
+    ORACLE_JOINT_FROM_HORIZON,
+    NHMMOracle,
+    natural_shift_powers,
+    oracle_beliefs_backward,
+    oracle_beliefs_joint,
+)
 from recsim_envs.preference.world import (
     COS,
     N_BINS,
@@ -47,6 +55,9 @@ class PreferenceShiftConfig:
     beta_d: float = DEFAULT_BETA_D
     beta_c: object = "two_bumps"
     beta_c_width: float = DEFAULT_BETA_C_WIDTH
+    beta_c_width_270: float | None = None  # sharpness of the 270° bump (None: ``beta_c_width``)
+    beta_c_floor: float = 0.0  # the two-bump profile's floor between the bumps
+    feed_exponent: float = 3.0  # the user's feed belief b ∝ s^k
     initial_mean_deg: float = 130.0
     initial_std_deg: float = 20.0
     slate_std_deg: float = 60.0
@@ -65,6 +76,12 @@ class PreferenceShiftConfig:
         self.beta_c_width = check_real("beta_c_width", self.beta_c_width, 0.0, 100.0, low_inclusive=False)
         if isinstance(self.beta_c, str):
             check_choice("beta_c", self.beta_c, BETA_C_PRESETS)
+        if self.beta_c_width_270 is not None:
+            self.beta_c_width_270 = check_real(
+                "beta_c_width_270", self.beta_c_width_270, 0.0, 100.0, low_inclusive=False
+            )
+        self.beta_c_floor = check_real("beta_c_floor", self.beta_c_floor, 0.0, 1.0)
+        self.feed_exponent = check_real("feed_exponent", self.feed_exponent, 0.0, 20.0, low_inclusive=False)
         self.initial_mean_deg = check_real("initial_mean_deg", self.initial_mean_deg, 0.0, 360.0, high_inclusive=False)
         self.initial_std_deg = check_real("initial_std_deg", self.initial_std_deg, 0.0, 360.0, low_inclusive=False)
         self.slate_std_deg = check_real("slate_std_deg", self.slate_std_deg, 1.0, 360.0)
@@ -75,11 +92,21 @@ class PreferenceShiftConfig:
         self.nu_natural = check_real("nu_natural", self.nu_natural, -1e3, 1e3)
         self._tabulate()
 
+    def _beta_c(self) -> np.ndarray:
+        shaped = self.beta_c_width_270 is not None or self.beta_c_floor != 0.0
+        if isinstance(self.beta_c, str) and self.beta_c == "two_bumps" and shaped:
+            w270 = self.beta_c_width if self.beta_c_width_270 is None else self.beta_c_width_270
+            return beta_c_two_bumps(self.beta_c_width, w270, self.beta_c_floor)
+        if shaped:
+            raise ValueError("beta_c_width_270 and beta_c_floor shape the 'two_bumps' profile only")
+        return beta_c_profile(self.beta_c, self.beta_c_width)
+
     def _tabulate(self):
-        bc = beta_c_profile(self.beta_c, self.beta_c_width)
+        bc = self._beta_c()
         slates, means, stds = action_slates(self.action_set, self.slate_std_deg, self.slate_kernel)
         emission = choice_probabilities(slates, bc)  # [A, u, x]
-        transition = preference_transition(slates, bc, self.beta_d, self.flexibility)  # [A, u, u']
+        transition = preference_transition(feed_equivalent_slates(slates, self.feed_exponent), bc, self.beta_d,
+                                           self.flexibility)  # [A, u, u']  # fmt: skip
         t_nat = preference_transition(flat_slate(), bc, self.beta_d, self.flexibility)
         powers = natural_shift_powers(t_nat, self.horizon)  # [H+1, u0, u]
         prior = initial_preference_distribution(self.initial_mean_deg, self.initial_std_deg)
@@ -89,12 +116,15 @@ class PreferenceShiftConfig:
             slate_means=means,
             slate_stds=stds,
             emission=emission,
+            emission_by_choice=np.ascontiguousarray(emission.transpose(0, 2, 1)),  # [a, x, u] for the oracle kernels
             emission_cdf=np.cumsum(emission, axis=-1).reshape(-1, N_BINS),  # row a * 36 + u
             transition=transition,
             transition_cdf=np.cumsum(transition, axis=-1).reshape(-1, N_BINS),  # row a * 36 + u
             # engagement of the natural-shift expectation: NAT_COS[t, u0, x] = x ᵀ E[u_t^rnd | u0]
             natural_cos=powers @ COS,
             natural_powers=powers,
+            natural_powers_t=np.ascontiguousarray(powers.transpose(0, 2, 1)),  # [t, u, u0] for the oracle kernels
+            transition_t=np.ascontiguousarray(transition.transpose(0, 2, 1)),  # [a, u', u] for the oracle kernels
             # choice-marginalised engagement EXP[a, u, y] = Σ_x P(x | s_a, u) x ᵀ y
             expected_cos=emission @ COS,
             # choice-marginalised natural-shift engagement EXPNAT[t, a, u, u0] = Σ_x P(x | s_a, u) NAT_COS[t, u0, x]
@@ -111,7 +141,7 @@ class PreferenceShiftConfig:
         pair[1:, :, :N_BINS] = slates[:, None, :]
         pair[:, 1:, N_BINS : 2 * N_BINS] = np.eye(N_BINS, dtype=np.float32)[None]
         self.tables["obs_pairs"] = pair.reshape(-1, self.obs_dim)
-        self.oracle = NHMMOracle(slates, bc, self.beta_d, self.flexibility, prior)
+        self.oracle = NHMMOracle(slates, bc, self.beta_d, self.flexibility, prior, self.feed_exponent)
 
     @property
     def n_actions(self) -> int:
@@ -149,6 +179,15 @@ class UserBatch:
         self.slate_hist = np.zeros((n, h), dtype=np.int64)
         self.choice_hist = np.zeros((n, h), dtype=np.int64)
         self.pref_hist = np.zeros((n, h + 1), dtype=np.int64)
+        # oracle beliefs [n, 3, 36], kept current by reset/step (see recsim_envs.preference.oracle for the two
+        # exact update rules and when each is used)
+        self.beliefs = self.filt = self.joint = None
+        if config.obs_mode == "oracle_beliefs":
+            self.beliefs = np.zeros((n, 3, N_BINS))
+            if h >= ORACLE_JOINT_FROM_HORIZON:
+                self.joint = np.zeros((n, N_BINS, N_BINS))
+            else:
+                self.filt = np.zeros((n, N_BINS))
 
     # -- episode start -----------------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
@@ -164,6 +203,13 @@ class UserBatch:
         self.last_slate[mask] = -1
         self.last_choice[mask] = -1
         self.pref_hist[mask, 0] = u
+        if self.beliefs is not None:
+            prior = tb["prior"]
+            self.beliefs[mask] = prior
+            if self.joint is not None:
+                self.joint[mask] = np.diag(prior)
+            else:
+                self.filt[mask] = prior
 
     # -- one step for every user -----------------------------------------------------------------------
     def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
@@ -203,8 +249,24 @@ class UserBatch:
         self.pref_hist[rows, np.minimum(self.t, cfg.horizon)] = nxt
         self.last_slate = a.copy()
         self.last_choice = choice.copy()
+        if self.beliefs is not None:
+            self._advance_beliefs(a, choice)
         out["terminated"] = self.t >= cfg.horizon
         return out
+
+    def _advance_beliefs(self, a: np.ndarray, choice: np.ndarray) -> None:
+        tb = self.cfg.tables
+        idx = np.flatnonzero(self.t <= self.cfg.horizon)  # (stepping past the horizon leaves beliefs as they are)
+        if self.joint is not None:
+            oracle_beliefs_joint(
+                idx, self.t, self.joint, a, choice, tb["emission_by_choice"], tb["transition_t"],
+                tb["natural_powers_t"], self.beliefs,
+            )  # fmt: skip
+        else:
+            oracle_beliefs_backward(
+                idx, self.t, self.filt, self.slate_hist, self.choice_hist, tb["emission_by_choice"],
+                tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers_t"], self.beliefs,
+            )  # fmt: skip
 
     # -- observations ----------------------------------------------------------------------------------
     def observations(self) -> np.ndarray:
@@ -213,27 +275,12 @@ class UserBatch:
         obs = np.take(tb["obs_pairs"], (self.last_slate + 1) * (N_BINS + 1) + self.last_choice + 1, axis=0)
         obs[:, 2 * N_BINS] = self.t / cfg.horizon
         if cfg.obs_mode == "oracle_beliefs":
-            obs[:, 2 * N_BINS + 1 :] = self.oracle_beliefs().reshape(n, 3 * N_BINS)
+            obs[:, 2 * N_BINS + 1 :] = self.beliefs.reshape(n, 3 * N_BINS)
         return obs
 
     def oracle_beliefs(self) -> np.ndarray:
-        """[n, 3, 36]: NHMM filtering belief over u_t, smoothed belief over u_0, natural-shift belief over u_t^rnd.
-
-        Users can be at different t (vector env after partial resets), so users are grouped by t — at most
-        ``horizon + 1`` groups, each one batched oracle call.
-        """
-        tb, oracle = self.cfg.tables, self.cfg.oracle
-        out = np.empty((self.n, 3, N_BINS))
-        for t in np.unique(self.t):
-            idx = np.flatnonzero(self.t == t)
-            if t == 0:
-                out[idx, 0] = tb["prior"]
-                out[idx, 1] = tb["prior"]
-                out[idx, 2] = tb["prior"]
-                continue
-            sl, ch = self.slate_hist[idx, :t], self.choice_hist[idx, :t]
-            gamma = oracle.smooth(sl, ch)
-            out[idx, 0] = gamma[:, t]  # given x_0..x_{t-1}, the belief over u_t (filtering = smoothing at the end)
-            out[idx, 1] = gamma[:, 0]
-            out[idx, 2] = gamma[:, 0] @ tb["natural_powers"][t]
-        return out
+        """[n, 3, 36]: NHMM predictive belief over u_t, smoothed belief over u_0, natural-shift belief over
+        u_t^rnd, all given the choices x_0..x_{t−1} (exact; updated once per step, not recomputed here)."""
+        if self.beliefs is None:
+            raise ValueError("oracle beliefs need obs_mode='oracle_beliefs'")
+        return self.beliefs.copy()

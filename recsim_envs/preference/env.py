@@ -44,7 +44,9 @@ class PreferenceShiftEnv(gym.Env):
     ``obs_mode="history"``: ``Box(0, 1, (73,), float32)`` = last slate shown (36 probabilities; zeros at t=0),
     last choice one-hot (36), t / horizon. ``obs_mode="oracle_beliefs"``: ``Box(0, 1, (181,))`` adds the exact
     NHMM beliefs (36 each): predictive belief over u_t, smoothed belief over u_0, natural-shift belief over
-    u_t^rnd — what the paper's PPO was given.
+    u_t^rnd — what the paper's PPO was given. They are updated once per step by compiled exact kernels
+    (``recsim_envs.preference.oracle``): an O(36²) filtering step, and the u_0 posterior by a backward pass over
+    the stored steps (horizon < 36) or a 36 × 36 joint (longer horizons), so memory per user stays O(36²).
 
     ## Action Space
     ``action_set="six"``: ``Discrete(6)``, slate means 0°, 60°, …, 300°, std ``slate_std_deg``.
@@ -69,7 +71,10 @@ class PreferenceShiftEnv(gym.Env):
 
     ## Arguments
     ``horizon`` (int ≥ 1, 10), ``flexibility`` λ ∈ [0, 1] (0.9), ``beta_d`` ≥ 0 (50, calibrated),
-    ``beta_c`` ("two_bumps" | "constant" | 36 floats ≥ 0), ``beta_c_width`` > 0 (2), ``initial_mean_deg``
+    ``beta_c`` ("two_bumps" | "constant" | 36 floats ≥ 0), ``beta_c_width`` > 0 (2; sharpness of both bumps, or
+    of the 80° bump when ``beta_c_width_270`` is given), ``beta_c_width_270`` > 0 (None), ``beta_c_floor`` ∈
+    [0, 1] (0; the two-bump profile's floor, ``model.beta_c_two_bumps``), ``feed_exponent`` k > 0 (3; feed
+    belief b ∝ s^k), ``initial_mean_deg``
     ∈ [0, 360) (130), ``initial_std_deg`` > 0 (20), ``slate_std_deg`` ∈ [1, 360] (60), ``slate_kernel``
     ("clipped_normal" | "von_mises"), ``action_set`` ("six" | "fine"), ``obs_mode`` ("history" |
     "oracle_beliefs"), ``nu_initial``, ``nu_natural`` (penalty weights, 0), ``render_mode``.
@@ -94,6 +99,14 @@ class PreferenceShiftEnv(gym.Env):
     240–270° beat greedy myopic engagement; we take β_d = 50, the top of that band, where the manipulation
     incentive (+0.50 over 10 steps) is largest and half the cohort ends within 30° of 270° under the best
     constant slate.
+
+    ## Closer to the paper's Table 1: an option, not the default
+    A calibration study against Table 1 (``python -m benchmarks.calibrate_preference --table1``, results in
+    ``benchmarks/RESULTS.md``) found that a sharper 270° bump and a smaller β_d — ``beta_c_width_270=8,
+    beta_d=20`` — bring training-free proxies of the 16 Table 1 cells from a mean absolute difference of 1.38 to
+    0.57, but no point searched also reaches the paper's manipulation gain (RL − myopic engagement ≥ +1.0 with
+    the cells that close); the ids therefore keep the defaults above. Pass those kwargs to ``gym.make`` to use
+    the closer calibration.
 
     ## Registered Configurations
     ``recsim_envs/PreferenceShift-v0`` (defaults), ``recsim_envs/PreferenceShiftOracle-v0``

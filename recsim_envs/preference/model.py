@@ -76,3 +76,31 @@ def preference_transition(slates: np.ndarray, beta_c: np.ndarray, beta_d: float,
 def expected_engagement(emission: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Choice-marginalised engagement Σ_x P(x | s, u) x ᵀ y for each (u, y) pair: emission @ COS, [.., u, y]."""
     return emission @ COS
+
+
+def beta_c_two_bumps(
+    width_80: float = 2.0, width_270: float = 2.0, floor: float = 0.0, peak_80: float = 1.0, peak_270: float = 4.0
+) -> np.ndarray:
+    """A family of β_c profiles within what the paper's Fig. 9 shows: local maxima ≈ ``peak_80`` at 80° and
+    ≈ ``peak_270`` at 270° (von Mises-shaped bumps of sharpness ``width_80`` / ``width_270``, possibly
+    asymmetric), and a ``floor`` the profile does not fall below between them:
+    β_c(θ) = f + (p₈₀ − f)·exp(w₈₀(cos(θ − 80°) − 1)) + (p₂₇₀ − f)·exp(w₂₇₀(cos(θ − 270°) − 1)).
+    ``beta_c_two_bumps(w, w, 0)`` equals ``beta_c_profile("two_bumps", w)``.
+    """
+    check_real("width_80", width_80, 0.0, 100.0, low_inclusive=False)
+    check_real("width_270", width_270, 0.0, 100.0, low_inclusive=False)
+    check_real("peak_80", peak_80, 0.0, 100.0)
+    check_real("peak_270", peak_270, 0.0, 100.0)
+    check_real("floor", floor, 0.0, min(peak_80, peak_270))
+    bump_80 = np.exp(width_80 * (np.cos(THETA - np.deg2rad(80.0)) - 1.0))
+    bump_270 = np.exp(width_270 * (np.cos(THETA - np.deg2rad(270.0)) - 1.0))
+    return floor + (peak_80 - floor) * bump_80 + (peak_270 - floor) * bump_270
+
+
+def feed_equivalent_slates(slates: np.ndarray, exponent: float) -> np.ndarray:
+    """Slates s' with s'³ ∝ s^k, so that ``preference_transition`` (whose feed belief is b ∝ s³) gives the
+    transition under the feed belief b ∝ s^k. Exponent 3 returns ``slates`` unchanged."""
+    if exponent == 3.0:
+        return slates
+    w = np.asarray(slates, dtype=float) ** (exponent / 3.0)
+    return w / w.sum(axis=-1, keepdims=True)

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
-from recsim_envs.preference.model import choice_probabilities, preference_transition
+from recsim_envs.preference.model import choice_probabilities, feed_equivalent_slates, preference_transition
 from recsim_envs.preference.world import COS, N_BINS, VECTORS, flat_slate
 
 
@@ -30,15 +31,24 @@ class FilterResult:
 class NHMMOracle:
     """Exact inference for users following the tabulated ground-truth model.
 
-    Parameters: ``slates`` [A, 36] (the action set), ``beta_c`` [36], ``beta_d``, ``flexibility`` (λ), and the
-    ``prior`` over u_0 [36].
+    Parameters: ``slates`` [A, 36] (the action set), ``beta_c`` [36], ``beta_d``, ``flexibility`` (λ), the
+    ``prior`` over u_0 [36], and the feed-belief exponent k (b ∝ s^k, default 3).
     """
 
-    def __init__(self, slates: np.ndarray, beta_c: np.ndarray, beta_d: float, flexibility: float, prior: np.ndarray):
+    def __init__(
+        self,
+        slates: np.ndarray,
+        beta_c: np.ndarray,
+        beta_d: float,
+        flexibility: float,
+        prior: np.ndarray,
+        feed_exponent: float = 3.0,
+    ):
         self.slates = np.asarray(slates, dtype=float)
         self.prior = np.asarray(prior, dtype=float)
         self.emission = choice_probabilities(self.slates, beta_c)  # [A, u, x]
-        self.transition = preference_transition(self.slates, beta_c, beta_d, flexibility)  # [A, u, u']
+        feed = feed_equivalent_slates(self.slates, feed_exponent)
+        self.transition = preference_transition(feed, beta_c, beta_d, flexibility)  # [A, u, u']
         self.transition_natural = preference_transition(flat_slate(), beta_c, beta_d, flexibility)  # [u, u']
 
     # -- forward ---------------------------------------------------------------------------------------
@@ -124,9 +134,134 @@ def natural_shift_powers(transition_natural: np.ndarray, horizon: int) -> np.nda
     return out
 
 
+# ---- per-step oracle beliefs for the environments (compiled) --------------------------------------------------
+#
+# The observation of the oracle ids needs, after every step and for every user: the predictive belief over u_t
+# given x_0..x_{t−1}, the smoothed belief over u_0 given the same choices, and that belief pushed through t steps
+# of the flat slate's transition. The predictive belief is one O(36²) filtering update per step. For the belief
+# over u_0 there are two exact ways, both kept here:
+#
+# - "backward": a backward pass over the t stored (slate, choice) pairs, O(t·36²) per step and O(t) memory;
+# - "joint": the normalised joint P(u_0, u_t | x_<t) [36, 36], updated in O(36³) per step with O(36²) memory.
+#
+# ``ORACLE_JOINT_FROM_HORIZON`` picks between them: below it (the paper's horizon 10) the stored history is
+# shorter than 36 pairs, so the backward pass does less work than one joint update and holds less than the
+# 36 × 36 joint; from it on the joint's constant cost wins. Either way memory per user is O(36²) at most and
+# never grows with t beyond that. Both are the same arithmetic as ``NHMMOracle.filter``/``smooth`` with the
+# sums taken in another order (they agree to rounding; tests pin 1e-9).
+
+ORACLE_JOINT_FROM_HORIZON = 36
+if N_BINS % 4:  # pragma: no cover - _matvec's four-row blocking
+    raise ImportError("the oracle kernels need N_BINS divisible by 4")
+
+
+@njit(cache=True, fastmath=True)
+def _matvec(m, b, out):
+    """out = m @ b for a square matrix whose side is a multiple of 4 (four rows per pass over b, which is what
+    lets LLVM keep the four sums in vector registers — about 4× faster than one row at a time)."""
+    n = b.shape[0]
+    for u in range(0, n, 4):
+        s0 = s1 = s2 = s3 = 0.0
+        for v in range(n):
+            bv = b[v]
+            s0 += m[u, v] * bv
+            s1 += m[u + 1, v] * bv
+            s2 += m[u + 2, v] * bv
+            s3 += m[u + 3, v] * bv
+        out[u], out[u + 1], out[u + 2], out[u + 3] = s0, s1, s2, s3
+
+
+@njit(cache=True, fastmath=True)
+def _normalise(x):
+    z = 0.0
+    for u in range(x.shape[0]):
+        z += x[u]
+    for u in range(x.shape[0]):
+        x[u] /= z
+
+
+@njit(cache=True, fastmath=True)
+def oracle_beliefs_backward(idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
+                            powers_t, out):  # fmt: skip
+    """After a step, for each user ``i`` in ``idx`` at time ``t[i]`` (steps taken): advance the predictive belief
+    ``filt[i]`` with the last (slate, choice), smooth u_0 by a backward pass over the history, and write
+    ``out[i] = (predictive over u_t, smoothed over u_0, natural shift over u_t^rnd)``.
+
+    Tables: ``emission_t[a, x, u] = P(x | s_a, u)``, ``transition[a, u, u']``, ``transition_t[a, u', u]`` (its
+    transpose), ``powers_t[t, u, u0] = (T_rnd^t)[u0, u]`` — laid out so every product is ``_matvec``.
+    """
+    nb = prior.shape[0]
+    beta = np.empty(nb)
+    nxt = np.empty(nb)
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        ti = t[i]
+        a, x = slate_hist[i, ti - 1], choice_hist[i, ti - 1]
+        # filtering: b ← normalise(b ∘ e)ᵀ T
+        ec = emission_t[a, x]
+        for u in range(nb):
+            nxt[u] = filt[i, u] * ec[u]
+        _normalise(nxt)
+        _matvec(transition_t[a], nxt, filt[i])
+        out[i, 0] = filt[i]
+        # backward messages β_k(u) ∝ P(x_k..x_{t−1} | u_k), normalised each step as NHMMOracle.smooth does;
+        # the last one is the likelihood column itself (transition rows sum to one)
+        beta[:] = ec
+        _normalise(beta)
+        for k in range(ti - 2, -1, -1):
+            ak, xk = slate_hist[i, k], choice_hist[i, k]
+            _matvec(transition[ak], beta, nxt)
+            ek = emission_t[ak, xk]
+            for u in range(nb):
+                beta[u] = ek[u] * nxt[u]
+            _normalise(beta)
+        for u in range(nb):
+            out[i, 1, u] = prior[u] * beta[u]
+        _normalise(out[i, 1])
+        _matvec(powers_t[ti], out[i, 1], out[i, 2])
+
+
+@njit(cache=True, fastmath=True)
+def oracle_beliefs_joint(idx, t, joint, slates, choices, emission_t, transition_t, powers_t, out):
+    """Joint variant: ``joint[i]`` is P(u_0, u_t | x_<t) [36, 36]; one step with (``slates[i]``, ``choices[i]``)
+    maps it to P(u_0, u_{t+1} | x_≤t) = normalise(J diag(e)) T. Row sums give the smoothed belief over u_0,
+    column sums the predictive belief over u_{t+1}. ``t[i]`` is the time after the step."""
+    nb = joint.shape[1]
+    row = np.empty(nb)
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        a, x = slates[i], choices[i]
+        ec, trt, jm = emission_t[a, x], transition_t[a], joint[i]
+        z = 0.0
+        for u0 in range(nb):
+            for u in range(nb):
+                row[u] = jm[u0, u] * ec[u]
+            _matvec(trt, row, jm[u0])
+            for v in range(nb):
+                z += jm[u0, v]
+        out[i, 0] = 0.0
+        for u0 in range(nb):
+            s = 0.0
+            for v in range(nb):
+                jm[u0, v] /= z
+                s += jm[u0, v]
+                out[i, 0, v] += jm[u0, v]
+            out[i, 1, u0] = s
+        _matvec(powers_t[t[i]], out[i, 1], out[i, 2])
+
+
 def expected_vector(dist: np.ndarray) -> np.ndarray:
     """E[u] as a 2-vector for distributions over the bins (last axis 36)."""
     return dist @ VECTORS
 
 
-__all__ = ["NHMMOracle", "FilterResult", "natural_shift_powers", "expected_vector", "COS"]
+__all__ = [
+    "NHMMOracle",
+    "FilterResult",
+    "natural_shift_powers",
+    "expected_vector",
+    "oracle_beliefs_backward",
+    "oracle_beliefs_joint",
+    "ORACLE_JOINT_FROM_HORIZON",
+    "COS",
+]
