@@ -235,6 +235,12 @@ def test_shipped_model_predicts_held_out_choices_nearly_as_well_as_the_oracle(mo
     # the learned model recovers most of what the exact oracle gains over knowing nothing about the user
     gained = (nll_slate_only - nll_model) / (nll_slate_only - nll_oracle)
     assert gained > 0.8, (nll_model, nll_oracle, nll_slate_only)
+    # the stronger baseline: the known u_0 prior propagated through the shown slates, no choice history
+    marginal = oracle.predict_under_policy(np.broadcast_to(oracle.prior, (d.n, N_BINS)), d.slates)[:, :-1]
+    p_no_history = np.einsum("ntu,ntux->ntx", marginal, oracle.emission[d.slates])
+    nll_no_history = -np.log(np.take_along_axis(p_no_history, d.choices[..., None], -1)[..., 0]).mean()
+    gained_over_prior = (nll_no_history - nll_model) / (nll_no_history - nll_oracle)
+    assert gained_over_prior > 0.78 and nll_model - nll_oracle < 0.02, (nll_model, nll_oracle, nll_no_history)
 
 
 def test_shipped_model_tracks_hidden_preferences(model, held_out, oracle):
