@@ -11,10 +11,14 @@ Sections (each written atomically to ``<out>/estimation.json`` as soon as it fin
 sections, and Table 2 also skips finished (policy, seed) rows):
 
 - ``fig5``: choice-prediction loss (mean −log P(x_t | history)) and top-1 accuracy on the 2,500 held-out
-  trajectories for the learned model, the exact NHMM oracle, a slate-only predictor (uniform belief over
-  preferences pushed through the choice model), a uniform random predictor, and the model trained under a
-  mis-specified choice model (β_c ≡ 1); then preference prediction against the hidden true preferences
-  (P̂_f vs u_t, P̂_i vs u_0, next to the oracle's filtering/smoothing beliefs).
+  trajectories for the learned model, the exact NHMM oracle, the prior-aware no-history predictor (the known
+  u_0 prior propagated through the shown slates, no choices: what knowing the population but not the user
+  gives), a slate-only predictor (uniform belief over preferences pushed through the choice model), a uniform
+  random predictor, and the model trained under a mis-specified choice model (β_c ≡ 1); then preference
+  prediction against the hidden true preferences (P̂_f vs u_t, P̂_i vs u_0, next to the oracle's
+  filtering/smoothing beliefs). ``fig5["fresh"]`` repeats the learned / oracle / no-history losses on 5,000
+  trajectories generated from a seed never used in training (:data:`FRESH_SEED`) and reports the fraction of the
+  oracle's gain over the no-history predictor that the learned model recovers.
 - ``fig6``: natural shifts of the held-out users over 10 steps — the truth (T_rnd^t from each user's true u_0),
   the oracle's estimate from the data (γ_0 T_rnd^t) and the learned estimate (P̂_i and Algorithm 2) — as
   total-variation distances and mean angles, and ``fig6_natural_shifts.png``; plus Algorithm 1 on the six
@@ -43,6 +47,8 @@ from recsim_envs.preference.oracle import NHMMOracle
 from recsim_envs.preference.world import N_BINS, THETA_DEG, action_slates
 
 SECTIONS = ("fig5", "fig6", "table2")
+#: seed of the fresh evaluation data (never used to generate training data)
+FRESH_SEED = 987_654
 METRIC_NAMES = ("engagement", "engagement_initial", "engagement_natural")
 
 
@@ -114,6 +120,38 @@ def preference_scores(belief: np.ndarray, truth: np.ndarray) -> dict:
     )
 
 
+def no_history_predictions(oracle: NHMMOracle, d: HistoricalData) -> np.ndarray:
+    """P(x_t | prior, s_0..s_t) without any choice: the u_0 prior pushed through the shown slates' transitions."""
+    marginal = oracle.predict_under_policy(np.broadcast_to(oracle.prior, (d.n, N_BINS)), d.slates)[:, :-1]
+    return np.einsum("ntu,ntux->ntx", marginal, oracle.emission[d.slates])
+
+
+def gain_over_no_history(model: LearnedUserModel, d: HistoricalData) -> dict:
+    """Losses of the learned model, the oracle and the no-history predictor on ``d``; the fraction of the
+    oracle's gain over the no-history predictor that the learned model recovers, and its gap to the oracle."""
+    oracle = exact_oracle(d.slate_table)
+    loss = dict(
+        learned=choice_scores(model_choice_predictions(model, d)[0], d.choices)["loss"],
+        oracle=choice_scores(oracle.filter(d.slates, d.choices).choice_predictions, d.choices)["loss"],
+        no_history=choice_scores(no_history_predictions(oracle, d), d.choices)["loss"],
+    )
+    return dict(
+        loss=loss,
+        fraction_of_oracle_gain=(loss["no_history"] - loss["learned"]) / (loss["no_history"] - loss["oracle"]),
+        gap_to_oracle=loss["learned"] - loss["oracle"],
+        n_trajectories=d.n,
+    )
+
+
+def fresh_data(model: LearnedUserModel, n: int = 5000) -> HistoricalData:
+    """``n`` trajectories from :data:`FRESH_SEED` (refused if the checkpoint's training data used that seed)."""
+    from recsim_envs.preference.learned.data import generate_historical_data
+
+    if model.meta.get("data", {}).get("seed") == FRESH_SEED:
+        raise ValueError(f"the checkpoint was trained on data of seed {FRESH_SEED}; pick another fresh seed")
+    return generate_historical_data(n_trajectories=n, horizon=model.horizon, seed=FRESH_SEED)
+
+
 def run_fig5(model: LearnedUserModel, misspecified: LearnedUserModel | None, d: HistoricalData) -> dict:
     oracle = exact_oracle(d.slate_table)
     f = oracle.filter(d.slates, d.choices)
@@ -122,6 +160,7 @@ def run_fig5(model: LearnedUserModel, misspecified: LearnedUserModel | None, d: 
     pred, belief = model_choice_predictions(model, d)
     out["choice"]["learned"] = choice_scores(pred, d.choices)
     out["choice"]["oracle"] = choice_scores(f.choice_predictions, d.choices)
+    out["choice"]["prior_no_history"] = choice_scores(no_history_predictions(oracle, d), d.choices)
     slate_only = oracle.emission[d.slates].mean(axis=2)  # uniform belief over u
     out["choice"]["slate_only"] = choice_scores(slate_only, d.choices)
     out["choice"]["random"] = choice_scores(np.full(d.choices.shape + (N_BINS,), 1.0 / N_BINS), d.choices)
@@ -363,6 +402,7 @@ def main(argv: list[str] | None = None) -> dict:
         mis = LearnedUserModel.load(args.misspecified) if args.misspecified.is_file() else None
         t0 = time.perf_counter()
         results["fig5"] = run_fig5(model, mis, d)
+        results["fig5"]["fresh"] = gain_over_no_history(model, fresh_data(model))
         results["fig5"]["seconds"] = time.perf_counter() - t0
         save_results(results_path, results)
     if "fig6" in args.sections and "fig6" not in results:

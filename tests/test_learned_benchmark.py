@@ -23,8 +23,10 @@ def test_fig5_scores_and_orderings(small_held_out):
     model = LearnedUserModel.load()
     out = bench.run_fig5(model, model, small_held_out)
     c = out["choice"]
-    # the Bayes-optimal oracle beats the learned model, which beats knowing nothing about the user
-    assert c["oracle"]["loss"] < c["learned"]["loss"] < c["slate_only"]["loss"] < c["random"]["loss"]
+    # the Bayes-optimal oracle beats the learned model, which beats knowing only the population (prior + slates)
+    # or nothing about the user
+    assert c["oracle"]["loss"] < c["learned"]["loss"] < c["prior_no_history"]["loss"]
+    assert c["prior_no_history"]["loss"] < c["slate_only"]["loss"] < c["random"]["loss"]
     assert c["random"]["loss"] == pytest.approx(np.log(36))
     for block in ("preference_t", "preference_u0"):
         for scores in out[block].values():
@@ -63,3 +65,31 @@ def test_table2_tiny_run_resumes_without_retraining(tmp_path):
     assert {k: v["train_seconds"] for k, v in after["rows"].items()} == before
     summary = bench.summarise_table2(after)
     assert summary["RL"]["n_seeds"] == 1
+
+
+def test_no_history_predictor_and_gain_fraction(small_held_out):
+    """The no-history predictor equals the oracle's filter when every choice is uninformative (β_c ≡ 0 rows give
+    the same likelihood for every u), and the gain fraction is the ratio of the loss differences."""
+    d = small_held_out
+    oracle = bench.exact_oracle(d.slate_table)
+    pred = bench.no_history_predictions(oracle, d)
+    np.testing.assert_allclose(pred.sum(-1), 1.0)
+    # independent computation: a filter whose emission ignores u (choices carry no information about u)
+    flat = bench.exact_oracle(d.slate_table)
+    flat.emission = np.broadcast_to(oracle.emission.mean(axis=1, keepdims=True), oracle.emission.shape)
+    marginal = flat.filter(d.slates, d.choices).alpha[:, :-1]  # beliefs never updated by the choices
+    np.testing.assert_allclose(pred, np.einsum("ntu,ntux->ntx", marginal, oracle.emission[d.slates]), rtol=1e-10)
+    g = bench.gain_over_no_history(LearnedUserModel.load(), d)
+    loss = g["loss"]
+    assert loss["oracle"] < loss["learned"] < loss["no_history"]
+    assert g["fraction_of_oracle_gain"] == pytest.approx(
+        (loss["no_history"] - loss["learned"]) / (loss["no_history"] - loss["oracle"])
+    )
+    assert 0.0 < g["fraction_of_oracle_gain"] < 1.0
+
+
+def test_fresh_data_refuses_the_training_seed():
+    model = LearnedUserModel.load()
+    model.meta = {**model.meta, "data": {**model.meta["data"], "seed": bench.FRESH_SEED}}
+    with pytest.raises(ValueError, match="fresh seed"):
+        bench.fresh_data(model, n=10)

@@ -17,10 +17,9 @@ import recsim_envs  # noqa: F401
 from recsim_envs.preference.learned import network as nw
 from recsim_envs.preference.learned.algorithms import (
     counterfactual_preferences,
-    generate_penalised_trajectories,
     predict_future_preferences,
 )
-from recsim_envs.preference.learned.core import LearnedShiftConfig
+from recsim_envs.preference.learned.core import LearnedShiftConfig, generate_penalised_trajectories
 from recsim_envs.preference.learned.data import (
     FLAT_SLATE,
     HistoricalData,
@@ -138,13 +137,11 @@ def test_numpy_forward_matches_torch():
     slates = rng.dirichlet(np.ones(N_BINS), (4, 10))
     choices = rng.integers(0, N_BINS, (4, 10))
     lengths = np.array([0, 3, 7, 10])
+    causal = nw.attention_allowed(10)
     for tokens, allowed in (
-        (nw.build_tokens(slates, choices, lengths, 10), nw.attention_allowed("causal", 10)),
-        (
-            nw.build_tokens(slates, choices, lengths, 10, hide_first_choice=True),
-            nw.attention_allowed("padded", 10, lengths),
-        ),
-        (nw.build_tokens(slates, choices, lengths, 10, context_angle=THETA[:4]), nw.attention_allowed("causal", 10)),
+        (nw.build_tokens(slates, choices, lengths, 10), causal),
+        (nw.build_tokens(slates, choices, lengths, 10, hide_first_choice=True), causal),
+        (nw.build_tokens(slates, choices, lengths, 10, context_angle=THETA[:4]), causal),
     ):
         h_np = nw.forward(params, cfg, tokens, allowed)
         tp = {k: torch.tensor(v) for k, v in params.items()}
@@ -193,7 +190,7 @@ def test_training_is_reproducible_and_learns(tmp_path):
     train, test = data.split(400)
     bc = ground_truth_config().tables["beta_c"]
     cfg = nw.NetworkConfig(horizon=4, d_model=16, d_ff=32)
-    tcfg = TrainConfig(epochs_future=8, epochs_initial=2, epochs_counterfactual=2, batch_size=128, lr=1e-2)
+    tcfg = TrainConfig(max_epochs=8, patience=0, batch_size=128, lr=1e-2, dropout=0.1)
     quiet = lambda msg: None  # noqa: E731
     a, report = train_user_model(train, bc, seed=0, net=cfg, train=tcfg, log=quiet)
     b, _ = train_user_model(train, bc, seed=0, net=cfg, train=tcfg, log=quiet)
@@ -238,6 +235,12 @@ def test_shipped_model_predicts_held_out_choices_nearly_as_well_as_the_oracle(mo
     # the learned model recovers most of what the exact oracle gains over knowing nothing about the user
     gained = (nll_slate_only - nll_model) / (nll_slate_only - nll_oracle)
     assert gained > 0.8, (nll_model, nll_oracle, nll_slate_only)
+    # the stronger baseline: the known u_0 prior propagated through the shown slates, no choice history
+    marginal = oracle.predict_under_policy(np.broadcast_to(oracle.prior, (d.n, N_BINS)), d.slates)[:, :-1]
+    p_no_history = np.einsum("ntu,ntux->ntx", marginal, oracle.emission[d.slates])
+    nll_no_history = -np.log(np.take_along_axis(p_no_history, d.choices[..., None], -1)[..., 0]).mean()
+    gained_over_prior = (nll_no_history - nll_model) / (nll_no_history - nll_oracle)
+    assert gained_over_prior > 0.78 and nll_model - nll_oracle < 0.02, (nll_model, nll_oracle, nll_no_history)
 
 
 def test_shipped_model_tracks_hidden_preferences(model, held_out, oracle):
@@ -379,3 +382,176 @@ def test_algorithm1_starts_from_the_observed_history(model):
     np.testing.assert_allclose(est[:, :4], exact[:, :4], rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="horizon"):
         predict_future_preferences(model, slates, np.zeros(20, dtype=int), 20)
+
+
+# -- incremental simulation (keys/values cached) vs the full recompute -------------------------------------------
+def _random_checkpoint(tmp_path, seed=0):
+    cfg = nw.NetworkConfig()
+    params = {name: _random_params(cfg, seed + i) for i, name in enumerate(nw.ESTIMATORS)}
+    rng = np.random.default_rng(seed)
+    table = rng.dirichlet(np.ones(N_BINS), (cfg.horizon + 1, N_BINS))
+    m = nw.LearnedUserModel(cfg, params, ground_truth_config().tables["beta_c"], table, {"choice_model": "true"})
+    return m.save(tmp_path / f"random{seed}.npz")
+
+
+def test_incremental_simulation_equals_full_recompute_on_recorded_trajectories(tmp_path):
+    """Every belief and reward of the cached (incremental) simulator, recomputed from the recorded histories with
+    full causal passes over the whole sequence; users reset at different steps so positions differ per user."""
+    from recsim_envs.preference.learned.core import LearnedUserBatch
+    from recsim_envs.utils import rng as crng
+
+    cfg = LearnedShiftConfig(checkpoint=str(_random_checkpoint(tmp_path)), action_set="fine")
+    m, tb = cfg.model, cfg.tables
+    n = 12
+    batch = LearnedUserBatch(cfg, n)
+    batch.reset(np.ones(n, dtype=bool), crng.seed_to_key(np.arange(n)))
+    rng = np.random.default_rng(3)
+    checked = 0
+    for step in range(25):
+        done = batch.t >= cfg.horizon
+        if step == 4:  # restart some users mid-episode: from here on users sit at different positions
+            done |= np.arange(n) % 3 == 0
+        if done.any():
+            batch.reset(done, crng.seed_to_key(100 + step * n + np.flatnonzero(done)))
+        before = batch.belief.copy()
+        out = batch.step(rng.integers(0, cfg.n_actions, n))
+        t = batch.t
+        sv = tb["slates"][batch.slate_hist]
+        full_f = m.future_belief_at(sv, batch.choice_hist, t)
+        full_i = m.initial_belief(sv, batch.choice_hist, t)
+        prev_f = m.future_belief_at(sv, batch.choice_hist, t - 1)
+        np.testing.assert_allclose(batch.belief, full_f, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(batch.init_belief, full_i, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(before, prev_f, rtol=1e-10, atol=1e-13)
+        cos_x = np.cos(THETA[out["choice_bin"]][:, None] - THETA[None, :])
+        np.testing.assert_allclose(out["engagement_initial"], (full_i * cos_x).sum(1), rtol=1e-10, atol=1e-13)
+        natural = np.einsum("nu,nuv->nv", full_i, m.natural_table[t - 1])
+        np.testing.assert_allclose(out["engagement_natural"], (natural * cos_x).sum(1), rtol=1e-10, atol=1e-13)
+        checked += n
+    assert checked == 25 * n and len(set(batch.t.tolist())) > 1
+
+
+def test_incremental_encoder_refuses_a_full_sequence():
+    cfg = nw.NetworkConfig(horizon=2)
+    enc = nw.IncrementalEncoder(_random_params(cfg), cfg, 3)
+    for _ in range(3):
+        enc.append(nw.start_tokens(3))
+    with pytest.raises(ValueError, match="maximum of 3 tokens"):
+        enc.append(nw.start_tokens(3))
+
+
+# -- checkpoint validation -----------------------------------------------------------------------------------
+def _rewrite(path, out, drop=(), change=None):
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k not in drop}
+    if change:
+        arrays.update(change(arrays))
+    np.savez(out, **arrays)
+    return out
+
+
+@pytest.mark.parametrize(
+    "make_bad, message",
+    [
+        (
+            lambda p, d: _rewrite(
+                p, d / "nan.npz", change=lambda a: {"future/l0_qkv_w": a["future/l0_qkv_w"] * np.nan}
+            ),
+            r"'future/l0_qkv_w' contains \d+ NaN/inf",
+        ),
+        (lambda p, d: _rewrite(p, d / "inf.npz", change=lambda a: {"beta_c": a["beta_c"] + np.inf}), "'beta_c'.*NaN"),
+        (lambda p, d: _rewrite(p, d / "nometa.npz", drop=("meta",)), "lacks the 'meta' record"),
+        (lambda p, d: _rewrite(p, d / "noweight.npz", drop=("initial/head_w",)), "lacks the weight 'initial/head_w'"),
+        (
+            lambda p, d: _rewrite(p, d / "shape.npz", change=lambda a: {"future/pos": a["future/pos"][:3]}),
+            "'future/pos' has shape",
+        ),
+        (lambda p, d: _rewrite(p, d / "badmeta.npz", change=lambda a: {"meta": np.array("{x")}), "not valid JSON"),
+        (lambda p, d: _rewrite(p, d / "v1.npz", change=lambda a: {"meta": np.array('{"network": {}}')}), "format 1"),
+        (lambda p, d: _truncate(p, d / "truncated.npz"), "not a readable .npz archive"),
+        (lambda p, d: _text(d / "text.npz"), "not a readable .npz archive"),
+        (lambda p, d: _npy(d / "single.npz"), "single .npy array"),
+    ],
+    ids=[
+        "nan-weights",
+        "inf-beta_c",
+        "no-meta",
+        "missing-weight",
+        "bad-shape",
+        "bad-json",
+        "old-format",
+        "truncated-zip",
+        "text-file",
+        "npy-file",
+    ],
+)
+def test_corrupt_checkpoint_is_refused_naming_file_and_problem(tmp_path, make_bad, message):
+    bad = make_bad(_random_checkpoint(tmp_path), tmp_path)
+    with pytest.raises(ValueError, match=message) as err:
+        nw.LearnedUserModel.load(bad)
+    assert str(bad) in str(err.value)
+    assert type(err.value).__name__ in ("ValueError", "_CheckpointError")
+    with pytest.raises(ValueError, match="checkpoint"):  # and the env refuses it at make
+        LearnedShiftConfig(checkpoint=str(bad))
+
+
+def _truncate(path, out):
+    out.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return out
+
+
+def _text(out):
+    out.write_text("this is not a checkpoint\n")
+    return out
+
+
+def _npy(out):
+    with open(out, "wb") as f:
+        np.save(f, np.ones(3))
+    return out
+
+
+def test_early_stopping_keeps_the_best_validation_epoch():
+    torch = pytest.importorskip("torch")
+    from recsim_envs.preference.learned.transformer import TrainConfig, _Stage
+
+    cfg = nw.NetworkConfig(horizon=2, d_model=8, d_ff=8)
+    tcfg = TrainConfig(max_epochs=50, patience=3, batch_size=10, validation_fraction=0.2)
+    stage = _Stage("toy", cfg, tcfg, torch.Generator().manual_seed(0), lambda msg: None)
+    val_losses = iter([3.0, 2.0, 2.5, 2.1, 2.2, 1.0])  # best at epoch 2; epoch 6 is never reached
+    snapshots = []
+
+    def batch_loss(params, idx, gen):
+        loss = (params["head_b"] ** 2).sum()
+        if gen is None:  # the validation pass: record the weights it scores
+            snapshots.append(params["head_b"].detach().clone())
+            return torch.tensor(next(val_losses))
+        return loss + 0.1 * params["head_b"].sum()  # keeps the weights moving every epoch
+
+    report = stage.fit(50, batch_loss)
+    assert report["epochs"] == 5 and report["best_epoch"] == 2 and report["best_val_loss"] == 2.0
+    torch.testing.assert_close(stage.params["head_b"].detach(), snapshots[1])
+    with pytest.raises(ValueError, match="dropout"):
+        TrainConfig(dropout=1.0)
+    with pytest.raises(ValueError, match="patience"):
+        TrainConfig(patience=-1)
+
+
+def test_algorithm2_incremental_rollout_equals_full_recompute(tmp_path):
+    """Algorithm 2 runs P̂_c incrementally; the same particles re-run with full causal passes give the same beliefs."""
+    from recsim_envs.utils import rng as crng
+
+    m = nw.LearnedUserModel.load(_random_checkpoint(tmp_path, seed=4))
+    b0 = np.random.default_rng(0).dirichlet(np.ones(N_BINS), 2)
+    got = counterfactual_preferences(m, b0, 10, n_samples=3, rng=np.random.default_rng(1))
+    rng = np.random.default_rng(1)  # replay the same draws with the whole-sequence forward pass
+    u0 = crng.categorical(np.repeat(b0, 3, axis=0), rng.random(6))
+    em = m.emission(flat_slate())
+    choices = np.zeros((6, 10), dtype=np.int64)
+    slate_vecs = np.broadcast_to(flat_slate(), (6, 10, N_BINS))
+    ref = np.zeros((6, 11, N_BINS))
+    for t in range(11):
+        ref[:, t] = m.counterfactual_belief_at(THETA[u0], slate_vecs, choices, np.full(6, t))
+        if t < 10:
+            choices[:, t] = crng.categorical(ref[:, t] @ em, rng.random(6))
+    np.testing.assert_allclose(got, ref.reshape(2, 3, 11, N_BINS).mean(axis=1), rtol=1e-10, atol=1e-14)

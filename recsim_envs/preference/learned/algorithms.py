@@ -9,9 +9,10 @@
   initial-preference belief P̂_i(u_0 | data). Because the safe policy is fixed, P̂(u_t^rnd | u_0) is tabulated
   once per checkpoint (:func:`natural_shift_table`, [T+1, u_0, u]) and any belief b_0 maps to
   Σ_{u0} b_0(u0) table[t, u0] — the Monte-Carlo estimate averaged over u_0 ~ b_0.
-- Algorithm 3, :func:`generate_penalised_trajectories`: trajectories simulated from the learned model with the
-  penalised reward r̂_t + ν_i r̂_t(u_0) + ν_n r̂_t(u_t^rnd) — the training signal of ``PreferenceShiftLearned-v0``
-  (see ``learned.core.LearnedUserBatch``, which implements the per-step update).
+- Algorithm 3 (``learned.core.generate_penalised_trajectories``): trajectories simulated from the learned model
+  with the penalised reward r̂_t + ν_i r̂_t(u_0) + ν_n r̂_t(u_t^rnd) — the training signal of
+  ``PreferenceShiftLearned-v0``; it lives next to ``LearnedUserBatch``, which implements the per-step update
+  (so ``core`` imports this module and never the reverse).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from recsim_envs.preference.learned.network import LearnedUserModel
+from recsim_envs.preference.learned.network import LearnedUserModel, start_tokens, step_tokens
 from recsim_envs.preference.world import N_BINS, THETA, flat_slate
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import check_int
@@ -71,19 +72,21 @@ def predict_future_preferences(
     choices[:, :t0] = np.repeat(h_choices, n_samples, axis=0)
     emission = model.emission(slate_table)  # [A, u, x]
     out = np.zeros((m, horizon + 1, N_BINS))
+    enc = model.encoder("future", m)  # incremental: each step adds one token to the cached history
+    heads = enc.append(start_tokens(m))
     for t in range(horizon + 1):
-        belief = model.future_belief_at(slate_table[slates], choices, np.full(m, t))
+        belief = model.beliefs(heads)
         out[:, t] = belief
         if t == horizon:
             break
-        if t < t0:
-            continue
-        if callable(policy):
-            a = np.asarray(policy(slates[:, :t], choices[:, :t], t), dtype=np.int64).reshape(m)
-        else:
-            a = np.full(m, int(np.asarray(policy)[t]))
-        slates[:, t] = a
-        choices[:, t] = _sample_choices(belief, emission[a], rng)
+        if t >= t0:
+            if callable(policy):
+                a = np.asarray(policy(slates[:, :t], choices[:, :t], t), dtype=np.int64).reshape(m)
+            else:
+                a = np.full(m, int(np.asarray(policy)[t]))
+            slates[:, t] = a
+            choices[:, t] = _sample_choices(belief, emission[a], rng)
+        heads = enc.append(step_tokens(slate_table[slates[:, t]], choices[:, t]))
     return out.reshape(n_users, n_samples, horizon + 1, N_BINS).mean(axis=1)
 
 
@@ -109,16 +112,16 @@ def counterfactual_preferences(
     m = n * n_samples
     u0 = crng.categorical(np.repeat(b0, n_samples, axis=0), rng.random(m))
     safe = flat_slate() if safe_slate is None else np.asarray(safe_slate, dtype=float)
-    slate_vecs = np.broadcast_to(safe, (m, model.horizon, N_BINS))
     emission = model.emission(safe)  # [u, x]
-    choices = np.zeros((m, model.horizon), dtype=np.int64)
     out = np.zeros((m, horizon + 1, N_BINS))
+    enc = model.encoder("counterfactual", m)
+    heads = enc.append(start_tokens(m, THETA[u0]))
     for t in range(horizon + 1):
-        belief = model.counterfactual_belief_at(THETA[u0], slate_vecs, choices, np.full(m, t))
+        belief = model.beliefs(heads)
         out[:, t] = belief
         if t < horizon:
-            q = belief @ emission
-            choices[:, t] = crng.categorical(q, rng.random(m))
+            choice = crng.categorical(belief @ emission, rng.random(m))
+            heads = enc.append(step_tokens(np.broadcast_to(safe, (m, N_BINS)), choice))
     return out.reshape(n, n_samples, horizon + 1, N_BINS).mean(axis=1)
 
 
@@ -134,37 +137,3 @@ def natural_shift_table(model: LearnedUserModel, n_samples: int = 256, seed: int
     # u_0^rnd = u_0 by definition: the counterfactual starts from the same initial preference, so t = 0 is exact
     table[0] = np.eye(N_BINS)
     return table
-
-
-def generate_penalised_trajectories(
-    policy: Callable[[np.ndarray, dict], np.ndarray],
-    n_users: int,
-    seed: int = 0,
-    **env_kwargs,
-) -> dict[str, np.ndarray]:
-    """Algorithm 3: ``n_users`` simulated episodes of the learned-simulator env under ``policy``.
-
-    ``policy(obs [n, d], info) -> slate indices [n]`` (the baselines' batched ``act``); ``env_kwargs`` are
-    ``PreferenceShiftLearned-v0`` kwargs (checkpoint, ν weights, action set, …). Returns per-step arrays
-    [n, T] of ``slates``, ``choices``, ``reward`` and the three estimated components, plus the final
-    initial-preference beliefs [n, 36].
-    """
-    from recsim_envs.preference.learned.core import LearnedShiftConfig, LearnedUserBatch
-
-    cfg = LearnedShiftConfig(**env_kwargs)
-    batch = LearnedUserBatch(cfg, check_int("n_users", n_users, 1, 10_000_000))
-    keys = crng.seed_to_key(np.arange(n_users) + check_int("seed", seed, 0, 2**62))
-    batch.reset(np.ones(n_users, dtype=bool), keys)
-    names = ("reward", "engagement", "engagement_initial", "engagement_natural", "expected_engagement")
-    out: dict[str, list] = {k: [] for k in (*names, "slates", "choices")}
-    info: dict = {}
-    for _ in range(cfg.horizon):
-        step = batch.step(np.asarray(policy(batch.observations(), info), dtype=np.int64))
-        info = step
-        for k in names:
-            out[k].append(step[k])
-        out["slates"].append(step["slate"])
-        out["choices"].append(step["choice_bin"])
-    res = {k: np.stack(v, axis=1) for k, v in out.items()}
-    res["initial_belief"] = batch.init_belief.copy()
-    return res

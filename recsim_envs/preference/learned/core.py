@@ -1,18 +1,28 @@
 """Batched simulation of users drawn from the learned model (Algorithm 3), shared by the single and vector envs.
 
 ``LearnedShiftConfig`` validates the ``make`` kwargs and loads the checkpoint once per process (cached by path
-and modification time); ``LearnedUserBatch`` advances ``n`` simulated users with one network pass per estimator
-per step. Nothing here needs torch.
+and modification time); ``LearnedUserBatch`` advances ``n`` simulated users with one *incremental* network step
+per estimator per step (the keys and values of earlier steps are cached, ``network.IncrementalEncoder``), so a
+step costs the same at t = 9 as at t = 0. Nothing here needs torch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from recsim_envs.preference.learned.network import DEFAULT_CHECKPOINT, LearnedUserModel
+from recsim_envs.preference.learned.algorithms import natural_shift_table
+from recsim_envs.preference.learned.network import (
+    DEFAULT_CHECKPOINT,
+    LearnedUserModel,
+    correct_initial,
+    rows_times_tables,
+    start_tokens,
+    step_tokens,
+)
 from recsim_envs.preference.world import COS, N_BINS, SLATE_KERNELS, THETA, VECTORS, action_slates
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import check_choice, check_int, check_real
@@ -36,8 +46,6 @@ def load_model(checkpoint: str | None) -> LearnedUserModel:
     if key not in _MODEL_CACHE:
         model = LearnedUserModel.load(path)
         if model.natural_table is None:
-            from recsim_envs.preference.learned.algorithms import natural_shift_table
-
             model.natural_table = natural_shift_table(model)
         _MODEL_CACHE[key] = model
     return _MODEL_CACHE[key]
@@ -74,7 +82,7 @@ class LearnedShiftConfig:
             slate_means=means,
             slate_stds=stds,
             emission=emission,
-            expected_cos=emission @ COS,  # [A, u, y] Σ_x P(x | s_a, u) xᵀy
+            expected_cos=np.einsum("aux,xu->au", emission, COS),  # [A, u]: Σ_x P(x | s_a, u) xᵀu
             prior=prior,
         )
 
@@ -109,52 +117,64 @@ class LearnedUserBatch:
     def __init__(self, config: LearnedShiftConfig, n: int):
         self.cfg = config
         self.n = n
-        h = config.model.horizon
+        model = config.model
+        h = model.horizon
+        self.future = model.encoder("future", n)
+        self.initial = model.encoder("initial", n)
         self.keys = np.zeros(n, dtype=np.uint64)
         self.t = np.zeros(n, dtype=np.int64)
         self.slate_hist = np.zeros((n, h), dtype=np.int64)
         self.choice_hist = np.zeros((n, h), dtype=np.int64)
-        self.slate_vecs = np.zeros((n, h, N_BINS))
         self.last_slate = np.full(n, -1, dtype=np.int64)
         self.last_choice = np.full(n, -1, dtype=np.int64)
+        self.lik_x0 = np.ones((n, N_BINS))  # P(x_0 | s_0, u): the App. E.2 factor of P̂_i
         self.belief = np.zeros((n, N_BINS))
         self.init_belief = np.zeros((n, N_BINS))
         self.belief_hist = np.zeros((n, h + 1, N_BINS))
 
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
-        prior = self.cfg.tables["prior"]
-        self.keys[mask] = keys
-        self.t[mask] = 0
-        self.slate_hist[mask] = 0
-        self.choice_hist[mask] = 0
-        self.slate_vecs[mask] = 0.0
-        self.last_slate[mask] = -1
-        self.last_choice[mask] = -1
-        self.belief[mask] = prior
-        self.init_belief[mask] = prior
-        self.belief_hist[mask] = 0.0
-        self.belief_hist[mask, 0] = prior
+        rows = np.flatnonzero(mask)
+        start = start_tokens(rows.size)
+        for enc in (self.future, self.initial):
+            enc.restart(rows)
+        prior = self.cfg.model.beliefs(self.future.append(start, rows))  # P̂_f(u_0): the learned population prior
+        self.initial.append(start, rows)  # token 0 of P̂_i (its read-out there is unused: no step observed)
+        self.keys[rows] = keys
+        self.t[rows] = 0
+        self.slate_hist[rows] = 0
+        self.choice_hist[rows] = 0
+        self.last_slate[rows] = -1
+        self.last_choice[rows] = -1
+        self.lik_x0[rows] = 1.0
+        self.belief[rows] = prior
+        self.init_belief[rows] = prior
+        self.belief_hist[rows] = 0.0
+        self.belief_hist[rows, 0] = prior
 
     def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
-        cfg, tb, model = self.cfg, self.cfg.tables, self.cfg.model
+        cfg, tb = self.cfg, self.cfg.tables
         a, t = actions, self.t
         rows = np.arange(self.n)
-        em = tb["emission"][a]  # [n, u, x]
-        q = np.einsum("nu,nux->nx", self.belief, em)
+        q = rows_times_tables(self.belief, tb["emission"], a)  # [n, x]: Σ_u p̂_t(u) P(x | s_t, u)
         choice = crng.categorical(q, crng.uniforms(self.keys, t, _STREAM_CHOICE))
+        lik = tb["emission"][a, :, choice]  # [n, u]: P(x_t | s_t, u)
         cos_x = COS[:, choice].T  # [n, u]: x_tᵀu for every bin u
         objectives = np.empty((self.n, 3))
         # engagement of the chosen item under the model's posterior over u_t given the choice
-        posterior = self.belief * em[rows, :, choice]
+        posterior = self.belief * lik
         posterior /= posterior.sum(axis=1, keepdims=True)
         objectives[:, 0] = (posterior * cos_x).sum(axis=1)
-        expected = np.einsum("nu,nu->n", self.belief, tb["expected_cos"][a, :, :].diagonal(axis1=1, axis2=2))
+        expected = (self.belief * tb["expected_cos"][a]).sum(axis=1)
         self.slate_hist[rows, t] = a
         self.choice_hist[rows, t] = choice
-        self.slate_vecs[rows, t] = tb["slates"][a]
-        new_t = t + 1
-        self.init_belief = model.initial_belief(self.slate_vecs, self.choice_hist, new_t)
-        natural = model.natural_shift(self.init_belief, t)
+        belief_t = self.belief
+        first = t == 0
+        self.lik_x0[first] = lik[first]
+        slates = tb["slates"][a]
+        self.belief = self.cfg.model.beliefs(self.future.append(step_tokens(slates, choice)))
+        raw = self.cfg.model.beliefs(self.initial.append(step_tokens(slates, choice, first)))
+        self.init_belief = correct_initial(raw, self.lik_x0)
+        natural = cfg.model.natural_shift(self.init_belief, t)
         objectives[:, 1] = (self.init_belief * cos_x).sum(axis=1)
         objectives[:, 2] = (natural * cos_x).sum(axis=1)
         out = dict(
@@ -165,13 +185,12 @@ class LearnedUserBatch:
             engagement_initial=objectives[:, 1],
             engagement_natural=objectives[:, 2],
             expected_engagement=expected,
-            belief_mean_deg=mean_angle_deg(self.belief),
+            belief_mean_deg=mean_angle_deg(belief_t),
             initial_belief_mean_deg=mean_angle_deg(self.init_belief),
             objectives=objectives.astype(np.float32),
             reward=objectives @ cfg.reward_weights(),
         )
-        self.t = new_t
-        self.belief = model.future_belief_at(self.slate_vecs, self.choice_hist, new_t)
+        self.t = new_t = t + 1
         self.belief_hist[rows, new_t] = self.belief
         self.last_slate = a.copy()
         self.last_choice = choice.copy()
@@ -196,4 +215,36 @@ class LearnedUserBatch:
         return np.stack([self.belief, self.init_belief, natural], axis=1)
 
 
-__all__ = ["LearnedShiftConfig", "LearnedUserBatch", "load_model", "THETA"]
+def generate_penalised_trajectories(
+    policy: Callable[[np.ndarray, dict], np.ndarray],
+    n_users: int,
+    seed: int = 0,
+    **env_kwargs,
+) -> dict[str, np.ndarray]:
+    """Algorithm 3: ``n_users`` simulated episodes of the learned-simulator env under ``policy``.
+
+    ``policy(obs [n, d], info) -> slate indices [n]`` (the baselines' batched ``act``); ``env_kwargs`` are
+    ``PreferenceShiftLearned-v0`` kwargs (checkpoint, ν weights, action set, …). Returns per-step arrays
+    [n, T] of ``slates``, ``choices``, ``reward`` and the three estimated components, plus the final
+    initial-preference beliefs [n, 36].
+    """
+    cfg = LearnedShiftConfig(**env_kwargs)
+    batch = LearnedUserBatch(cfg, check_int("n_users", n_users, 1, 10_000_000))
+    keys = crng.seed_to_key(np.arange(n_users) + check_int("seed", seed, 0, 2**62))
+    batch.reset(np.ones(n_users, dtype=bool), keys)
+    names = ("reward", "engagement", "engagement_initial", "engagement_natural", "expected_engagement")
+    out: dict[str, list] = {k: [] for k in (*names, "slates", "choices")}
+    info: dict = {}
+    for _ in range(cfg.horizon):
+        step = batch.step(np.asarray(policy(batch.observations(), info), dtype=np.int64))
+        info = step
+        for k in names:
+            out[k].append(step[k])
+        out["slates"].append(step["slate"])
+        out["choices"].append(step["choice_bin"])
+    res = {k: np.stack(v, axis=1) for k, v in out.items()}
+    res["initial_belief"] = batch.init_belief.copy()
+    return res
+
+
+__all__ = ["LearnedShiftConfig", "LearnedUserBatch", "generate_penalised_trajectories", "load_model", "THETA"]

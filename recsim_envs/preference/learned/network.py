@@ -3,12 +3,12 @@
 Architecture (Carroll et al. 2022, App. D; sizes are ours): a pre-LayerNorm transformer encoder, 2 layers,
 2 heads, width ``d_model``, over a sequence of T + 1 tokens. Token 0 is a start/context token; token j + 1 holds
 step j: the slate s_j (36 probabilities) and the choice x_j (one-hot, or a "hidden" flag when the choice is
-masked out). The same encoder serves three estimators, which differ only in attention mask, hidden choices and
-token 0:
+masked out). Attention is causal (token j sees tokens 0..j). The same encoder serves three estimators, which
+differ only in hidden choices, token 0 and where the belief is read:
 
-- future  P̂_f(u_t | s_<t, x_<t): causal mask; the output at position t is the belief over u_t;
-- initial P̂_i(u_0 | s_0..s_L−1, x_1..x_L−1): full attention over the L observed steps with x_0 hidden, output
-  at position 1; the E.2 smoothing correction then multiplies in the known choice likelihood of x_0,
+- future  P̂_f(u_t | s_<t, x_<t): the output at position t is the belief over u_t;
+- initial P̂_i(u_0 | s_0..s_L−1, x_1..x_L−1): x_0 hidden, output at position L (the last observed step); the
+  E.2 smoothing correction then multiplies in the known choice likelihood of x_0,
   P̂_i(u_0 | x_0..x_L−1) ∝ P(x_0 | s_0, u_0) P̂(u_0 | x_1..x_L−1) (exact here because x_0 is independent of the
   later steps given u_0);
 - counterfactual P̂_c(u_t | u_0, s_<t, x_<t): like the future model, but token 0 carries a sampled initial
@@ -21,7 +21,12 @@ choice model's marginalisation a 36-term sum.
 
 The checkpoint (``.npz``) stores the three parameter sets under ``future/…``, ``initial/…``,
 ``counterfactual/…``, the choice-model profile β_c the model was trained with, the natural-shift table of
-Algorithm 2 and a JSON ``meta`` record. This module needs only NumPy; training lives in
+Algorithm 2 and a JSON ``meta`` record (``format`` = :data:`CHECKPOINT_FORMAT`). Loading validates everything
+(shapes, finiteness, format) and refuses a bad file with a ``ValueError`` naming it.
+
+Because attention is causal, a simulator can run every estimator incrementally: :class:`IncrementalEncoder`
+caches each layer's keys and values, so adding step t costs one token's pass instead of the whole history,
+with outputs equal to the full pass (tested). This module needs only NumPy; training lives in
 ``transformer.py`` (torch).
 """
 
@@ -43,6 +48,8 @@ N_FEATURES = 2 * N_BINS + 4
 F_HIDDEN, F_START, F_CONTEXT = 2 * N_BINS, 2 * N_BINS + 1, 2 * N_BINS + 2
 ESTIMATORS = ("future", "initial", "counterfactual")
 KAPPA_MAX = 500.0
+#: checkpoint format: 2 = causal initial-preference estimator read at the last observed step
+CHECKPOINT_FORMAT = 2
 LN_EPS = 1e-5
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "user_model.npz"
 
@@ -108,32 +115,44 @@ def build_tokens(
     n = slate_vecs.shape[0]
     steps = min(slate_vecs.shape[1], horizon)
     x = np.zeros((n, horizon + 1, N_FEATURES))
-    x[:, 0, F_START] = 1.0
-    if context_angle is not None:
-        x[:, 0, F_CONTEXT] = np.cos(context_angle)
-        x[:, 0, F_CONTEXT + 1] = np.sin(context_angle)
+    x[:, 0] = start_tokens(n, context_angle)
     if steps == 0:
         return x
     valid = np.arange(steps)[None, :] < np.asarray(lengths)[:, None]  # [n, steps]
-    x[:, 1 : steps + 1, :N_BINS] = slate_vecs[:, :steps] * valid[..., None]
-    ch = np.where(valid, np.clip(choices[:, :steps], 0, N_BINS - 1), 0)
-    onehot = np.eye(N_BINS)[ch] * valid[..., None]
+    hidden = np.zeros((n, steps), dtype=bool)
     if hide_first_choice:
-        onehot[:, 0] = 0.0
-        x[:, 1, F_HIDDEN] = valid[:, 0]
-    x[:, 1 : steps + 1, N_BINS : 2 * N_BINS] = onehot
+        hidden[:, 0] = True
+    x[:, 1 : steps + 1] = step_tokens(slate_vecs[:, :steps], choices[:, :steps], hidden) * valid[..., None]
     return x
 
 
-def attention_allowed(kind: str, horizon: int, lengths: np.ndarray | None = None) -> np.ndarray:
-    """Boolean [L, L] (causal) or [n, L, L] (padded: keys 0..length) mask of allowed query→key pairs."""
+def start_tokens(n: int, context_angle: np.ndarray | None = None) -> np.ndarray:
+    """Token 0 [n, F]: the start flag, plus (cos, sin) of ``context_angle`` [n] radians for P̂_c."""
+    x = np.zeros((n, N_FEATURES))
+    x[:, F_START] = 1.0
+    if context_angle is not None:
+        x[:, F_CONTEXT] = np.cos(context_angle)
+        x[:, F_CONTEXT + 1] = np.sin(context_angle)
+    return x
+
+
+def step_tokens(slate_vecs: np.ndarray, choices: np.ndarray, hidden: np.ndarray | bool = False) -> np.ndarray:
+    """Tokens [..., F] of observed steps: slate [..., 36], choice bin [...] one-hot, or the hidden flag where
+    ``hidden`` (then the choice is not encoded)."""
+    choices = np.asarray(choices, dtype=np.int64)
+    hidden = np.broadcast_to(np.asarray(hidden, dtype=bool), choices.shape)
+    x = np.zeros((*choices.shape, N_FEATURES))
+    x[..., :N_BINS] = slate_vecs
+    onehot = np.eye(N_BINS)[np.clip(choices, 0, N_BINS - 1)]
+    x[..., N_BINS : 2 * N_BINS] = onehot * ~hidden[..., None]
+    x[..., F_HIDDEN] = hidden
+    return x
+
+
+def attention_allowed(horizon: int) -> np.ndarray:
+    """Boolean causal mask [T+1, T+1] of allowed query→key pairs (token j sees tokens 0..j)."""
     size = horizon + 1
-    if kind == "causal":
-        return np.tril(np.ones((size, size), dtype=bool))
-    if kind == "padded":
-        keys = np.arange(size)[None, :] <= np.asarray(lengths)[:, None]  # [n, L]
-        return np.broadcast_to(keys[:, None, :], (keys.shape[0], size, size))
-    raise ValueError(f"kind must be one of ['causal', 'padded'], got {kind!r}")
+    return np.tril(np.ones((size, size), dtype=bool))
 
 
 # -- forward pass ------------------------------------------------------------------------------------------
@@ -173,26 +192,117 @@ def forward(params: dict[str, np.ndarray], cfg: NetworkConfig, tokens: np.ndarra
     return x @ params["head_w"] + params["head_b"]
 
 
-def mixture_bin_log_probs(heads: np.ndarray, n_components: int) -> np.ndarray:
-    """Log-probabilities over the 36 preference bins of the K-component von Mises mixture in ``heads``.
+def mixture_bin_probs(heads: np.ndarray, n_components: int) -> np.ndarray:
+    """Probabilities over the 36 preference bins of the K-component von Mises mixture in ``heads`` [..., 3K].
 
     Component k has density ∝ exp(η_k · (cos θ, sin θ)) on the bin grid, normalised over the 36 bins (the von
     Mises restricted to the grid, so no Bessel function is needed and the result sums to one exactly);
-    log p(θ_b) = logsumexp_k [log w_k + η_k · x_b − logsumexp_b' η_k · x_b'].
+    p(θ_b) = Σ_k w_k exp(η_k · x_b − κ_k) / Σ_b' exp(η_k · x_b' − κ_k) with w = softmax(logits), κ_k = |η_k|.
+    Shifting by κ_k (the supremum of η_k · x) keeps every exponent in [−2κ_k, 0], and the bin nearest μ_k (within
+    5°) keeps the grid sum ≥ e^{−κ_k(1 − cos 5°)} ≥ e^{−1.91} for κ ≤ ``KAPPA_MAX`` = 500, so evaluating in
+    probability space (no logsumexp) is stable.
     """
     k = n_components
-    logw = heads[..., :k] - _logsumexp(heads[..., :k], axis=-1)[..., None]
+    logits = heads[..., :k]
+    w = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    w /= w.sum(axis=-1, keepdims=True)
     eta = heads[..., k:].reshape(*heads.shape[:-1], k, 2)
-    kappa = np.linalg.norm(eta, axis=-1, keepdims=True)
-    eta = eta * np.minimum(1.0, KAPPA_MAX / np.maximum(kappa, 1e-12))
-    dens = np.einsum("...kc,bc->...bk", eta, VECTORS)  # [..., 36, K]
-    dens = dens - _logsumexp(dens, axis=-2)[..., None, :] + logw[..., None, :]
-    return _logsumexp(dens, axis=-1)
+    kappa = np.sqrt((eta * eta).sum(axis=-1, keepdims=True))  # [..., K, 1]
+    scale = np.minimum(1.0, KAPPA_MAX / np.maximum(kappa, 1e-12))
+    dens = np.exp((eta * scale) @ VECTORS.T - kappa * scale)  # [..., K, 36]
+    dens *= (w / dens.sum(axis=-1))[..., None]
+    return dens.sum(axis=-2)
 
 
-def _logsumexp(z, axis):
-    m = np.max(z, axis=axis, keepdims=True)
-    return (m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))).squeeze(axis)
+def mixture_bin_log_probs(heads: np.ndarray, n_components: int) -> np.ndarray:
+    """log of :func:`mixture_bin_probs` (−inf where a bin's probability underflows)."""
+    with np.errstate(divide="ignore"):
+        return np.log(mixture_bin_probs(heads, n_components))
+
+
+def rows_times_tables(rows: np.ndarray, tables: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """out[i] = rows[i] @ tables[which[i]] for rows [n, u] and tables [K, u, v], one matmul per distinct
+    ``which`` value (no [n, u, v] gather)."""
+    out = np.empty((rows.shape[0], tables.shape[-1]))
+    values = np.unique(which)
+    if values.size == 1:
+        return np.matmul(rows, tables[values[0]], out=out)
+    for k in values:
+        sel = which == k
+        out[sel] = rows[sel] @ tables[k]
+    return out
+
+
+def correct_initial(raw: np.ndarray, lik_x0: np.ndarray) -> np.ndarray:
+    """App. E.2 correction: P̂_i(u_0 | x_0..) ∝ P̂(u_0 | x_1..) P(x_0 | s_0, u_0); ``raw``, ``lik_x0`` [n, 36]."""
+    post = raw * lik_x0
+    return post / post.sum(axis=1, keepdims=True)
+
+
+class IncrementalEncoder:
+    """One estimator run token by token for ``n`` sequences, each at its own position.
+
+    Under the causal mask token j's keys and values never change once computed, so they are cached per layer
+    ([layers, n, heads, T+1, d_head]); :meth:`append` runs only the new tokens through the encoder, attending to
+    the cached prefix, and returns their output heads — the same numbers as :func:`forward` on the whole
+    sequence read at those positions (up to float rounding). Memory is fixed: O(layers · n · (T+1) · d_model).
+    """
+
+    def __init__(self, params: dict[str, np.ndarray], cfg: NetworkConfig, n: int):
+        self.params, self.cfg = params, cfg
+        size, h = cfg.horizon + 1, cfg.n_heads
+        self.keys = np.zeros((cfg.n_layers, n, h, size, cfg.d_model // h))
+        self.values = np.zeros_like(self.keys)
+        self.pos = np.zeros(n, dtype=np.int64)  # next position to fill, per sequence
+        self._slots = np.arange(size)
+
+    def restart(self, rows: np.ndarray) -> None:
+        """Empty the sequences ``rows`` (index or boolean mask): their next token goes to position 0."""
+        self.pos[rows] = 0
+
+    def append(self, tokens: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Add one token [m, F] to each sequence in ``rows`` (``None``: all n); returns their heads [m, 3K]."""
+        p, cfg = self.params, self.cfg
+        index = np.arange(self.pos.shape[0]) if rows is None else np.asarray(rows)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        pos = self.pos[index]
+        if np.any(pos > cfg.horizon):
+            raise ValueError(f"a sequence already holds the maximum of {cfg.horizon + 1} tokens")
+        m, d, h = tokens.shape[0], cfg.d_model, cfg.n_heads
+        dh = d // h
+        # common case (the vector env steps every user in lock-step): one shared position, plain slices, the
+        # attention restricted to the filled prefix and no mask
+        shared = rows is None and m > 0 and bool(np.all(pos == pos[0]))
+        if shared:
+            p0 = int(pos[0])
+        else:
+            hidden_keys = (self._slots[None, :] > pos[:, None])[:, None, None, :]  # [m, 1, 1, L]: not yet filled
+        x = tokens @ p["embed_w"] + p["embed_b"] + p["pos"][pos]
+        for layer in range(cfg.n_layers):
+            q_ = f"l{layer}_"
+            y = _layer_norm(x, p[q_ + "ln1_w"], p[q_ + "ln1_b"])
+            qkv = (y @ p[q_ + "qkv_w"] + p[q_ + "qkv_b"]).reshape(m, 3, h, dh)
+            if shared:
+                self.keys[layer, :, :, p0] = qkv[:, 1]
+                self.values[layer, :, :, p0] = qkv[:, 2]
+                k = self.keys[layer, :, :, : p0 + 1]  # [m, h, p0+1, dh]
+                v = self.values[layer, :, :, : p0 + 1]
+                scores = qkv[:, 0, :, None, :] @ k.transpose(0, 1, 3, 2) / np.sqrt(dh)  # [m, h, 1, p0+1]
+            else:
+                self.keys[layer, index, :, pos] = qkv[:, 1]
+                self.values[layer, index, :, pos] = qkv[:, 2]
+                k = self.keys[layer, index]  # [m, h, L, dh]
+                v = self.values[layer, index]
+                scores = qkv[:, 0, :, None, :] @ k.transpose(0, 1, 3, 2) / np.sqrt(dh)  # [m, h, 1, L]
+                scores = np.where(hidden_keys, -np.inf, scores)
+            o = (_softmax(scores) @ v).reshape(m, d)
+            x = x + o @ p[q_ + "out_w"] + p[q_ + "out_b"]
+            y = _layer_norm(x, p[q_ + "ln2_w"], p[q_ + "ln2_b"])
+            x = x + np.maximum(y @ p[q_ + "ff1_w"] + p[q_ + "ff1_b"], 0.0) @ p[q_ + "ff2_w"] + p[q_ + "ff2_b"]
+        self.pos[index] = pos + 1
+        x = _layer_norm(x, p["lnf_w"], p["lnf_b"])
+        return x @ p["head_w"] + p["head_b"]
 
 
 # -- the checkpoint ----------------------------------------------------------------------------------------
@@ -211,31 +321,39 @@ class LearnedUserModel:
         return self.config.horizon
 
     # -- estimators -------------------------------------------------------------------------------------
+    def encoder(self, name: str, n: int) -> IncrementalEncoder:
+        """An incremental runner of estimator ``name`` for ``n`` sequences (see :class:`IncrementalEncoder`)."""
+        return IncrementalEncoder(self.params[name], self.config, n)
+
+    def beliefs(self, heads: np.ndarray) -> np.ndarray:
+        """Beliefs over the 36 bins [..., 36] from output heads [..., 3K]."""
+        return mixture_bin_probs(heads, self.config.n_components)
+
     def _run(self, name, tokens, allowed, position: np.ndarray | int | None = None):
-        """Log-beliefs over bins at every position, or at ``position`` (per user [n] or one int) only."""
+        """Beliefs over bins at every position, or at ``position`` (per user [n] or one int) only."""
         heads = forward(self.params[name], self.config, tokens, allowed)
         if position is not None:
             heads = heads[np.arange(heads.shape[0]), position]
-        return mixture_bin_log_probs(heads, self.config.n_components)
+        return mixture_bin_probs(heads, self.config.n_components)
 
     def future_beliefs(self, slate_vecs: np.ndarray, choices: np.ndarray) -> np.ndarray:
         """P̂_f(u_t | s_<t, x_<t) for t = 0..T from full histories [n, T] (one causal pass), shape [n, T+1, 36]."""
         n = np.asarray(slate_vecs).shape[0]
         lengths = np.full(n, np.asarray(slate_vecs).shape[1])
         tokens = build_tokens(slate_vecs, choices, lengths, self.horizon)
-        return np.exp(self._run("future", tokens, attention_allowed("causal", self.horizon)))
+        return self._run("future", tokens, attention_allowed(self.horizon))
 
     def future_belief_at(self, slate_vecs: np.ndarray, choices: np.ndarray, t: np.ndarray) -> np.ndarray:
         """P̂_f(u_t | history) for each user at its own step ``t`` [n] (steps ≥ t are ignored), shape [n, 36]."""
         t = np.asarray(t, dtype=np.int64)
         tokens = build_tokens(slate_vecs, choices, t, self.horizon)
-        return np.exp(self._run("future", tokens, attention_allowed("causal", self.horizon), t))
+        return self._run("future", tokens, attention_allowed(self.horizon), t)
 
     def counterfactual_belief_at(self, u0_angle, slate_vecs, choices, t) -> np.ndarray:
         """P̂_c(u_t | u_0, history) for each user at its step ``t`` [n]; ``u0_angle`` [n] in radians."""
         t = np.asarray(t, dtype=np.int64)
         tokens = build_tokens(slate_vecs, choices, t, self.horizon, context_angle=np.asarray(u0_angle, dtype=float))
-        return np.exp(self._run("counterfactual", tokens, attention_allowed("causal", self.horizon), t))
+        return self._run("counterfactual", tokens, attention_allowed(self.horizon), t)
 
     def initial_belief(self, slate_vecs, choices, lengths, corrected: bool = True) -> np.ndarray:
         """P̂_i(u_0 | the first ``lengths`` [n] steps), shape [n, 36]; length 0 gives the learned prior P̂_f(u_0).
@@ -247,7 +365,7 @@ class LearnedUserModel:
         choices = np.asarray(choices, dtype=np.int64)
         lengths = np.asarray(lengths, dtype=np.int64)
         tokens = build_tokens(slate_vecs, choices, lengths, self.horizon, hide_first_choice=True)
-        belief = np.exp(self._run("initial", tokens, attention_allowed("padded", self.horizon, lengths), 1))
+        belief = self._run("initial", tokens, attention_allowed(self.horizon), lengths)
         empty = lengths == 0
         if empty.any():
             prior = self.future_belief_at(slate_vecs[:1, :0], choices[:1, :0], np.zeros(1, dtype=np.int64))[0]
@@ -256,9 +374,7 @@ class LearnedUserModel:
             obs = ~empty
             if obs.any():
                 em = choice_probabilities(slate_vecs[obs, 0], self.beta_c)  # [m, u, x]
-                lik = em[np.arange(obs.sum()), :, choices[obs, 0]]
-                post = belief[obs] * lik
-                belief[obs] = post / post.sum(axis=1, keepdims=True)
+                belief[obs] = correct_initial(belief[obs], em[np.arange(obs.sum()), :, choices[obs, 0]])
         return belief
 
     def natural_shift(self, initial_belief: np.ndarray, t: np.ndarray | int) -> np.ndarray:
@@ -267,7 +383,7 @@ class LearnedUserModel:
             raise ValueError("natural_table is missing: compute it with algorithms.natural_shift_table")
         b = np.atleast_2d(initial_belief)
         t = np.broadcast_to(np.asarray(t, dtype=np.int64), (b.shape[0],))
-        return np.einsum("nu,nuv->nv", b, self.natural_table[t])
+        return rows_times_tables(b, self.natural_table, t)
 
     def emission(self, slates: np.ndarray) -> np.ndarray:
         """The assumed (known) choice model P(x | s, u) for slates [..., 36]: [..., u, x]."""
@@ -282,7 +398,8 @@ class LearnedUserModel:
         arrays["beta_c"] = np.asarray(self.beta_c, dtype=np.float64)
         if self.natural_table is not None:
             arrays["natural_table"] = np.asarray(self.natural_table, dtype=np.float32)
-        arrays["meta"] = np.array(json.dumps({"network": self.config.to_dict(), **self.meta}))
+        meta = {**self.meta, "network": self.config.to_dict(), "format": CHECKPOINT_FORMAT}
+        arrays["meta"] = np.array(json.dumps(meta))
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
         os.close(fd)
         try:
@@ -295,23 +412,98 @@ class LearnedUserModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> LearnedUserModel:
-        """Load a checkpoint; ``None`` loads the shipped default (``assets/user_model.npz``)."""
+        """Load a checkpoint; ``None`` loads the shipped default (``assets/user_model.npz``).
+
+        Raises ``ValueError`` naming the file and the problem for anything but a complete, finite checkpoint
+        of the current format (not an .npz archive, truncated, missing or malformed entries, NaN/inf weights).
+        """
         path = DEFAULT_CHECKPOINT if path is None else Path(path)
         if not path.is_file():
             raise ValueError(f"checkpoint must be an existing .npz file, got {str(path)!r}")
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            cfg = NetworkConfig(**meta.pop("network"))
-            params: dict[str, dict[str, np.ndarray]] = {}
-            for key in z.files:
-                if "/" in key:
-                    name, p = key.split("/", 1)
-                    params.setdefault(name, {})[p] = z[key].astype(np.float64)
-            table = z["natural_table"].astype(np.float64) if "natural_table" in z.files else None
-            beta_c = z["beta_c"].astype(np.float64)
-        missing = [e for e in ESTIMATORS if e not in params]
-        if missing:
-            raise ValueError(f"checkpoint {str(path)!r} lacks estimators {missing}")
-        if table is not None:
-            table = table / table.sum(axis=-1, keepdims=True)
-        return cls(cfg, params, beta_c, table, meta)
+        try:
+            arrays, meta_text = _read_npz(path)
+        except _CheckpointError:
+            raise
+        except Exception as e:  # BadZipFile, zlib.error, EOFError, OSError, numpy's pickle refusal (text files)
+            raise ValueError(
+                f"checkpoint {str(path)!r} is not a readable .npz archive ({type(e).__name__}: {e})"
+            ) from e
+        return _checked_model(path, arrays, meta_text)
+
+
+class _CheckpointError(ValueError):
+    """A checkpoint problem already described with the file name."""
+
+
+def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], str]:
+    z = np.load(path, allow_pickle=False)
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise _CheckpointError(f"checkpoint {str(path)!r} is a single .npy array, not an .npz archive")
+    with z:
+        if "meta" not in z.files:
+            raise _CheckpointError(f"checkpoint {str(path)!r} lacks the 'meta' record (not a learned user-model file)")
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        meta = z["meta"]
+    if meta.shape != () or meta.dtype.kind != "U":
+        raise _CheckpointError(f"checkpoint {str(path)!r}: 'meta' must be a JSON string, got {meta.dtype} {meta.shape}")
+    return arrays, str(meta)
+
+
+def _checked_model(path: Path, arrays: dict[str, np.ndarray], meta_text: str) -> LearnedUserModel:
+    where = f"checkpoint {str(path)!r}"
+    try:
+        meta = json.loads(meta_text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{where}: 'meta' is not valid JSON ({e})") from e
+    if not isinstance(meta, dict) or not isinstance(meta.get("network"), dict):
+        raise ValueError(f"{where}: 'meta' must be a JSON object with a 'network' entry")
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{where} has format {meta.get('format', 1)!r}, this version reads format {CHECKPOINT_FORMAT} "
+            "(its initial-preference estimator is causal); retrain it with "
+            "python -m recsim_envs.preference.learned.train"
+        )
+    try:
+        cfg = NetworkConfig(**meta.pop("network"))
+    except TypeError as e:
+        raise ValueError(f"{where}: 'meta.network' has unknown or missing fields ({e})") from e
+    for name, value in cfg.to_dict().items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{where}: 'meta.network.{name}' must be a positive integer, got {value!r}")
+    if cfg.d_model % cfg.n_heads:
+        raise ValueError(f"{where}: d_model {cfg.d_model} is not divisible by n_heads {cfg.n_heads}")
+    meta.pop("format")
+    shapes = parameter_shapes(cfg)
+    params: dict[str, dict[str, np.ndarray]] = {}
+    for name in ESTIMATORS:
+        params[name] = {}
+        for key, shape in shapes.items():
+            full = f"{name}/{key}"
+            if full not in arrays:
+                raise ValueError(f"{where} lacks the weight {full!r}")
+            params[name][key] = _finite_array(where, full, arrays.pop(full), shape)
+    extra = [k for k in arrays if "/" in k]
+    if extra:
+        raise ValueError(f"{where} has unexpected weights {sorted(extra)[:5]} for network {cfg.to_dict()}")
+    if "beta_c" not in arrays:
+        raise ValueError(f"{where} lacks 'beta_c' (the choice model it was trained with)")
+    beta_c = _finite_array(where, "beta_c", arrays["beta_c"], (N_BINS,))
+    table = None
+    if "natural_table" in arrays:
+        table = _finite_array(where, "natural_table", arrays["natural_table"], (cfg.horizon + 1, N_BINS, N_BINS))
+        sums = table.sum(axis=-1)
+        if np.any(table < 0) or np.any(np.abs(sums - 1.0) > 1e-3):
+            raise ValueError(f"{where}: 'natural_table' rows must be probability distributions (≥ 0, summing to 1)")
+        table = table / sums[..., None]
+    return LearnedUserModel(cfg, params, beta_c, table, meta)
+
+
+def _finite_array(where: str, key: str, value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if value.dtype.kind not in "fiu":
+        raise ValueError(f"{where}: {key!r} must be numeric, got dtype {value.dtype}")
+    if value.shape != tuple(shape):
+        raise ValueError(f"{where}: {key!r} has shape {value.shape}, expected {tuple(shape)}")
+    value = value.astype(np.float64)
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{where}: {key!r} contains {int((~np.isfinite(value)).sum())} NaN/inf values")
+    return value

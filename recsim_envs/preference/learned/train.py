@@ -1,11 +1,21 @@
 """Rebuild a learned user-model checkpoint from its seed: ``python -m recsim_envs.preference.learned.train``.
 
 Steps (each written atomically; ``--resume`` skips the finished ones): generate the historical data
-(10,000 × 10 under the mixture behaviour policy, seed ``--seed``) and hold out the last 2,500 trajectories;
-train P̂_f, P̂_i and P̂_c on the first 7,500 by the choice likelihood; tabulate Algorithm 2's natural shifts;
-save the checkpoint and a JSON training report next to it. Defaults rebuild the shipped
-``recsim_envs/preference/learned/assets/user_model.npz``. ``--choice-model constant`` trains the mis-specified
-variant (the model assumes β_c ≡ 1 instead of the users' two-bump profile) used by the validation benchmark.
+(``--trajectories`` × 10 under the mixture behaviour policy, seed ``--seed``) and hold out the last ``--test``
+trajectories; train P̂_f, P̂_i and P̂_c on the rest by the choice likelihood (AdamW, cosine learning-rate decay,
+early stopping on a validation split); tabulate Algorithm 2's natural shifts; save the checkpoint and a JSON
+training report next to it. ``--stages`` trains only some estimators, so P̂_f and P̂_i → P̂_c can run in two
+processes (each stage keeps its own settings in its report); ``--resume`` then assembles the checkpoint.
+``--choice-model constant`` trains the mis-specified variant (the model assumes β_c ≡ 1 instead of the users'
+two-bump profile) used by the validation benchmark.
+
+The shipped ``recsim_envs/preference/learned/assets/user_model.npz`` (recorded in its ``.json`` report)::
+
+    python -m recsim_envs.preference.learned.train --stages future                       # P̂_f, ≤ 30 epochs
+    python -m recsim_envs.preference.learned.train --max-epochs 10 --stages initial counterfactual
+    python -m recsim_envs.preference.learned.train --resume                              # assemble + table
+
+(the two training commands can run at the same time; each stage is bit-reproducible from the seed).
 
 Needs torch (the ``train`` extra).
 """
@@ -22,7 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from recsim_envs.preference.learned.data import HistoricalData, generate_historical_data, ground_truth_config
-from recsim_envs.preference.learned.network import DEFAULT_CHECKPOINT, LearnedUserModel, NetworkConfig
+from recsim_envs.preference.learned.network import (
+    CHECKPOINT_FORMAT,
+    DEFAULT_CHECKPOINT,
+    LearnedUserModel,
+    NetworkConfig,
+)
 from recsim_envs.preference.model import beta_c_profile
 
 CHOICE_MODELS = ("true", "constant")
@@ -60,26 +75,42 @@ def assumed_beta_c(choice_model: str) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from recsim_envs.preference.learned.transformer import TrainConfig, train_user_model
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seed", type=int, default=0, help="seed of the data, the training and the natural-shift table")
     p.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint path (.npz)")
     p.add_argument("--work", type=Path, default=Path("results/preference_learned"), help="data and stage files")
     p.add_argument("--choice-model", choices=CHOICE_MODELS, default="true", help="choice model the model assumes")
-    p.add_argument("--trajectories", type=int, default=10_000)
+    p.add_argument("--trajectories", type=int, default=50_000, help="generated trajectories (train + test)")
     p.add_argument("--test", type=int, default=2_500, help="held-out trajectories (never trained on)")
     p.add_argument("--horizon", type=int, default=10)
-    p.add_argument("--epochs-future", type=int, default=None)
-    p.add_argument("--epochs-initial", type=int, default=None)
-    p.add_argument("--epochs-counterfactual", type=int, default=None)
+    defaults = TrainConfig()
+    p.add_argument(
+        "--max-epochs", type=int, default=30, help="epochs per estimator at most (the paper's 100 is the class default)"
+    )
+    p.add_argument("--patience", type=int, default=defaults.patience, help="early-stopping patience (epochs)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--dropout", type=float, default=defaults.dropout)
+    p.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction)
     p.add_argument("--table-samples", type=int, default=256, help="Algorithm-2 particles per initial bin")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: tiny matrices, no contention)")
     p.add_argument("--resume", action="store_true", help="reuse finished stages in --work")
+    p.add_argument(
+        "--stages",
+        nargs="*",
+        choices=("future", "initial", "counterfactual"),
+        default=None,
+        help="train only these estimators and stop (run P̂_f and P̂_i → P̂_c in two processes, then assemble "
+        "with --resume); default: all",
+    )
     args = p.parse_args(argv)
 
     import torch
 
     from recsim_envs.preference.learned.algorithms import natural_shift_table
-    from recsim_envs.preference.learned.transformer import TrainConfig, train_user_model
 
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
@@ -87,19 +118,26 @@ def main(argv: list[str] | None = None) -> dict:
         args.work / f"historical_data_seed{args.seed}.npz", args.seed, args.trajectories, args.horizon
     )
     train_data, _ = data.split(args.test)
-    epochs = {
-        k: v
-        for k, v in dict(
-            epochs_future=args.epochs_future,
-            epochs_initial=args.epochs_initial,
-            epochs_counterfactual=args.epochs_counterfactual,
-        ).items()
-        if v is not None
-    }
-    tcfg = TrainConfig(**epochs)
+    tcfg = TrainConfig(
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        dropout=args.dropout,
+        validation_fraction=args.validation_fraction,
+    )
     beta_c = assumed_beta_c(args.choice_model)
     stage_dir = args.work / f"stages_{args.out.stem}_seed{args.seed}_{args.choice_model}"
-    settings = dict(seed=args.seed, train=dict(tcfg.__dict__), choice_model=args.choice_model, n=args.trajectories)
+    # the data a stage was trained on; each stage's optimisation settings are in its own report ("train"), so
+    # stages trained with different budgets (e.g. in parallel processes) can be assembled with --resume
+    settings = dict(
+        seed=args.seed,
+        choice_model=args.choice_model,
+        n=args.trajectories,
+        n_test=args.test,
+        format=CHECKPOINT_FORMAT,
+    )
     done = {}
     if args.resume and (stage_dir / "settings.json").is_file():
         if json.loads((stage_dir / "settings.json").read_text()) == settings:
@@ -115,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
         os.close(fd)
         np.savez(tmp, **params)
         os.replace(tmp, stage_dir / f"{name}.npz")
-        write_json(stage_dir / f"{name}.json", report)
+        write_json(stage_dir / f"{name}.json", {**report, "train": dict(tcfg.__dict__)})
 
     model, report = train_user_model(
         train_data,
@@ -125,10 +163,17 @@ def main(argv: list[str] | None = None) -> dict:
         train=tcfg,
         done=done,
         on_stage=on_stage,
+        only=None if args.stages is None else tuple(args.stages),
     )
-    for name in done:  # a resumed stage keeps the report of the run that trained it
-        if (stage_dir / f"{name}.json").is_file():
+    if model is None:
+        print(f"trained {args.stages}; assemble the checkpoint with --resume once every stage is in {stage_dir}")
+        return {"stages": {k: {kk: vv for kk, vv in v.items() if kk != "history"} for k, v in report.items()}}
+    for name in report:
+        if name in done:  # a resumed stage keeps the report of the run that trained it
             report[name] = {**json.loads((stage_dir / f"{name}.json").read_text()), "resumed": True}
+        else:
+            report[name]["train"] = dict(tcfg.__dict__)
+    model.meta["train"] = {name: report[name].get("train") for name in report}
     t_table = time.perf_counter()
     model.natural_table = natural_shift_table(model, n_samples=args.table_samples, seed=args.seed)
     table_seconds = time.perf_counter() - t_table
