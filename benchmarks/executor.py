@@ -11,8 +11,8 @@ Backends (``--executor``):
 
 - ``serial``: a plain loop in the driver (no extra process; what the tests patch and debug).
 - ``process``: a ``concurrent.futures.ProcessPoolExecutor`` with ``workers`` spawned processes on this machine.
-- ``ray``: one Ray task per spec (``num_cpus=1`` each, spread over the nodes). ``ray_address=None`` starts (or joins) a local Ray
-  instance; ``"auto"`` joins the cluster this machine belongs to (``ray start --head`` / ``ray start
+- ``ray``: one Ray task per spec (``num_cpus=1`` each, spread over the nodes). ``ray_address=None`` starts (or
+  joins) a local Ray instance; ``"auto"`` joins the cluster this machine belongs to (``ray start --head`` / ``ray start
   --address``); any other value is passed to ``ray.init(address=...)``. Every node must be able to import the
   project (install it on each node, or run from a shared checkout with ``PYTHONPATH`` set).
 
