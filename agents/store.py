@@ -68,6 +68,13 @@ def settings_row(settings: dict[str, Any], result: dict[str, Any]) -> dict[str, 
     return {**result, "settings": _plain(settings), SETTINGS_HASH: settings_hash(settings)}
 
 
+def train_settings(config: Any) -> dict[str, Any]:
+    """The result-changing part of an ``agents.train.TrainConfig`` (everything but the thread count)."""
+    from dataclasses import asdict
+
+    return {k: v for k, v in asdict(config).items() if k != "n_threads"}
+
+
 class RowStore:
     """Rows keyed by ``key_fields``, persisted atomically after every addition."""
 
@@ -145,4 +152,12 @@ def rows_to_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = 
     return buf.getvalue()
 
 
-__all__ = ["SETTINGS_HASH", "RowStore", "atomic_write_text", "rows_to_csv", "settings_hash", "settings_row"]
+__all__ = [
+    "SETTINGS_HASH",
+    "RowStore",
+    "atomic_write_text",
+    "rows_to_csv",
+    "settings_hash",
+    "settings_row",
+    "train_settings",
+]

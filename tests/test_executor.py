@@ -207,3 +207,31 @@ def test_two_node_cluster_by_address_uses_both_nodes_and_equals_serial(
     assert len([n for n in ray.nodes() if n["Alive"]]) == 2
     nodes = {r.value for r in ex.run_tasks(node_of_task, [0.3] * 4, executor="ray", progress=False)}
     assert len(nodes) == 2  # tasks are spread over both nodes
+
+
+# -- resumable stores are keyed by every setting ----------------------------------------------------------------
+def test_reproduce_harm_with_other_users_does_not_reuse_rows(tmp_path, capsys):
+    from benchmarks import reproduce_harm
+
+    base = ["--movielens", "", "--items", "12", "--lams", "1", "--no-env-check", "--out", str(tmp_path)]
+    reproduce_harm.main([*base, "--users", "10"])
+    first = _rows(tmp_path / "rows.jsonl")
+    capsys.readouterr()
+    reproduce_harm.main([*base, "--users", "40"])
+    out = capsys.readouterr().out
+    rows = _rows(tmp_path / "rows.jsonl")
+    assert f"{len(first)} rows, 0 already in" in out  # nothing of the 10-user run is reused
+    assert rows[: len(first)] == first and len(rows) == 2 * len(first)
+    second = rows[len(first) :]
+    assert {r["settings"]["catalogue"][3] for r in first} == {10}
+    assert {r["settings"]["catalogue"][3] for r in second} == {40}
+    # the 40-user rows describe 40 users: the table's uniform f is the mean over 40 users, not the 10-user value
+    uni = {len(r["settings"]["catalogue"]) and r["settings"]["catalogue"][3]: r for r in rows
+           if r["method"] == "uniform" and r["setting"] == "k=1 cardinality"}  # fmt: skip
+    assert uni[10]["f_mean"] != uni[40]["f_mean"]
+    assert f"{uni[40]['f_mean']:.3f} ± {uni[40]['f_std']:.3f}" in out
+    assert f"{uni[10]['f_mean']:.3f} ± {uni[10]['f_std']:.3f}" not in out
+    # a third invocation with the first settings recomputes nothing
+    reproduce_harm.main([*base, "--users", "10"])
+    assert f"{len(first)} rows, {len(first)} already in" in capsys.readouterr().out
+    assert len(_rows(tmp_path / "rows.jsonl")) == len(rows)
