@@ -123,8 +123,9 @@ def _process(fn, specs, retries, workers) -> Iterator[TaskResult]:
 
     if workers < 1:
         raise ValueError(f"workers must be an integer in [1, inf), got {workers!r}")
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        pending = {pool.submit(_timed_call, fn, spec): (spec, 1) for spec in specs}
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    pending = {pool.submit(_timed_call, fn, spec): (spec, 1) for spec in specs}
+    try:
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -138,6 +139,8 @@ def _process(fn, specs, retries, workers) -> Iterator[TaskResult]:
                         yield TaskResult(spec, None, _describe(exc), attempt)
                     continue
                 yield TaskResult(spec, value, None, attempt, seconds)
+    finally:  # normal end, or the driver stops (Ctrl-C): drop the queued tasks rather than wait for them
+        pool.shutdown(wait=not pending, cancel_futures=True)
 
 
 def _ray(fn, specs, retries, address) -> Iterator[TaskResult]:
