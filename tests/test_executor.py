@@ -68,11 +68,20 @@ def ray_cluster():
 
     if ray.is_initialized():
         ray.shutdown()
-    # Ray's workers inherit this process's environment, so they import the project as the tests do
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    # Ray's workers inherit this process's environment, so they import the project as the tests do. A node that
+    # does not register within Ray's fixed 30 s (a heavily loaded machine) is started once more before failing.
+    for attempt in (1, 2):
+        cluster = Cluster(shutdown_at_exit=False)
+        try:
+            cluster.add_node(num_cpus=1, include_dashboard=False)
+            cluster.add_node(num_cpus=1)
+            cluster.wait_for_nodes()
+            break
+        except Exception:
+            cluster.shutdown()
+            if attempt == 2:
+                raise
     try:
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
         ray.init(address=cluster.address, log_to_driver=False)
         yield cluster
     finally:
