@@ -5,14 +5,22 @@ temporary sibling, flushes it to disk and renames it over the original (``os.rep
 killed at any moment leaves either the old or the new file — never a torn row. A restarted run opens the same
 file, asks :meth:`RowStore.has` for each unit of work and skips the ones already recorded: nothing is lost and
 nothing is duplicated. Rows are identified by ``key_fields``.
+
+Resumable sweeps key their rows by :func:`settings_hash` of *every* setting that changes a result (protocol
+version, env id and kwargs, users, seeds, steps, data files, ...) and keep those settings in each row
+(:func:`settings_row`): a run with other settings never mistakes another experiment's rows for its own, and a
+row says what produced it. Rows in a file that lack the store's key fields (written by an older version) are
+kept in the file but never matched, with a warning.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,43 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+#: the key field of settings-keyed stores
+SETTINGS_HASH = "settings_hash"
+
+
+def _plain(x: Any) -> Any:
+    """JSON-able form of a settings value (paths as strings, numpy scalars/arrays as Python values)."""
+    if isinstance(x, Path):
+        return str(x)
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    """Short stable hash of a settings dict (key order irrelevant; tuples and lists hash alike)."""
+    if not isinstance(settings, dict):
+        raise TypeError(f"settings must be a dict, got {type(settings).__name__}")
+    text = json.dumps(_plain(settings), sort_keys=True, allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def settings_row(settings: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with the settings that produced it (``settings``) and their hash (the store key)."""
+    return {**result, "settings": _plain(settings), SETTINGS_HASH: settings_hash(settings)}
+
+
+def train_settings(config: Any) -> dict[str, Any]:
+    """The result-changing part of an ``agents.train.TrainConfig`` (everything but the thread count)."""
+    from dataclasses import asdict
+
+    return {k: v for k, v in asdict(config).items() if k != "n_threads"}
+
+
 class RowStore:
     """Rows keyed by ``key_fields``, persisted atomically after every addition."""
 
@@ -40,14 +85,32 @@ class RowStore:
         self.key_fields = tuple(key_fields)
         self.rows: list[dict[str, Any]] = []
         self._keys: set[tuple] = set()
+        self.unmatched: list[dict[str, Any]] = []  # rows without the key fields: kept on disk, never matched
         if self.path.exists():
             for line in self.path.read_text().splitlines():
                 if line.strip():
                     row = json.loads(line)
+                    if any(k not in row for k in self.key_fields):
+                        self.unmatched.append(row)
+                        continue
                     key = self.key(row)
                     if key not in self._keys:
                         self._keys.add(key)
                         self.rows.append(row)
+        if self.unmatched:
+            print(
+                f"{self.path}: {len(self.unmatched)} rows lack the key fields {list(self.key_fields)} (written by an "
+                "older version): kept in the file, not reused",
+                file=sys.stderr,
+            )
+
+    @classmethod
+    def by_settings(cls, path: str | Path) -> RowStore:
+        """A store whose rows are keyed by :func:`settings_hash` (see :func:`settings_row`)."""
+        return cls(path, (SETTINGS_HASH,))
+
+    def has_settings(self, settings: dict[str, Any]) -> bool:
+        return self.has(**{SETTINGS_HASH: settings_hash(settings)})
 
     def key(self, row: dict[str, Any]) -> tuple:
         missing = [k for k in self.key_fields if k not in row]
@@ -66,7 +129,8 @@ class RowStore:
             return False
         self._keys.add(key)
         self.rows.append(row)
-        atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.rows))
+        lines = (json.dumps(r, sort_keys=True) + "\n" for r in [*self.unmatched, *self.rows])
+        atomic_write_text(self.path, "".join(lines))
         return True
 
     def __len__(self) -> int:
@@ -88,4 +152,12 @@ def rows_to_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = 
     return buf.getvalue()
 
 
-__all__ = ["RowStore", "atomic_write_text", "rows_to_csv"]
+__all__ = [
+    "SETTINGS_HASH",
+    "RowStore",
+    "atomic_write_text",
+    "rows_to_csv",
+    "settings_hash",
+    "settings_row",
+    "train_settings",
+]

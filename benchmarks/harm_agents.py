@@ -19,14 +19,16 @@ Usage::
     python -m benchmarks.harm_agents --quick        # 3 seeds × 1e5 steps
     python -m benchmarks.harm_agents                # 5 seeds × 3e5 steps
 
-Rows go to ``<out>/rows.jsonl`` as each (method, seed) finishes; a killed run resumes where it stopped.
+Rows go to ``<out>/rows.jsonl`` as each (method, seed) finishes, keyed by a hash of every setting that changes
+them (training config, users, evaluation seed); a killed run resumes where it stopped, and a run with other
+settings never reuses them. ``--executor serial|process|ray`` chooses where the agents train
+(``benchmarks.executor``; default: a local process pool of ``--workers``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import time
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.store import RowStore, atomic_write_text, rows_to_csv
+from agents.store import RowStore, atomic_write_text, rows_to_csv, settings_hash, settings_row, train_settings
 from baselines.protocol import reset_policy
+from benchmarks.executor import add_executor_args, run_into_store
 from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
 
 ENV_ID = "recsim_envs/HarmMitigation-v0"
@@ -89,27 +92,47 @@ def analytic_solutions(env_id: str = ENV_ID) -> dict:
     return _SOLUTIONS[env_id]
 
 
+def agent_settings(name: str, seed: int, timesteps: int, users: int) -> dict[str, Any]:
+    """Every setting that changes an agent's row: the resolved training config (hyperparameters included)."""
+    from agents.train import build_config
+
+    cfg = build_config("ppo", ENV_ID, seed=seed, variant=AGENTS[name], overrides={"n_timesteps": timesteps})
+    cfg_dict = train_settings(cfg)
+    return {"protocol": PROTOCOL_VERSION, "env_id": ENV_ID, "method": name, "seed": seed, "users": users,
+            "eval_seed": EVAL_SEED + seed * 100_000, "train": cfg_dict}  # fmt: skip
+
+
+def baseline_settings(name: str, seed: int, users: int) -> dict[str, Any]:
+    return {"protocol": PROTOCOL_VERSION, "env_id": ENV_ID, "method": name, "seed": seed, "users": users,
+            "eval_seed": EVAL_SEED + seed * 100_000, "timesteps": 0}  # fmt: skip
+
+
 def _agent_job(args: tuple) -> dict:
     import torch
 
     import recsim_envs  # noqa: F401
+    from agents.store import settings_hash, settings_row
     from agents.train import build_config, load_agent, train
 
     name, seed, timesteps, users, out = args
     torch.set_num_threads(1)
+    settings = agent_settings(name, seed, timesteps, users)
     cfg = build_config("ppo", ENV_ID, seed=seed, variant=AGENTS[name], overrides={"n_timesteps": timesteps})
-    model_dir = Path(out) / "runs" / "ppo" / f"{ENV_ID.split('/')[-1]}_{AGENTS[name]}_s{seed}"
+    # one folder per training setting: a model trained with other settings is never picked up
+    runs = Path(out) / "runs" / settings_hash(settings["train"])
+    model_dir = runs / "ppo" / f"{ENV_ID.split('/')[-1]}_{AGENTS[name]}_s{seed}"
     start = time.perf_counter()
     reused = (model_dir / "model.zip").exists() and "done" in (model_dir / "config.yml").read_text()
     if not reused:
-        train(cfg, log_folder=Path(out) / "runs", tensorboard=False)
+        train(cfg, log_folder=runs, tensorboard=False)
     seconds = time.perf_counter() - start
     policy, _ = load_agent(model_dir)
-    return {
+    row = {
         "protocol": PROTOCOL_VERSION, "method": name, "seed": seed, "timesteps": timesteps, "users": users,
         "train_seconds": None if reused else round(seconds, 1),
-        **long_run_rollout(policy, ENV_ID, users, EVAL_SEED + seed * 100_000),
+        **long_run_rollout(policy, ENV_ID, users, settings["eval_seed"]),
     }  # fmt: skip
+    return settings_row(settings, row)
 
 
 def summarise(rows: list[dict], reference: str | None) -> list[dict]:
@@ -163,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--timesteps", type=int, default=None)
     p.add_argument("--users", type=int, default=None, help="evaluation users per seed")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="processes for --executor process")
+    add_executor_args(p, default="process", workers=None)
     p.add_argument("--reference", default="top-k(u0)", help="method for the probability of improvement")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
@@ -177,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         if v < 1:
             raise ValueError(f"{name} must be an integer in [1, inf), got {v!r}")
     out = Path(args.out or ("results/harm_agents" + ("_quick" if args.quick else "")))
-    store = RowStore(out / "rows.jsonl", ("protocol", "method", "seed", "timesteps", "users"))
+    store = RowStore.by_settings(out / "rows.jsonl")
     start = time.perf_counter()
 
     from baselines.harm import StationaryPolicy, summary
@@ -185,31 +209,33 @@ def main(argv: list[str] | None = None) -> int:
     env = gym.make(ENV_ID)
     solutions = analytic_solutions(ENV_ID)
     analytic = {name: summary(sol) for name, sol in solutions.items()}
+    wanted = []
     for name, sol in solutions.items():
         for seed in range(n_seeds):
-            if store.has(protocol=PROTOCOL_VERSION, method=name, seed=seed, timesteps=0, users=users):
+            settings = baseline_settings(name, seed, users)
+            wanted.append(settings_hash(settings))
+            if store.has_settings(settings):
                 continue
             policy = StationaryPolicy(sol, env, seed=seed)  # fresh generator per seed; accepts batches
-            row = long_run_rollout(policy, ENV_ID, users, EVAL_SEED + seed * 100_000)
-            store.add({"protocol": PROTOCOL_VERSION, "method": name, "seed": seed, "timesteps": 0, "users": users,
-                       **row})  # fmt: skip
+            row = long_run_rollout(policy, ENV_ID, users, settings["eval_seed"])
+            store.add(settings_row(settings, {"protocol": PROTOCOL_VERSION, "method": name, "seed": seed,
+                                              "timesteps": 0, "users": users, **row}))  # fmt: skip
             print(f"{name} s{seed}: {row['avg_reward']:.4f}", flush=True)
 
-    jobs = [
-        (name, seed, steps, users, str(out))
-        for seed in range(n_seeds)
-        for name in AGENTS
-        if not store.has(protocol=PROTOCOL_VERSION, method=name, seed=seed, timesteps=steps, users=users)
-    ]
-    with mp.get_context("spawn").Pool(args.workers) as pool:
-        for row in pool.imap_unordered(_agent_job, jobs):
-            store.add(row)
-            print(f"{row['method']} s{row['seed']}: {row['avg_reward']:.4f} ({row['train_seconds']} s)", flush=True)
+    jobs = [(name, seed, steps, users, str(out)) for seed in range(n_seeds) for name in AGENTS]
+    hashes = [settings_hash(agent_settings(*job[:4])) for job in jobs]
+    wanted += hashes
+    todo = [job for job, h in zip(jobs, hashes) if not store.has(settings_hash=h)]
 
-    rows = [
-        r for r in store.rows
-        if r["users"] == users and r["seed"] < n_seeds and (r["timesteps"] in (0, steps))
-    ]  # fmt: skip
+    def report_row(row):
+        print(f"{row['method']} s{row['seed']}: {row['avg_reward']:.4f} ({row['train_seconds']} s)", flush=True)
+
+    run_into_store(
+        _agent_job, todo, store, failures_path=out / "failures.jsonl", on_row=report_row, executor=args.executor,
+        workers=args.workers, ray_address=args.ray_address, desc="harm agents",
+        describe=lambda job: f"{job[0]} seed {job[1]}",
+    )  # fmt: skip
+    rows = [r for r in store.rows if r["settings_hash"] in set(wanted)]
     entries = summarise(rows, args.reference)
     meta = {
         "protocol": PROTOCOL_VERSION, "seeds": n_seeds, "timesteps": steps, "users": users,

@@ -44,7 +44,8 @@ import numpy as np
 
 import recsim_envs  # noqa: F401  (registers the ids)
 from agents.evaluation import evaluate
-from agents.store import RowStore, atomic_write_text, rows_to_csv
+from agents.store import RowStore, atomic_write_text, rows_to_csv, settings_hash, settings_row
+from benchmarks.executor import add_executor_args, run_into_store
 from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
 
 #: PPO steps per seed for the inline quick-trained agents (≈ 2 s each on one core)
@@ -159,6 +160,7 @@ def _family(env_id: str) -> str:
     return str(spec.entry_point).split(":")[0].split(".")[1] if "." in str(spec.entry_point) else ""
 
 
+@functools.cache
 def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
     """Factories of the baselines that apply to ``env_id``, plus a generic random policy.
 
@@ -239,19 +241,48 @@ def _named(items: list[str], what: str) -> list[tuple[str, str]]:
     return out
 
 
-# -- tasks --------------------------------------------------------------------------------------------------
-@dataclass
+# -- tasks ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
 class Task:
+    """One (id, policy, seed) evaluation, as a small picklable spec (``benchmarks.executor`` ships it to workers).
+
+    ``source`` says how the worker builds the policy: ``("baseline", name)`` (``family_baselines``),
+    ``("factory", "package.module:Factory")``, ``("quick_ppo", out_folder)`` (trained inline, see
+    ``quick_agents``) or ``("agent", run_folder)`` (a saved ``agents.train`` run).
+    """
+
     env_id: str
     policy: str
     seed: int
-    make: Callable[[], Any]  # builds a fresh policy
+    source: tuple[str, str]
+
+
+def make_policy(task: Task):
+    """A fresh policy for ``task`` (runs in the worker)."""
+    kind, arg = task.source
+    if kind == "baseline":
+        return family_baselines(task.env_id)[arg]()
+    if kind == "factory":
+        return load_factory(arg)(gym.make(task.env_id))
+    if kind == "agent":
+        from agents.train import load_agent
+
+        return load_agent(arg)[0]
+    if kind == "quick_ppo":
+        from agents.train import build_config, load_agent, train
+
+        out = Path(arg)
+        cfg = build_config("ppo", task.env_id, seed=task.seed, overrides={"n_timesteps": QUICK_AGENT_STEPS})
+        run = out / "agents" / "ppo" / f"{task.env_id.split('/')[-1]}_ltv_s{task.seed}"
+        if not ((run / "model.zip").exists() and "done" in (run / "config.yml").read_text()):
+            train(cfg, log_folder=out / "agents", tensorboard=False)
+        return load_agent(run)[0]
+    raise ValueError(f"task source kind must be baseline, factory, agent or quick_ppo, got {kind!r}")
 
 
 def quick_agents(env_id: str, out: Path, seeds: tuple[int, ...]) -> list[Task]:
     """PPO trained inline (``QUICK_AGENT_STEPS`` per seed) on scalar-reward ids with a PPO config."""
     from agents.hyperparams import load_hyperparams
-    from agents.train import build_config, load_agent, train
 
     try:
         load_hyperparams("ppo", env_id)
@@ -259,22 +290,12 @@ def quick_agents(env_id: str, out: Path, seeds: tuple[int, ...]) -> list[Task]:
         return []
     if getattr(gym.make(env_id).unwrapped, "reward_dim", 1) != 1:
         return []
-    tasks = []
-    for s in seeds:
-
-        def make(s=s):
-            cfg = build_config("ppo", env_id, seed=s, overrides={"n_timesteps": QUICK_AGENT_STEPS})
-            run = out / "agents" / "ppo" / f"{env_id.split('/')[-1]}_ltv_s{s}"
-            if not ((run / "model.zip").exists() and "done" in (run / "config.yml").read_text()):
-                train(cfg, log_folder=out / "agents", tensorboard=False)
-            return load_agent(run)[0]
-
-        tasks.append(Task(env_id, f"ppo_quick_{QUICK_AGENT_STEPS // 1000}k", s, make))
-    return tasks
+    name = f"ppo_quick_{QUICK_AGENT_STEPS // 1000}k"
+    return [Task(env_id, name, s, ("quick_ppo", str(out))) for s in seeds]
 
 
 def agent_tasks(name: str, pattern: str, env_ids: list[str]) -> list[Task]:
-    from agents.train import load_agent, load_config
+    from agents.train import load_config
 
     runs = sorted(p for p in glob.glob(pattern) if (Path(p) / "model.zip").exists())
     if not runs:
@@ -287,8 +308,21 @@ def agent_tasks(name: str, pattern: str, env_ids: list[str]) -> list[Task]:
         seeds = protocol_for(env_id).seeds
         # several runs: run j is scored on protocol seed j; one run: on every protocol seed
         for s in seeds if len(runs) == 1 else seeds[j : j + 1]:
-            tasks.append(Task(env_id, name, s, lambda run=run: load_agent(run)[0]))
+            tasks.append(Task(env_id, name, s, ("agent", str(run))))
     return tasks
+
+
+def task_settings(task: Task, quick: bool) -> dict[str, Any]:
+    """Everything that changes ``task``'s row: the whole protocol, the users, the policy and where it comes from."""
+    proto = protocol_for(task.env_id)
+    return {
+        "protocol": asdict(proto),
+        "env_id": task.env_id,
+        "policy": task.policy,
+        "source": list(task.source),
+        "seed": task.seed,
+        "episodes": proto.quick_episodes if quick else proto.episodes,
+    }
 
 
 def _episodes(row: dict, quick: bool) -> int:
@@ -299,7 +333,7 @@ def _episodes(row: dict, quick: bool) -> int:
 def run_task(task: Task, quick: bool) -> dict[str, Any]:
     proto = protocol_for(task.env_id)
     episodes = proto.quick_episodes if quick else proto.episodes
-    policy = task.make()
+    policy = make_policy(task)
     start = time.perf_counter()
     res = evaluate(policy, task.env_id, episodes, seed=proto.user_seed(task.seed))
     row = {
@@ -311,7 +345,12 @@ def run_task(task: Task, quick: bool) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - start, 3),
     }
     row.update({k: float(np.mean(v)) for k, v in res.items()})
-    return row
+    return settings_row(task_settings(task, quick), row)
+
+
+def _run_spec(spec: tuple[Task, bool]) -> dict[str, Any]:
+    """Executor entry point (module level, so it pickles by name): ``run_task(task, quick)``."""
+    return run_task(*spec)
 
 
 # -- aggregation --------------------------------------------------------------------------------------------
@@ -400,10 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", nargs="*", default=[], help="NAME=package.module:Factory (Factory(env) -> policy)")
     p.add_argument("--agent", nargs="*", default=[], help="NAME=PATH or glob of agents.train run folders")
     p.add_argument("--no-baselines", action="store_true")
+    p.add_argument("--policies", nargs="*", default=None, help="score only the policies with these names")
     p.add_argument("--train-quick", action="store_true", help=f"add PPO trained {QUICK_AGENT_STEPS} steps per seed")
     p.add_argument("--reference", default="random", help="policy for the probability of improvement")
     p.add_argument("--out", default=None, help="output folder (default results/leaderboard[_quick])")
     p.add_argument("--no-progress-bar", action="store_true")
+    add_executor_args(p, default="serial")
     return p
 
 
@@ -431,37 +472,37 @@ def main(argv: list[str] | None = None) -> int:
             continue
         seeds = protocol_for(env_id).seeds
         if not args.no_baselines:
-            for name, make in family_baselines(env_id).items():
-                tasks += [Task(env_id, name, s, make) for s in seeds]
+            for name in family_baselines(env_id):
+                tasks += [Task(env_id, name, s, ("baseline", name)) for s in seeds]
         for name, spec in _named(args.policy, "policy"):
-            factory = load_factory(spec)
-            tasks += [Task(env_id, name, s, lambda f=factory, e=env_id: f(gym.make(e))) for s in seeds]
+            load_factory(spec)  # fail here, before any task runs, on a bad import path
+            tasks += [Task(env_id, name, s, ("factory", spec)) for s in seeds]
         if args.train_quick:
             tasks += quick_agents(env_id, out, seeds)
     for name, pattern in _named(args.agent, "agent"):
         tasks += agent_tasks(name, pattern, env_ids)
+    if args.policies is not None:
+        tasks = [t for t in tasks if t.policy in args.policies]
 
-    store = RowStore(out / "rows.jsonl", ("protocol", "env_id", "policy", "seed", "episodes"))
-    todo = []
-    for t in tasks:
-        proto = protocol_for(t.env_id)
-        episodes = proto.quick_episodes if args.quick else proto.episodes
-        if not store.has(protocol=proto.version, env_id=t.env_id, policy=t.policy, seed=t.seed, episodes=episodes):
-            todo.append(t)
+    # rows are keyed by the hash of every setting that changes them (task_settings); the driver alone writes them
+    store = RowStore.by_settings(out / "rows.jsonl")
+    todo = [t for t in tasks if not store.has_settings(task_settings(t, args.quick))]
     print(f"{len(tasks)} (env, policy, seed) tasks, {len(tasks) - len(todo)} already in {out / 'rows.jsonl'}")
-    from tqdm import tqdm
-
     start = time.perf_counter()
-    for t in tqdm(todo, desc="leaderboard", disable=args.no_progress_bar, file=sys.stderr):
-        store.add(run_task(t, args.quick))
-    wanted = {(t.env_id, t.policy) for t in tasks}
-    rows = [
-        r
-        for r in store.rows
-        if (r["env_id"], r["policy"]) in wanted
-        and r["episodes"]
-        == (protocol_for(r["env_id"]).quick_episodes if args.quick else protocol_for(r["env_id"]).episodes)
-    ]
+    run_into_store(
+        _run_spec,
+        [(t, args.quick) for t in todo],
+        store,
+        failures_path=out / "failures.jsonl",
+        executor=args.executor,
+        workers=args.workers,
+        ray_address=args.ray_address,
+        desc="leaderboard",
+        progress=not args.no_progress_bar,
+        describe=lambda spec: f"{spec[0].env_id} {spec[0].policy} seed {spec[0].seed}",
+    )
+    wanted = {settings_hash(task_settings(t, args.quick)) for t in tasks}
+    rows = [r for r in store.rows if r["settings_hash"] in wanted]
     meta = {
         "quick": args.quick,
         "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),

@@ -13,25 +13,25 @@ Usage::
     python -m benchmarks.reproduce_coop --quick     # a few cells, small competition (≈ 1 min)
     python -m benchmarks.reproduce_coop             # everything (R = 30; a few minutes on one core)
 
-Every finished cell is written at once (atomically) to ``<out>/cells/<name>.json``; a killed run resumes and
-skips finished cells whose settings match. ``<out>/table.md`` and the PNGs are rewritten at the end.
+Every finished cell is written at once (atomically) as a row of ``<out>/cells.jsonl`` keyed by the hash of its
+settings; a killed run resumes and skips finished cells whose settings match. ``--executor process|ray`` runs the
+cells in parallel (``benchmarks.executor``). ``<out>/table.md`` and the PNGs are rewritten at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import math
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agents.store import RowStore, atomic_write_text, settings_hash, settings_row
+from benchmarks.executor import add_executor_args, run_into_store
 from recsim_envs.coop import simulate
 
 RULES = ("GOOD", "RANDOM", "FAIR", "NO_MED", "BAD")
@@ -57,16 +57,6 @@ def band(p: float, q: float, runs: int, published_runs: int = PUBLISHED_RUNS) ->
     return 2.0 * math.sqrt(p * (1 - p) / published_runs + q * (1 - q) / runs)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _jsonable(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return x.tolist()
@@ -75,44 +65,46 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def simulate_cell(spec: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """One cell (``benchmarks.executor`` task): ``simulate`` with the cell's settings; a row keyed by them."""
+    name, settings = spec
+    kwargs = dict(settings)
+    rule, replicas, seed = kwargs.pop("rule", "NO_MED"), kwargs.pop("n_replicas"), kwargs.pop("seed")
+    t0 = time.perf_counter()
+    metrics = simulate(rule, replicas, seed, **kwargs)
+    seconds = time.perf_counter() - t0
+    print(f"  {name}: {seconds:.1f} s", flush=True)
+    return settings_row(settings, {"name": name, "seconds": seconds, "metrics": {k: _jsonable(v) for k, v in
+                                                                                 metrics.items()}})  # fmt: skip
+
+
 class CellStore:
-    """One JSON file per finished cell; a cell is reused only if its settings hash matches."""
+    """Finished cells as rows of ``<out>/cells.jsonl`` (``agents.store.RowStore`` keyed by the hash of each cell's
+    settings: a cell is reused only if every setting matches), computed through ``benchmarks.executor``."""
 
-    def __init__(self, root: Path):
-        self.root = root / "cells"
-        self.root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, root: Path, **executor: Any):
+        self.root = root
+        self.store = RowStore.by_settings(root / "cells.jsonl")
+        self.executor = executor
 
-    def run(self, name: str, settings: dict[str, Any], fn) -> dict[str, Any]:
-        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-        path = self.root / f"{name}.json"
-        if path.exists():
-            cell = json.loads(path.read_text())
-            if cell.get("hash") == digest:
-                return cell
-        t0 = time.perf_counter()
-        metrics = fn()
-        cell = {
-            "name": name,
-            "hash": digest,
-            "settings": settings,
-            "seconds": time.perf_counter() - t0,
-            "metrics": {k: _jsonable(v) for k, v in metrics.items()},
-        }
-        atomic_write(path, json.dumps(cell))
-        print(f"  {name}: {cell['seconds']:.1f} s", flush=True)
-        return cell
+    def run(self, cells: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """name -> settings for every cell wanted; computes the missing ones; returns name -> cell row."""
+        todo = [(name, s) for name, s in cells.items() if not self.store.has_settings(s)]
+        failed = run_into_store(simulate_cell, todo, self.store, failures_path=self.root / "failures.jsonl",
+                                desc="cells", describe=lambda spec: spec[0], **self.executor)  # fmt: skip
+        if failed:
+            raise SystemExit(f"{len(failed)} cells failed (see {self.root / 'failures.jsonl'}); rerun to retry them")
+        by_hash = {r["settings_hash"]: r for r in self.store.rows}
+        return {name: by_hash[settings_hash(s)] for name, s in cells.items()}
 
 
-def run_rule_cells(store: CellStore, rules, w_values, steps: int, replicas: int, seed: int, base: dict) -> dict:
-    cells = {}
-    for w in w_values:
-        for rule in rules:
-            settings = dict(base, rule=rule, W=w, max_steps=steps, n_replicas=replicas, seed=seed)
-            name = f"{rule}_W{w:g}"
-            cells[(rule, w)] = store.run(
-                name, settings, lambda rule=rule, w=w: simulate(rule, replicas, seed, W=w, max_steps=steps, **base)
-            )
-    return cells
+def rule_cells(rules, w_values, steps: int, replicas: int, seed: int, base: dict) -> dict[tuple, tuple]:
+    """(rule, W) -> (cell name, settings)."""
+    return {
+        (rule, w): (f"{rule}_W{w:g}", dict(base, rule=rule, W=w, max_steps=steps, n_replicas=replicas, seed=seed))
+        for w in w_values
+        for rule in rules
+    }
 
 
 def coop_table(cells: dict, rules, w_values, replicas: int) -> tuple[str, int, int]:
@@ -228,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--comp-nodes", type=int, default=1000)
     ap.add_argument("--comp-steps", type=int, default=1_000_000)
     ap.add_argument("--comp-replicas", type=int, default=30)
+    add_executor_args(ap, default="serial")
     args = ap.parse_args(argv)
 
     replicas, w_values = args.replicas, W_VALUES
@@ -237,38 +230,42 @@ def main(argv: list[str] | None = None) -> None:
         replicas, w_values = 6, (1.47, 2.09)
         comp_nodes, comp_steps, comp_reps, comp_w1 = 300, 200_000, 4, (1.0,)
     out = args.out / ("quick" if args.quick else "full")
-    store = CellStore(out)
+    store = CellStore(out, executor=args.executor, workers=args.workers, ray_address=args.ray_address)
     t0 = time.perf_counter()
 
-    print("rule × W cells", flush=True)
-    cells = run_rule_cells(store, RULES, w_values, args.steps, replicas, args.seed, BASE)
-    w0 = store.run(
+    # every cell of the study, computed in one sweep (in parallel with --executor process / ray)
+    wanted: dict[tuple, tuple[str, dict]] = {}
+    for key, cell in rule_cells(RULES, w_values, args.steps, replicas, args.seed, BASE).items():
+        wanted[("rule", *key)] = cell
+    wanted[("w0",)] = (
         "NO_MED_W0",
         dict(BASE, rule="NO_MED", W=0.0, max_steps=args.steps, n_replicas=replicas, seed=args.seed),
-        lambda: simulate("NO_MED", replicas, args.seed, W=0.0, max_steps=args.steps, **BASE),
     )
-    print("3×3 grid at W = 2.09", flush=True)
     grid_rules = ("D_LOW", "D_HIGH", "ANY_LOW", "ANY_HIGH", "C_LOW", "C_HIGH")
-    grid = run_rule_cells(store, grid_rules, (2.09,), args.steps, replicas, args.seed, BASE)
-
-    print("competition", flush=True)
+    for key, cell in rule_cells(grid_rules, (2.09,), args.steps, replicas, args.seed, BASE).items():
+        wanted[("grid", *key)] = cell
     # two readings of the adoption probability: clipped like the strategy update (the default), or the
     # symmetric Fermi (the paper does not say which its code used for recommender updates)
-    comp: dict[str, dict[tuple[float, float], dict]] = {"clipped": {}, "symmetric": {}}
-    for mode, cells_mode in comp.items():
+    for mode in ("clipped", "symmetric"):
         comp_base = dict(
             BASE, n_nodes=comp_nodes, contenders=list(COMPETITORS), max_steps=comp_steps, recommender_fermi_mode=mode
         )
         for w2 in (0.06, 0.1):
             for w1 in comp_w1 if w2 == 0.06 else (1.0,):
                 settings = dict(comp_base, W=w1, W2=w2, n_replicas=comp_reps, seed=args.seed)
-                if mode == "clipped":  # cells computed before the switch existed keep their names and hashes
+                if mode == "clipped":  # the default mode is left out of the settings, as before the switch existed
                     del settings["recommender_fermi_mode"]
-                cells_mode[(w1, w2)] = store.run(
-                    f"competition_W1{w1:g}_W2{w2:g}" + ("" if mode == "clipped" else "_symadopt"),
-                    settings,
-                    lambda w1=w1, w2=w2, cb=comp_base: simulate("NO_MED", comp_reps, args.seed, W=w1, W2=w2, **cb),
-                )
+                name = f"competition_W1{w1:g}_W2{w2:g}" + ("" if mode == "clipped" else "_symadopt")
+                wanted[("comp", mode, w1, w2)] = (name, settings)
+    done = store.run(dict(wanted.values()))
+    found = {key: done[name] for key, (name, _) in wanted.items()}
+    cells = {key[1:]: c for key, c in found.items() if key[0] == "rule"}
+    w0 = found[("w0",)]
+    grid = {key[1:]: c for key, c in found.items() if key[0] == "grid"}
+    comp: dict[str, dict[tuple[float, float], dict]] = {"clipped": {}, "symmetric": {}}
+    for key, c in found.items():
+        if key[0] == "comp":
+            comp[key[1]][key[2:]] = c
 
     # ---- report ------------------------------------------------------------------------------------------
     table, n_ok, n_judged = coop_table(cells, RULES, w_values, replicas)
@@ -318,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores).",
     ]
     text = "\n".join(lines) + "\n"
-    atomic_write(out / "table.md", text)
+    atomic_write_text(out / "table.md", text)
     print(text)
 
 

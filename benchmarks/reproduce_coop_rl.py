@@ -32,11 +32,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.executor import add_executor_args, run_tasks
 
 REWARDS = ("coops", "rewires")
 #: policy labels: the reward, and "<reward>+decline" for policies that may also decline a rewire (--decline)
@@ -81,18 +82,17 @@ def _train_job(job: tuple) -> dict[str, Any]:
 
 
 def stage_train(
-    out: Path, sizes, seeds, steps: dict[int, int | None], jobs: int, rewards=REWARDS, decline: bool = False
+    out: Path, sizes, seeds, steps: dict[int, int | None], executor: dict, rewards=REWARDS, decline: bool = False
 ) -> None:
+    """Train every (size, reward, seed); ``executor``: keyword arguments of ``benchmarks.executor.run_tasks``."""
     labels = [f"{r}+decline" if decline else r for r in rewards]
     todo = [(str(out), n, r, s, steps.get(n)) for n in sizes for r in labels for s in seeds]
     t0 = time.perf_counter()
-    if jobs <= 1:
-        results = [_train_job(j) for j in todo]
-    else:
-        with ProcessPoolExecutor(jobs) as pool:
-            results = list(pool.map(_train_job, todo))
-    for r in results:
-        print(f"trained {r['env_id']} {r['reward']} s{r['seed']}: {r['n_timesteps']} steps, {r['train_seconds']} s")
+    # each training run checkpoints and resumes itself (agents.coop_rl.train_ranker); a failed run is reported
+    for res in run_tasks(_train_job, todo, desc="train", describe=lambda j: f"N={j[1]} {j[2]} s{j[3]}", **executor):
+        if res.ok:
+            r = res.value
+            print(f"trained {r['env_id']} {r['reward']} s{r['seed']}: {r['n_timesteps']} steps, {r['train_seconds']} s")
     print(f"training stage: {time.perf_counter() - t0:.0f} s wall")
 
 
@@ -156,7 +156,7 @@ def _comp_train_job(job: tuple) -> dict[str, Any]:
     return train_ranker(COMP_ID, "adoption", seed, d, n_timesteps=steps, env_kwargs=competition_kwargs())
 
 
-def stage_competition(out: Path, seeds, replicas: int, steps: int | None, jobs: int) -> None:
+def stage_competition(out: Path, seeds, replicas: int, steps: int | None, executor: dict) -> None:
     """Train the adoption contender, then run every contender on the same competition replicas."""
     import torch as th
 
@@ -164,11 +164,7 @@ def stage_competition(out: Path, seeds, replicas: int, steps: int | None, jobs: 
     from agents.store import RowStore
 
     todo = [(str(out), s, steps) for s in seeds]
-    if jobs <= 1:
-        trained = [_comp_train_job(j) for j in todo]
-    else:
-        with ProcessPoolExecutor(jobs) as pool:
-            trained = list(pool.map(_comp_train_job, todo))
+    trained = [res.value for res in run_tasks(_comp_train_job, todo, desc="train adoption", **executor) if res.ok]
     for r in trained:
         print(f"trained {r['env_id']} adoption s{r['seed']}: {r['n_timesteps']} decisions, {r['train_seconds']} s")
     th.set_num_threads(1)
@@ -493,21 +489,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replicas100", type=int, default=30, help="evaluation replicas per policy at N=100")
     p.add_argument("--comp-replicas", type=int, default=300, help="competition replicas per contender")
     p.add_argument("--comp-steps", type=int, default=None, help="adoption-contender decisions (default: yml)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    p.add_argument("--jobs", type=int, default=2, help="parallel training processes (--executor process)")
+    add_executor_args(p, default="process", workers=None)
     p.add_argument("--rewards", nargs="*", default=list(REWARDS), choices=REWARDS, help="rewards to train")
     p.add_argument("--decline", action="store_true", help="train policies that may also decline a rewire")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seeds))
+    executor = {"executor": args.executor, "workers": args.jobs, "ray_address": args.ray_address}
     if "train" in args.stages:
         steps = {10: args.steps10, 30: args.steps30}
-        stage_train(out, args.sizes, seeds, steps, args.jobs, args.rewards, args.decline)
+        stage_train(out, args.sizes, seeds, steps, executor, args.rewards, args.decline)
     if "eval" in args.stages:
         replicas = {10: args.replicas10, 30: args.replicas30, 100: args.replicas100, 500: args.replicas100}
         stage_eval(out, args.sizes, seeds, replicas, args.transfer_sizes)
     if "competition" in args.stages:
-        stage_competition(out, seeds, args.comp_replicas, args.comp_steps, args.jobs)
+        stage_competition(out, seeds, args.comp_replicas, args.comp_steps, executor)
     if "report" in args.stages:
         write_report(out, [*args.sizes, *args.transfer_sizes])
     return 0

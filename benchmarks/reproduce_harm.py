@@ -18,7 +18,9 @@ Usage::
     python -m benchmarks.reproduce_harm --quick          # 30 users, fewer λ values
 
 Every (dataset, setting, method) result is a row of ``<out>/rows.jsonl`` written atomically as soon as it is
-computed; a killed run resumes where it stopped (``--fresh`` starts over).
+computed, keyed by a hash of every setting that changes it (users, items, data file contents, λ, c, k, ...); a
+killed run resumes where it stopped, and a run with other settings never reuses these rows (``--fresh`` starts
+over). ``--executor process|ray`` runs the rows in parallel (``benchmarks.executor``).
 """
 
 from __future__ import annotations
@@ -34,14 +36,17 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import datetime
+import functools
+import hashlib
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from agents.store import RowStore
+from agents.store import RowStore, settings_hash, settings_row
 from baselines.harm import (
     HarmProblem,
     alternating,
@@ -52,6 +57,7 @@ from baselines.harm import (
     top_k_u0,
     uniform,
 )
+from benchmarks.executor import add_executor_args, run_into_store
 from recsim_envs.harm.data import load_movielens, synthetic_catalogue
 from recsim_envs.harm.model import HarmParams
 
@@ -72,15 +78,67 @@ SWEEP_METHODS = ("alternating (uniform start)", "alternating (u0 start)", "best 
 SETTINGS = {"k=1 cardinality": (1, "cardinality", 6.0), "k=5 sampling": (5, "sampling", 20.0)}
 
 
-def _catalogues(args):
+def _catalogue_args(args) -> dict[str, tuple]:
+    """name -> the (picklable) arguments of :func:`_catalogue` for every dataset of this run."""
     out = {}
     if args.movielens:
-        cat = load_movielens(args.movielens, "Sci-Fi", args.items, args.users)
-        out["ml-latest-small Sci-Fi"] = cat
+        out["ml-latest-small Sci-Fi"] = ("movielens", str(Path(args.movielens).resolve()), args.items, args.users)
     else:
         print("no MovieLens directory given (--movielens or $RECSIM_MOVIELENS_DIR): synthetic only")
-    out["synthetic"] = synthetic_catalogue(args.items, args.users, seed=0)
+    out["synthetic"] = ("synthetic", "", args.items, args.users)
     return out
+
+
+@functools.cache
+def _catalogue(kind: str, directory: str, items: int, users: int):
+    if kind == "movielens":
+        return load_movielens(directory, "Sci-Fi", items, users)
+    return synthetic_catalogue(items, users, seed=0)
+
+
+def _fingerprint(cat) -> str:
+    """Hash of the problem's data (embeddings, labels, profiles): rows of another data file never match."""
+    h = hashlib.sha256()
+    for a in (cat.V, cat.harmful, cat.U0):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class HarmTask:
+    """One computed row (picklable: ``benchmarks.executor`` may run it in another process or on a Ray node)."""
+
+    dataset: str
+    catalogue: tuple  # arguments of _catalogue
+    setting: str
+    method: str  # a METHODS key, or "calibrated_c"
+    lam: float
+    k: int
+    pc: str
+    c: float
+    params: tuple  # HarmParams fields (lam, alpha_harmful, alpha_benign, beta)
+
+    def settings(self, data_hash: str) -> dict:
+        """Every setting that changes this row, the data's fingerprint included."""
+        return {"dataset": self.dataset, "catalogue": list(self.catalogue), "data_sha256": data_hash,
+                **{f: getattr(self, f) for f in ("setting", "method", "lam", "k", "pc", "c")},
+                "params": dict(zip(("lam", "alpha_harmful", "alpha_benign", "beta"), self.params))}  # fmt: skip
+
+
+def run_harm_task(task: HarmTask) -> dict:
+    cat = _catalogue(*task.catalogue)
+    prob = HarmProblem(cat.V, cat.harmful, cat.U0, HarmParams(*task.params), task.c, task.k, task.pc)
+    settings = task.settings(_fingerprint(cat))
+    if task.method == "calibrated_c":
+        c_cal, table = calibrate_c(prob, target_pclk=0.5, iters=20)
+        row = dict(c=c_cal, at_c={k_: list(v) for k_, v in table.items()})
+    else:
+        sol = METHODS[task.method](prob)
+        row = _row(task.dataset, task.setting, task.method, task.lam, sol, task.c)
+        print(f"  {task.dataset} {task.setting:16s} {task.method:18s} f={sol.f.mean():9.4f}  ({sol.seconds:.1f}s)",
+              flush=True)  # fmt: skip
+    row.update(dataset=task.dataset, setting=task.setting, method=task.method, lam=task.lam)
+    return settings_row(settings, row)
 
 
 def _row(dataset, setting, method, lam, sol, c):
@@ -106,48 +164,46 @@ def _row(dataset, setting, method, lam, sol, c):
     )
 
 
-def run(args) -> RowStore:
+def tasks_for(args) -> list[HarmTask]:
+    tasks = []
+    paper = (100.0, 0.5, 0.25, 0.2)
+    for name, cat_args in _catalogue_args(args).items():
+        for setting, (k, pc, c) in SETTINGS.items():
+            tasks += [HarmTask(name, cat_args, setting, m, 100.0, k, pc, c, paper) for m in ("calibrated_c", *METHODS)]
+        for lam in args.lams:
+            tasks += [
+                HarmTask(name, cat_args, "sweep k=1", m, lam, 1, "cardinality", 6.0, (lam, 0.5, 0.25, 0.2))
+                for m in SWEEP_METHODS
+            ]
+    return tasks
+
+
+def run(args) -> tuple[RowStore, list[dict]]:
+    """Compute the rows this run's settings still lack; return the store and this run's rows (in task order)."""
     out = Path(args.out)
     if args.fresh and (out / "rows.jsonl").exists():
         (out / "rows.jsonl").unlink()
-    store = RowStore(out / "rows.jsonl", ["dataset", "setting", "method", "lam"])
-    for name, cat in _catalogues(args).items():
+    store = RowStore.by_settings(out / "rows.jsonl")
+    tasks = tasks_for(args)
+    for name, cat_args in _catalogue_args(args).items():
+        cat = _catalogue(*cat_args)
         print(
             f"\n## {name}: {cat.n_items} items ({cat.harmful.mean():.0%} harmful, labels: {cat.harm_source}), "
             f"{cat.n_users} users"
         )
-        for setting, (k, pc, c) in SETTINGS.items():
-            params = HarmParams(lam=100.0, alpha_harmful=0.5, alpha_benign=0.25, beta=0.2)
-            prob = HarmProblem(cat.V, cat.harmful, cat.U0, params, c, k, pc)
-            if not store.has(dataset=name, setting=setting, method="calibrated_c", lam=100.0):
-                c_cal, table = calibrate_c(prob, target_pclk=0.5, iters=20)
-                store.add(
-                    dict(
-                        dataset=name,
-                        setting=setting,
-                        method="calibrated_c",
-                        lam=100.0,
-                        c=c_cal,
-                        at_c={k_: list(v) for k_, v in table.items()},
-                    )
-                )
-            for method, fn in METHODS.items():
-                if store.has(dataset=name, setting=setting, method=method, lam=100.0):
-                    continue
-                sol = fn(prob)
-                store.add(_row(name, setting, method, 100.0, sol, c))
-                print(f"  {setting:16s} {method:18s} f={sol.f.mean():9.4f}  ({sol.seconds:.1f}s)", flush=True)
-        for lam in args.lams:
-            params = HarmParams(lam=lam)
-            prob = HarmProblem(cat.V, cat.harmful, cat.U0, params, 6.0, 1, "cardinality")
-            for method in SWEEP_METHODS:
-                if store.has(dataset=name, setting="sweep k=1", method=method, lam=lam):
-                    continue
-                store.add(_row(name, "sweep k=1", method, lam, METHODS[method](prob), 6.0))
-    return store
+    hashes = [settings_hash(t.settings(_fingerprint(_catalogue(*t.catalogue)))) for t in tasks]
+    todo = [t for t, h in zip(tasks, hashes) if not store.has(settings_hash=h)]
+    print(f"{len(tasks)} rows, {len(tasks) - len(todo)} already in {out / 'rows.jsonl'}")
+    run_into_store(
+        run_harm_task, todo, store, failures_path=out / "failures.jsonl", executor=args.executor,
+        workers=args.workers, ray_address=args.ray_address, desc="reproduce_harm",
+        describe=lambda t: f"{t.dataset} {t.setting} {t.method} λ={t.lam:g}",
+    )  # fmt: skip
+    by_hash = {r["settings_hash"]: r for r in store.rows}
+    return store, [by_hash[h] for h in hashes if h in by_hash]
 
 
-def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: int = 3000) -> None:
+def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: int = 3000) -> list[dict]:
     """Long-run click/harm rates of fixed policies in the vector env vs the analytic pCLK/pH at ū (synthetic,
     k = 1). Scale 1 = the paper's step sizes; smaller scales shrink (α, β) together, which keeps ū but removes the
     fluctuation bias of the stochastic profile."""
@@ -156,9 +212,13 @@ def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: 
     import recsim_envs  # noqa: F401
     from baselines.harm import StationaryPolicy
 
+    rows = []
     for scale in scales:
         for method in ("top-k(u0)", "ift"):
-            if store.has(dataset="synthetic", setting=f"env long-run x{scale:g}", method=method, lam=100.0):
+            settings = {"check": "env long-run", "scale": scale, "method": method, "lam": 100.0, "users": n_envs,
+                        "steps": steps, "env_id": "recsim_envs/HarmMitigation-v0", "seed": 0}  # fmt: skip
+            if store.has_settings(settings):
+                rows.append(next(r for r in store.rows if r["settings_hash"] == settings_hash(settings)))
                 continue
             venv = gym.make_vec(
                 "recsim_envs/HarmMitigation-v0",
@@ -181,7 +241,8 @@ def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: 
                     harms += info["harm"]
             users = info["user"]
             dc, dh = clicks / steps - sol.pclk[users], harms / steps - sol.ph[users]
-            store.add(
+            row = settings_row(
+                settings,
                 dict(
                     dataset="synthetic",
                     setting=f"env long-run x{scale:g}",
@@ -199,15 +260,16 @@ def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: 
                     harm_analytic=float(sol.ph[users].mean()),
                     harm_gap=float(dh.mean()),
                     harm_se=float(dh.std(ddof=1) / np.sqrt(n_envs)),
-                )
+                ),
             )
+            store.add(row)
+            rows.append(row)
             print(
                 f"  env long-run x{scale:g} {method}: click gap {dc.mean():+.4f}, harm gap {dh.mean():+.4f}", flush=True
             )
 
 
-def report(store: RowStore) -> str:
-    rows = store.rows
+def report(rows: list[dict]) -> str:
     lines = []
     for ds in dict.fromkeys(r["dataset"] for r in rows):
         for setting in SETTINGS:
@@ -297,15 +359,16 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="30 users, λ ∈ {1, 100}")
     ap.add_argument("--fresh", action="store_true", help="discard stored rows")
     ap.add_argument("--no-env-check", action="store_true", help="skip the env long-run vs analytic check")
+    add_executor_args(ap, default="serial")
     args = ap.parse_args(argv)
     if args.quick:
         args.users, args.lams = 30, [1.0, 100.0]
         args.out = args.out + "_quick"
     t0 = time.perf_counter()
-    store = run(args)
+    store, rows = run(args)
     if not args.no_env_check:
-        env_long_run(store)
-    print(report(store))
+        rows += env_long_run(store)
+    print(report(rows))
     print(
         f"\nmachine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, numpy {np.__version__}; date {datetime.date.today()}; "

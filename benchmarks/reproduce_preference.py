@@ -41,7 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.store import RowStore, atomic_write_text, rows_to_csv
+from agents.store import RowStore, atomic_write_text, rows_to_csv, settings_hash, settings_row, train_settings
+from benchmarks.executor import add_executor_args, run_into_store
 from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
 
 ORACLE = "recsim_envs/PreferenceShiftOracle-v0"
@@ -106,8 +107,18 @@ def rollout(policy, env_id: str, n_users: int, seed: int, env_kwargs: dict | Non
     }
 
 
+def job_settings(name: str, seed: int, timesteps: int, episodes: int) -> dict[str, Any]:
+    """Every setting that changes a (config, seed) row: the resolved training config and the evaluation users."""
+    from agents.train import build_config
+
+    env_id, variant = CONFIGS[name]
+    cfg = build_config("ppo_lstm", env_id, seed=seed, variant=variant, overrides={"n_timesteps": timesteps})
+    return {"protocol": PROTOCOL_VERSION, "config": name, "episodes": episodes, "eval_seed": EVAL_SEED,
+            "train": train_settings(cfg)}  # fmt: skip
+
+
 def _job(args: tuple) -> dict[str, Any]:
-    """Train (or reload) one (config, seed) and evaluate it; runs in a worker process."""
+    """Train (or reload) one (config, seed) and evaluate it; runs where ``benchmarks.executor`` puts it."""
     import torch
 
     import recsim_envs  # noqa: F401
@@ -116,8 +127,10 @@ def _job(args: tuple) -> dict[str, Any]:
     name, seed, timesteps, episodes, out = args
     torch.set_num_threads(1)
     env_id, variant = CONFIGS[name]
+    settings = job_settings(name, seed, timesteps, episodes)
     cfg = build_config("ppo_lstm", env_id, seed=seed, variant=variant, overrides={"n_timesteps": timesteps})
-    run_dir = Path(out) / "runs" / name
+    # one folder per training setting: a model trained with other settings is never picked up
+    run_dir = Path(out) / "runs" / name / settings_hash(settings["train"])
     model_dir = run_dir / cfg.algo / f"{env_id.split('/')[-1]}_{variant}_s{seed}"
     start = time.perf_counter()
     reused = (model_dir / "model.zip").exists() and "done" in (model_dir / "config.yml").read_text()
@@ -127,7 +140,7 @@ def _job(args: tuple) -> dict[str, Any]:
     policy, _ = load_agent(model_dir)
     start = time.perf_counter()
     res = rollout(policy, env_id, episodes, EVAL_SEED)
-    return {
+    row = {
         "protocol": PROTOCOL_VERSION,
         "config": name,
         "seed": seed,
@@ -137,6 +150,7 @@ def _job(args: tuple) -> dict[str, Any]:
         "eval_seconds": round(time.perf_counter() - start, 2),
         **res,
     }
+    return settings_row(settings, row)
 
 
 def references(episodes: int) -> dict[str, dict[str, Any]]:
@@ -285,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=None, help="number of training seeds per config (≥ 1)")
     p.add_argument("--timesteps", type=int, default=None, help="training steps per run")
     p.add_argument("--episodes", type=int, default=1000, help="evaluation users per run")
-    p.add_argument("--workers", type=int, default=2, help="parallel training processes")
+    p.add_argument("--workers", type=int, default=2, help="parallel training processes (--executor process)")
+    add_executor_args(p, default="process", workers=None)
     p.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--out", default=None, help="output folder (default results/reproduce_preference[_quick])")
     p.add_argument(
@@ -306,31 +321,23 @@ def main(argv: list[str] | None = None) -> int:
         if v < lo:
             raise ValueError(f"{name} must be an integer in [{lo}, inf), got {v!r}")
     out = Path(args.out or ("results/reproduce_preference" + ("_quick" if args.quick else "")))
-    store = RowStore(out / "rows.jsonl", ("protocol", "config", "seed", "timesteps", "episodes"))
-    jobs = [
-        (name, seed, steps, args.episodes, str(out))
-        for seed in range(n_seeds)
-        for name in args.configs
-        if not store.has(protocol=PROTOCOL_VERSION, config=name, seed=seed, timesteps=steps, episodes=args.episodes)
-    ]
+    store = RowStore.by_settings(out / "rows.jsonl")
+    all_jobs = [(name, seed, steps, args.episodes, str(out)) for seed in range(n_seeds) for name in args.configs]
+    hashes = {settings_hash(job_settings(*job[:4])): job for job in all_jobs}
+    jobs = [job for h, job in hashes.items() if not store.has(settings_hash=h)]
     start = time.perf_counter()
     if not args.report_only:
-        print(f"{len(jobs)} runs to do ({len(store)} already in {out / 'rows.jsonl'}), {args.workers} workers")
-        from tqdm import tqdm
+        print(f"{len(jobs)} runs to do ({len(store)} already in {out / 'rows.jsonl'}), executor {args.executor}")
 
-        with mp.get_context("spawn").Pool(args.workers) as pool, tqdm(total=len(jobs), desc="train+eval") as bar:
-            for row in pool.imap_unordered(_job, jobs):
-                store.add(row)
-                bar.update(1)
-                bar.set_postfix_str(f"{row['config']} s{row['seed']}: eng {row['engagement']:.2f} sum {row['sum']:.2f}")
-    rows = [
-        r
-        for r in store.rows
-        if r["protocol"] == PROTOCOL_VERSION
-        and r["timesteps"] == steps
-        and r["episodes"] == args.episodes
-        and r["seed"] < n_seeds
-    ]
+        def show(row):
+            print(f"{row['config']} s{row['seed']}: eng {row['engagement']:.2f} sum {row['sum']:.2f}", flush=True)
+
+        run_into_store(
+            _job, jobs, store, failures_path=out / "failures.jsonl", on_row=show, executor=args.executor,
+            workers=args.workers, ray_address=args.ray_address, desc="train+eval",
+            describe=lambda job: f"{job[0]} seed {job[1]}",
+        )  # fmt: skip
+    rows = [r for r in store.rows if r["settings_hash"] in hashes]
     # the same seeds for every config: those recorded for all of them
     complete = set.intersection(*({r["seed"] for r in rows if r["config"] == c} for c in args.configs))
     rows = [r for r in rows if r["seed"] in complete and r["config"] in args.configs]
