@@ -409,6 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from agents.train import cwd_importable
+
+    cwd_importable()  # --policy mymodule:make finds ./mymodule.py, as with python -m benchmarks.leaderboard
     import torch
 
     torch.set_num_threads(1)

@@ -102,6 +102,22 @@ class VectorEntryPoint(EnvEntryPoint):
         return f"VectorEntryPoint({self.target!r})"
 
 
+def _entry_point(kind: type, target: str) -> str:
+    """Expose ``kind(target)`` as this module's attribute named like the target class; return its path (spec
+    entry points stay strings, so ``EnvSpec.to_json`` round-trips)."""
+    name = target.rpartition(":")[2]
+    globals()[name] = kind(target)
+    return f"{__name__}:{name}"
+
+
+def __getattr__(name: str) -> Any:
+    # a spec loaded from JSON in a fresh process names an entry point before the ids were registered
+    register_all()
+    if name in globals():
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def register_all() -> list[str]:
     """Register every family's ids under the ``recsim_envs`` namespace; return the full ids."""
     ids = []
@@ -114,8 +130,8 @@ def register_all() -> list[str]:
             if full_id in gym.registry:
                 continue
             if spec.get("kwargs", {}).get("multi_objective"):
-                spec["entry_point"] = EnvEntryPoint(spec["entry_point"])
-            spec["vector_entry_point"] = VectorEntryPoint(spec["vector_entry_point"])
+                spec["entry_point"] = _entry_point(EnvEntryPoint, spec["entry_point"])
+            spec["vector_entry_point"] = _entry_point(VectorEntryPoint, spec["vector_entry_point"])
             gym.register(id=full_id, **spec)
     return ids
 
