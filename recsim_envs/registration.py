@@ -118,6 +118,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+#: full id -> model family ("preference", "coop", "harm"), filled by :func:`register_all`
+FAMILY_OF: dict[str, str] = {}
+
+
 def register_all() -> list[str]:
     """Register every family's ids under the ``recsim_envs`` namespace; return the full ids."""
     ids = []
@@ -127,6 +131,7 @@ def register_all() -> list[str]:
             spec = dict(spec)
             full_id = f"{NAMESPACE}/{spec.pop('id')}"
             ids.append(full_id)
+            FAMILY_OF[full_id] = module_name.split(".")[1]
             if full_id in gym.registry:
                 continue
             if spec.get("kwargs", {}).get("multi_objective"):
