@@ -4,8 +4,9 @@ Files live in ``agents/hyperparams/``: ``ppo.yml`` (PPO), ``ppo_lstm.yml`` (Recu
 ``ppo_mask.yml`` (MaskablePPO). ``ppo.yml`` and ``ppo_lstm.yml`` have an entry for every registered id and use
 the zoo's algorithm names, so ``python -m rl_zoo3.train --algo ppo --env <id> --gym-packages recsim_envs
 --conf-file agents/hyperparams/ppo.yml`` trains the same configuration as ``recsim-train --algo ppo --env <id>``.
-``ppo_mask`` is not an rl-zoo3 algorithm: ``ppo_mask.yml`` is read by ``recsim-train`` / ``agents.coop_rl`` only. ``*_myopic.yml`` hold the γ = 0 (myopic) twin of each entry: the paper's myopic
-and long-horizon recommenders are two configs of the same code.
+``ppo_mask`` is not an rl-zoo3 algorithm: ``ppo_mask.yml`` is read by ``recsim-train`` / ``agents.coop_rl`` only.
+``*_myopic.yml`` hold the γ = 0 (myopic) twin of each entry: the paper's myopic and long-horizon recommenders
+are two configs of the same code.
 
 Supported zoo keys: ``n_envs``, ``n_timesteps``, ``policy``, ``env_kwargs`` (``gymnasium.make`` kwargs; the
 multi-objective ids' entries set ``weights`` there), ``policy_kwargs`` (a ``"dict(...)"`` string as in
@@ -158,8 +159,9 @@ def parse_key_values(items: list[str] | None, name: str) -> dict:
 def resolve(raw: dict, overrides: dict | None = None) -> tuple[dict, dict]:
     """Split a zoo entry (plus ``overrides``) into ``(meta, algo_kwargs)``.
 
-    ``meta`` holds ``n_envs``, ``n_timesteps``, ``policy``, ``env_kwargs`` (``{}`` if absent); ``algo_kwargs`` is ready for the algorithm class
-    (``policy_kwargs`` parsed, schedules built). Both stay JSON/YAML-describable via :func:`describe`.
+    ``meta`` holds ``n_envs``, ``n_timesteps``, ``policy``, ``env_kwargs`` (``{}`` if absent); ``algo_kwargs`` is
+    ready for the algorithm class (``policy_kwargs`` parsed, schedules built). Both stay JSON/YAML-describable
+    via :func:`describe`.
     """
     merged = {**raw, **(overrides or {})}
     bad = [k for k in _UNSUPPORTED if k in merged and merged[k] not in (None, False)]

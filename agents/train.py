@@ -166,6 +166,11 @@ def train(
         _write_config(run_dir, config, status="training")
     tb = str(run_dir / "tb") if (run_dir is not None and tensorboard) else None
     model, meta = make_model(config, tensorboard_log=tb, verbose=verbose)
+    if tb is None:
+        # SB3's default logger would create an empty SB3-<date> folder in the temp directory
+        from stable_baselines3.common.logger import HumanOutputFormat, Logger
+
+        model.set_logger(Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if verbose else []))
     callback = None
     if checkpoint_freq and run_dir is not None:
         # CheckpointCallback counts vector steps; save every checkpoint_freq env steps
