@@ -148,3 +148,33 @@ def test_weights_must_match_the_number_of_objectives():
         gym.make_vec(
             "recsim_envs/PreferenceShift-v0", num_envs=2, vectorization_mode="vector_entry_point", weights=[1.0]
         )
+
+
+@pytest.mark.parametrize(
+    "env_id, kwargs",
+    [
+        ("recsim_envs/PreferenceShiftOracle-v0", {}),
+        ("recsim_envs/HarmMitigation-v0", dict(n_items=30, n_users=12, horizon=6)),
+        ("recsim_envs/CooperationRewiring-v0", dict(n_nodes=10, degree=4, beta=0.1, max_steps=30)),
+    ],
+    ids=["preference", "harm", "coop"],
+)
+def test_record_video_records_a_whole_episode_of_every_family(env_id, kwargs, tmp_path):
+    pytest.importorskip("moviepy", reason="moviepy is in the [dev] extra")
+    from gymnasium.wrappers import RecordVideo
+
+    env = RecordVideo(
+        gym.make(env_id, render_mode="rgb_array", **kwargs), str(tmp_path), episode_trigger=lambda e: e == 0
+    )
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    done, steps = False, 0
+    while not done:
+        masks = getattr(env.unwrapped, "action_masks", None)
+        _, _, term, trunc, _ = env.step(int(np.argmax(masks())) if masks else env.action_space.sample())
+        done, steps = term or trunc, steps + 1
+    shapes = {f.shape for f in env.recorded_frames}
+    assert len(env.recorded_frames) == steps + 1 and len(shapes) == 1  # one fixed frame size, whatever t
+    env.close()  # encodes the video (moviepy refuses frames of different sizes)
+    videos = list(tmp_path.glob("*.mp4"))
+    assert len(videos) == 1 and videos[0].stat().st_size > 1000
