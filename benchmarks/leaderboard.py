@@ -372,14 +372,20 @@ SCORE_MEANING = {
     "engagement": "episode total of engagement uᵀx (cosine of user preference and chosen item, each step in [−1, 1])",
     "click": "clicks per episode (one recommendation per step)",
 }
-#: what each family's return is made of (unit and sign)
+#: what each family's return is made of (unit and sign), by id prefix
 FAMILY_UNITS = {
-    "preference": "return = Σ engagement − ν_initial·(shift from u₀) − ν_natural·(shift from natural drift), "
-    "10 steps; cosine units",
-    "harm": "return = Σ (click − λ·harm), λ = 100, 100 steps; clicks per episode minus λ × harmful clicks",
-    "coop": "return = cooperator-fraction term at the episode end (2·(frac − 0.5), in [−1, 1]) plus any "
-    "weighted engagement/adoption terms of the id",
+    "recsim_envs/PreferenceShift": "return = Σ_t [engagement + ν_initial·(engagement under the initial preference u₀) "
+    "+ ν_natural·(engagement under the naturally shifted preference)], 10 steps; each term a cosine in [−1, 1]",
+    "recsim_envs/HarmMitigation": "return = Σ_t (click − λ·harmful click), λ = 100, over the episode's steps",
+    "recsim_envs/CooperationRewiring": "return = 2·(cooperator fraction − ½) at the episode's end, in [−1, 1]",
+    "recsim_envs/RecommenderCompetition": "return = the agent recommender's adoption share gained over the episode "
+    "(fraction of the nodes)",
 }
+
+
+def _units(env_id: str) -> str:
+    return next((v + "." for k, v in FAMILY_UNITS.items() if env_id.startswith(k)), "")
+
 
 LEGEND = """## How to read these tables
 
@@ -409,7 +415,8 @@ def render_markdown(entries: list[dict], reference: str | None) -> str:
         proto = protocol_for(env_id)
         sig = _table_signature(es)
         if sig in seen:
-            lines += [f"### {env_id}", "", f"Identical scores to {seen[sig]} (same preset): see that table.", ""]
+            note = f"Identical scores to {seen[sig]} (same simulator and score): see that table."
+            lines += [f"### {env_id}", "", note, ""]
             continue
         seen[sig] = env_id
         n_ep = es[0]["episodes"]
@@ -418,8 +425,7 @@ def render_markdown(entries: list[dict], reference: str | None) -> str:
             f"episode{'s' if n_ep != 1 else ''} per seed)",
             "",
             f"Score = `{proto.score}`: {SCORE_MEANING.get(proto.score, proto.score)}; "
-            f"{'higher' if proto.higher_is_better else 'lower'} is better. "
-            f"{FAMILY_UNITS.get(_family(env_id), '')}.",
+            f"{'higher' if proto.higher_is_better else 'lower'} is better. " + _units(env_id),
             "",
             f"| rank | policy | IQM [95 % CI] | mean | P(> {reference or '—'}) [95 % CI] |",
             "|---|---|---|---|---|",
