@@ -178,3 +178,19 @@ def test_record_video_records_a_whole_episode_of_every_family(env_id, kwargs, tm
     env.close()  # encodes the video (moviepy refuses frames of different sizes)
     videos = list(tmp_path.glob("*.mp4"))
     assert len(videos) == 1 and videos[0].stat().st_size > 1000
+
+
+def test_pi_rnd_flat_slate_is_the_last_preference_action_and_drives_the_natural_shift():
+    from recsim_envs.preference.world import FLAT_ACTION, N_BINS
+
+    env = gym.make("recsim_envs/PreferenceShift-v0")
+    cfg = env.unwrapped.config
+    assert env.action_space.n == FLAT_ACTION + 1 == 7
+    np.testing.assert_allclose(cfg.tables["slates"][FLAT_ACTION], np.full(N_BINS, 1.0 / N_BINS))
+    # actions 0-5 keep the paper's slate means
+    np.testing.assert_array_equal(cfg.tables["slate_means"][:FLAT_ACTION], np.arange(6) * 60.0)
+    # playing it moves users with the natural-shift transition the safe-shift metric is defined by
+    np.testing.assert_allclose(cfg.tables["transition"][FLAT_ACTION], cfg.oracle.transition_natural, atol=1e-12)
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(FLAT_ACTION)
+    assert info["slate"] == FLAT_ACTION
