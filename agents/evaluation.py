@@ -21,6 +21,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+import recsim_envs  # noqa: F401  (registers the ids, so callers need not import it first)
 from baselines.protocol import reset_policy
 
 

@@ -1,12 +1,15 @@
 """rl-baselines3-zoo-shaped hyperparameter files: one YAML per algorithm, keyed by env id.
 
 Files live in ``agents/hyperparams/``: ``ppo.yml`` (PPO), ``ppo_lstm.yml`` (RecurrentPPO, LSTM with 64 cells),
-``ppo_mask.yml`` (MaskablePPO) — the zoo's algorithm names, so ``python -m rl_zoo3.train --algo ppo_lstm --env
-recsim_envs/PreferenceShiftOracle-v0 --gym-packages recsim_envs --conf-file agents/hyperparams/ppo_lstm.yml``
-trains the same configuration. ``*_myopic.yml`` hold the γ = 0 (myopic) twin of each entry: the paper's myopic
-and long-horizon recommenders are two configs of the same code.
+``ppo_mask.yml`` (MaskablePPO). ``ppo.yml`` and ``ppo_lstm.yml`` have an entry for every registered id and use
+the zoo's algorithm names, so ``python -m rl_zoo3.train --algo ppo --env <id> --gym-packages recsim_envs
+--conf-file agents/hyperparams/ppo.yml`` trains the same configuration as ``recsim-train --algo ppo --env <id>``.
+``ppo_mask`` is not an rl-zoo3 algorithm: ``ppo_mask.yml`` is read by ``recsim-train`` / ``agents.coop_rl`` only.
+``*_myopic.yml`` hold the γ = 0 (myopic) twin of each entry: the paper's myopic and long-horizon recommenders
+are two configs of the same code.
 
-Supported zoo keys: ``n_envs``, ``n_timesteps``, ``policy``, ``policy_kwargs`` (a ``"dict(...)"`` string as in
+Supported zoo keys: ``n_envs``, ``n_timesteps``, ``policy``, ``env_kwargs`` (``gymnasium.make`` kwargs; the
+multi-objective ids' entries set ``weights`` there), ``policy_kwargs`` (a ``"dict(...)"`` string as in
 the zoo, parsed without ``eval``), schedules ``"lin_<x>"`` for ``learning_rate``/``clip_range``; every other key
 is passed to the algorithm's constructor. Zoo keys that change the env (``normalize``, ``env_wrapper``,
 ``frame_stack``, ``vec_env_wrapper``, ``callback``) are rejected rather than silently ignored.
@@ -40,7 +43,7 @@ ALGO_ALIASES = {
 }
 VARIANTS = ("ltv", "myopic")
 _UNSUPPORTED = ("normalize", "env_wrapper", "frame_stack", "vec_env_wrapper", "callback", "normalize_kwargs")
-_META_KEYS = ("n_envs", "n_timesteps", "policy")
+_META_KEYS = ("n_envs", "n_timesteps", "policy", "env_kwargs")
 
 
 def canonical_algo(algo: str) -> str:
@@ -87,7 +90,10 @@ def load_hyperparams(algo: str, env_id: str, variant: str = "ltv", conf_file: st
     with open(path) as fh:
         table = yaml.load(fh, Loader=_UniqueKeyLoader) or {}
     if env_id not in table:
-        raise ValueError(f"env_id {env_id!r} has no entry in {path}; entries: {sorted(table)}")
+        raise ValueError(
+            f"env_id {env_id!r} has no entry in {path} (algo/variant not set up for this id); "
+            f"ids with an entry: {', '.join(sorted(table))}"
+        )
     return dict(table[env_id])
 
 
@@ -153,8 +159,9 @@ def parse_key_values(items: list[str] | None, name: str) -> dict:
 def resolve(raw: dict, overrides: dict | None = None) -> tuple[dict, dict]:
     """Split a zoo entry (plus ``overrides``) into ``(meta, algo_kwargs)``.
 
-    ``meta`` holds ``n_envs``, ``n_timesteps``, ``policy``; ``algo_kwargs`` is ready for the algorithm class
-    (``policy_kwargs`` parsed, schedules built). Both stay JSON/YAML-describable via :func:`describe`.
+    ``meta`` holds ``n_envs``, ``n_timesteps``, ``policy``, ``env_kwargs`` (``{}`` if absent); ``algo_kwargs`` is
+    ready for the algorithm class (``policy_kwargs`` parsed, schedules built). Both stay JSON/YAML-describable
+    via :func:`describe`.
     """
     merged = {**raw, **(overrides or {})}
     bad = [k for k in _UNSUPPORTED if k in merged and merged[k] not in (None, False)]
@@ -169,6 +176,7 @@ def resolve(raw: dict, overrides: dict | None = None) -> tuple[dict, dict]:
     meta["n_timesteps"] = int(float(meta.get("n_timesteps", 0)))
     if meta["n_timesteps"] < 1:
         raise ValueError(f"n_timesteps must be an integer in [1, inf), got {meta['n_timesteps']!r}")
+    meta["env_kwargs"] = dict(meta.get("env_kwargs") or {})
     kwargs = dict(merged)
     kwargs["policy_kwargs"] = parse_policy_kwargs(kwargs.get("policy_kwargs"))
     for name in ("learning_rate", "clip_range"):

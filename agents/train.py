@@ -83,13 +83,15 @@ def build_config(
         raise ValueError(f"vectorization must be one of ['native', 'dummy'], got {vectorization!r}")
     raw = load_hyperparams(algo, env_id, variant, conf_file)
     raw.update(overrides or {})
-    resolve(raw)  # validate now, not after the env is built
+    meta, _ = resolve(raw)  # validate now, not after the env is built
+    # the entry's env_kwargs (zoo key; e.g. weights of a multi-objective id), then the caller's on top
+    raw.pop("env_kwargs", None)
     return TrainConfig(
         algo=algo,
         env_id=env_id,
         seed=seed,
         variant=variant,
-        env_kwargs=_jsonable(dict(env_kwargs or {})),
+        env_kwargs=_jsonable({**meta["env_kwargs"], **dict(env_kwargs or {})}),
         hyperparams=_jsonable(raw),
         vectorization=vectorization,
         n_threads=int(n_threads),
@@ -164,6 +166,11 @@ def train(
         _write_config(run_dir, config, status="training")
     tb = str(run_dir / "tb") if (run_dir is not None and tensorboard) else None
     model, meta = make_model(config, tensorboard_log=tb, verbose=verbose)
+    if tb is None:
+        # SB3's default logger would create an empty SB3-<date> folder in the temp directory
+        from stable_baselines3.common.logger import HumanOutputFormat, Logger
+
+        model.set_logger(Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if verbose else []))
     callback = None
     if checkpoint_freq and run_dir is not None:
         # CheckpointCallback counts vector steps; save every checkpoint_freq env steps
@@ -247,10 +254,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def cwd_importable() -> None:
+    """Let ``module:Name`` specs import modules from the working directory, as ``python -m`` does (a console
+    script's ``sys.path`` starts with the script's folder, not the working directory)."""
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Console entry point: a bad id/algo/argument ends with one ``recsim-train: error: ...`` line (exit 2)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    cwd_importable()
+    import gymnasium as gym
+
     import recsim_envs  # noqa: F401
 
+    try:
+        gym.spec(args.env)
+        return _run(args)
+    except (ValueError, gym.error.Error) as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+
+
+def _run(args: argparse.Namespace) -> int:
     overrides = parse_key_values(args.hyperparams, "hyperparams")
     if args.n_timesteps is not None:
         overrides["n_timesteps"] = args.n_timesteps

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from recsim_envs.preference.core import PreferenceShiftConfig
+from recsim_envs.preference.world import FLAT_ACTION
 
 
 def _config(env_or_config) -> PreferenceShiftConfig:
@@ -175,4 +176,7 @@ def preference_baselines(env_or_config, seed: int = 0) -> dict[str, Any]:
     }
     if cfg.action_set == "six":
         out["constant_240"] = ConstantSlatePolicy(cfg, 4)
+        # the paper's π_rnd: the flat slate every step (action FLAT_ACTION); its cohort drift is the
+        # "natural shift" reference of the safe-shift metric
+        out["pi_rnd_flat"] = ConstantSlatePolicy(cfg, FLAT_ACTION)
     return out

@@ -88,6 +88,15 @@ PROTOCOLS.update(
         "recsim_envs/CooperationRewiringN500-v0": Protocol("coop-v1", episodes=30, quick_episodes=1),
     }
 )
+# competition: short, noisy episodes (adoption share); more users so real differences separate from noise
+PROTOCOLS.update(
+    {
+        "recsim_envs/RecommenderCompetition-v0": Protocol("competition-v1", episodes=400, quick_episodes=60),
+        "recsim_envs/RecommenderCompetitionMO-v0": Protocol(
+            "competition-v1", episodes=400, quick_episodes=60, score="return_0"
+        ),
+    }
+)
 # HarmMitigation: 100-step episodes, one user each; score = Σ_t (click − λ·harm)
 PROTOCOLS.update(
     {
@@ -156,8 +165,9 @@ class _Batched:
 
 
 def _family(env_id: str) -> str:
-    spec = gym.spec(env_id)
-    return str(spec.entry_point).split(":")[0].split(".")[1] if "." in str(spec.entry_point) else ""
+    from recsim_envs.registration import FAMILY_OF
+
+    return FAMILY_OF.get(env_id, "")
 
 
 @functools.cache
@@ -188,7 +198,8 @@ def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
         from baselines.coop import HeuristicPolicy
 
         # Carvalho's rewiring recommenders; the competition env takes the same rules on the agent's own users
-        rules = ("NO_MED", "GOOD", "BAD", "RANDOM", "FAIR")
+        # (Carvalho's RANDOM rule is uniform over the valid links: the generic "random" policy, not repeated)
+        rules = ("NO_MED", "GOOD", "BAD", "FAIR")
         out.update({r: (lambda r=r: HeuristicPolicy(r, seed=0)) for r in rules})
         return out
     try:
@@ -379,8 +390,9 @@ def aggregate(rows: list[dict], reference: str | None) -> list[dict]:
                 "iqm": point,
                 "iqm_low": lo,
                 "iqm_high": hi,
+                "_per_seed": tuple(round(float(v), 9) for v in x[np.argsort([r["seed"] for r in rs])]),
             }
-            for m in sorted(k for k in rs[0] if k not in entry and k not in ("seed", "seconds")):
+            for m in sorted(k for k in rs[0] if k not in entry and k not in ("seed", "seconds", "policy", "env_id")):
                 if isinstance(rs[0][m], float):
                     entry[f"mean_{m}"] = float(np.mean([r[m] for r in rs]))
             if ref is not None and name != reference:
@@ -392,30 +404,138 @@ def aggregate(rows: list[dict], reference: str | None) -> list[dict]:
     return out
 
 
+#: what each score means (unit, per episode); "return_j" is objective j of a vector reward
+SCORE_MEANING = {
+    "return": "episode total of the id's registered scalar reward",
+    "return_0": "episode total of the first objective of the vector reward",
+    "engagement": "episode total of engagement uᵀx (cosine of user preference and chosen item, each step in [−1, 1])",
+    "click": "clicks per episode (one recommendation per step)",
+}
+#: what each family's return is made of (unit and sign), by id prefix
+FAMILY_UNITS = {
+    "recsim_envs/PreferenceShift": "return = Σ_t [engagement + ν_initial·(engagement under the initial preference u₀) "
+    "+ ν_natural·(engagement under the naturally shifted preference)], 10 steps; each term a cosine in [−1, 1]",
+    "recsim_envs/HarmMitigation": "return = Σ_t (click − λ·harmful click), λ = 100, over the episode's steps",
+    "recsim_envs/CooperationRewiring": "return = 2·(cooperator fraction − ½) at the episode's end, in [−1, 1]",
+    "recsim_envs/RecommenderCompetition": "return = the agent recommender's adoption share gained over the episode "
+    "(fraction of the nodes)",
+}
+
+
+def _units(env_id: str) -> str:
+    return next((v + "." for k, v in FAMILY_UNITS.items() if env_id.startswith(k)), "")
+
+
+LEGEND = """## How to read these tables
+
+- **Score**: per-episode total named in each heading (unit below the heading); **higher is better** everywhere.
+- **IQM [95 % CI]**: interquartile mean over the evaluation seeds of each seed's mean score (robust to one
+  outlying seed), with a 95 % stratified-bootstrap confidence interval; **mean**: plain mean over seeds.
+- **rank**: by IQM. `=k` marks a tie: its interval overlaps that of the policy ranked just above, so the two
+  are not separated at this sample size.
+- **P(> ref) [95 % CI]**: probability that a random seed of this policy scores higher than a random seed of
+  the reference policy (0.5 = no difference; intervals covering 0.5 = not separated).
+- **random**: uniformly random valid action, seeded (on the cooperation ids this is Carvalho's RANDOM rule).
+  Analytic baselines come from `baselines/<family>.py`; `ppo_quick_*` agents are trained inline (see each table).
+- Ids whose scores equal those of an earlier table (the same preset registered twice) are listed, not repeated.
+- Machine-readable: `leaderboard.csv` (long format: one row per id × policy × metric) and `leaderboard.json`.
+"""
+
+
+def _table_signature(es: list[dict]) -> tuple:
+    return tuple(sorted((e["policy"], round(e["iqm"], 9), round(e["mean"], 9)) for e in es))
+
+
 def render_markdown(entries: list[dict], reference: str | None) -> str:
-    lines = []
+    lines = [LEGEND]
+    seen: dict[tuple, str] = {}
     for env_id in dict.fromkeys(e["env_id"] for e in entries):
         es = [e for e in entries if e["env_id"] == env_id]
         proto = protocol_for(env_id)
+        sig = _table_signature(es)
+        if sig in seen:
+            note = f"Identical scores to {seen[sig]} (same simulator and score): see that table."
+            lines += [f"### {env_id}", "", note, ""]
+            continue
+        seen[sig] = env_id
+        n_ep = es[0]["episodes"]
         lines += [
-            f"### {env_id} (protocol {proto.version}: {es[0]['seeds']} seeds × {es[0]['episodes']} episodes, "
-            f"score = {proto.score})",
+            f"### {env_id} (protocol {proto.version}: {es[0]['seeds']} seeds × {n_ep} "
+            f"episode{'s' if n_ep != 1 else ''} per seed)",
+            "",
+            f"Score = `{proto.score}`: {SCORE_MEANING.get(proto.score, proto.score)}; "
+            f"{'higher' if proto.higher_is_better else 'lower'} is better. " + _units(env_id),
             "",
             f"| rank | policy | IQM [95 % CI] | mean | P(> {reference or '—'}) [95 % CI] |",
             "|---|---|---|---|---|",
         ]
+        rank, prev = 0, None
         for i, e in enumerate(es, 1):
+            tied = prev is not None and e["iqm_high"] >= prev["iqm_low"] and e["iqm_low"] <= prev["iqm_high"]
+            rank = rank if tied else i
             poi = (
                 f"{e['poi_vs_reference']:.2f} [{e['poi_low']:.2f}, {e['poi_high']:.2f}]"
                 if "poi_vs_reference" in e
                 else "—"
             )
             lines.append(
-                f"| {i} | {e['policy']} | {e['iqm']:.3f} [{e['iqm_low']:.3f}, {e['iqm_high']:.3f}] | "
-                f"{e['mean']:.3f} | {poi} |"
+                f"| {'=' if tied else ''}{rank} | {e['policy']} | {e['iqm']:.3f} [{e['iqm_low']:.3f}, "
+                f"{e['iqm_high']:.3f}] | {e['mean']:.3f} | {poi} |"
             )
-        lines.append("")
+            prev = e
+        same = _identical_policies(es)
+        if same:
+            lines += ["", "Identical scores on every seed (the policies act alike on this id): " + "; ".join(same)]
+        trained = [e["policy"] for e in es if e["policy"].startswith("ppo_quick_")]
+        lines += [
+            "",
+            "Trained inline for this table: "
+            + (
+                ", ".join(
+                    f"{p} (PPO, {QUICK_AGENT_STEPS:,} steps per seed, agents/hyperparams/ppo.yml)" for p in trained
+                )
+                if trained
+                else "none (fixed baselines and the policies/agents passed on the command line only)"
+            )
+            + ".",
+            "",
+        ]
     return "\n".join(lines)
+
+
+def _identical_policies(es: list[dict]) -> list[str]:
+    groups: dict[tuple, list[str]] = {}
+    for e in es:
+        groups.setdefault(tuple(e.get("_per_seed", ())), []).append(e["policy"])
+    return [" ≡ ".join(g) for k, g in groups.items() if k and len(g) > 1]
+
+
+def long_rows(entries: list[dict]) -> list[dict]:
+    """The long-format CSV: one row per (id, policy, metric, statistic)."""
+    out = []
+    for e in entries:
+        base = {
+            "env_id": e["env_id"],
+            "protocol": e["protocol"],
+            "policy": e["policy"],
+            "seeds": e["seeds"],
+            "episodes_per_seed": e["episodes"],
+        }
+        score = {"metric": e["score"], "higher_is_better": protocol_for(e["env_id"]).higher_is_better}
+        out.append(
+            {**base, **score, "statistic": "iqm", "value": e["iqm"], "ci_low": e["iqm_low"], "ci_high": e["iqm_high"]}
+        )
+        out.append({**base, **score, "statistic": "mean", "value": e["mean"], "ci_low": "", "ci_high": ""})
+        if "poi_vs_reference" in e:
+            out.append(
+                {**base, **score, "statistic": f"P(> {e['reference']})", "value": e["poi_vs_reference"],
+                 "ci_low": e["poi_low"], "ci_high": e["poi_high"]}
+            )  # fmt: skip
+        for k, v in e.items():
+            if k.startswith("mean_") and k[5:] != e["score"]:
+                out.append({**base, "metric": k[5:], "higher_is_better": "", "statistic": "mean", "value": v,
+                            "ci_low": "", "ci_high": ""})  # fmt: skip
+    return out
 
 
 def write_outputs(out: Path, rows: list[dict], reference: str | None, meta: dict) -> list[dict]:
@@ -425,7 +545,8 @@ def write_outputs(out: Path, rows: list[dict], reference: str | None, meta: dict
         text += "\nNot scored (cannot be built on embedded defaults):\n\n"
         text += "".join(f"- {k}: {v}\n" for k, v in meta["skipped_ids"].items())
     atomic_write_text(out / "leaderboard.md", text)
-    atomic_write_text(out / "leaderboard.csv", rows_to_csv(entries))
+    atomic_write_text(out / "leaderboard.csv", rows_to_csv(long_rows(entries)))
+    entries = [{k: v for k, v in e.items() if k != "_per_seed"} for e in entries]
     payload = {"meta": meta, "protocols": {k: asdict(protocol_for(k)) for k in {e["env_id"] for e in entries}}}
     payload["entries"] = entries
     atomic_write_text(out / "leaderboard.json", json.dumps(payload, indent=2))
@@ -450,6 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from agents.train import cwd_importable
+
+    cwd_importable()  # --policy mymodule:make finds ./mymodule.py, as with python -m benchmarks.leaderboard
     import torch
 
     torch.set_num_threads(1)
@@ -508,8 +632,8 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
         "skipped_ids": skipped,
     }
-    entries = write_outputs(out, rows, args.reference, meta)
-    print(render_markdown(entries, args.reference))
+    write_outputs(out, rows, args.reference, meta)
+    print((out / "leaderboard.md").read_text())
     for env_id, reason in skipped.items():
         print(f"not scored: {env_id} ({reason})")
     print(f"wrote {out}/leaderboard.md, leaderboard.csv, leaderboard.json ({len(rows)} rows)")

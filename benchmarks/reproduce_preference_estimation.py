@@ -218,7 +218,7 @@ def run_fig6(model: LearnedUserModel, d: HistoricalData, png: Path) -> dict:
     slates, means, _ = action_slates("six")
     six = exact_oracle(slates)
     alg1 = {}
-    for a in range(len(slates)):
+    for a in range(len(slates) - 1):  # the six peaked slates (the last action is the flat slate, π_rnd)
         est = predict_future_preferences(model, slates, np.full(T, a), T, n_samples=500, rng=np.random.default_rng(a))[
             0
         ]
@@ -353,13 +353,15 @@ def slate_usage(policy, n_users: int) -> dict:
     venv = gym.make_vec("recsim_envs/PreferenceShift-v0", num_envs=n_users, vectorization_mode="vector_entry_point")
     obs, info = venv.reset(seed=10_000_000)
     reset_policy(policy, 10_000_000)
-    counts = np.zeros((venv.unwrapped.config.horizon, 6))
+    n_actions = venv.unwrapped.config.n_actions  # six peaked slates, then the flat slate (π_rnd)
+    counts = np.zeros((venv.unwrapped.config.horizon, n_actions))
     for t in range(counts.shape[0]):
         a = np.asarray(policy.act(obs, info))
-        counts[t] = np.bincount(a, minlength=6) / n_users
+        counts[t] = np.bincount(a, minlength=n_actions) / n_users
         obs, _, _, _, info = venv.step(a)
     venv.close()
-    return {f"{60 * a}°": [round(float(x), 3) for x in counts[:, a]] for a in range(6) if counts[:, a].any()}
+    label = [f"{60 * a}°" for a in range(n_actions - 1)] + ["flat"]
+    return {label[a]: [round(float(x), 3) for x in counts[:, a]] for a in range(n_actions) if counts[:, a].any()}
 
 
 def summarise_table2(table: dict) -> dict:

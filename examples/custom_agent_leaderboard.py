@@ -1,7 +1,8 @@
 """Plug your own recommender into the leaderboard: a class with act(obs, info) and a factory taking the env.
 
-Run it, or: python -m benchmarks.leaderboard --quick --envs recsim_envs/PreferenceShiftOracle-v0 \
-    --policy mine=examples.custom_agent_leaderboard:make_policy
+Run it (writes results/examples/custom_agent_leaderboard/, never the main job's results/leaderboard_quick/), or:
+python -m benchmarks.leaderboard --quick --envs recsim_envs/PreferenceShiftOracle-v0 \
+    --policy mine=examples.custom_agent_leaderboard:make_policy --out results/examples/custom_agent_leaderboard
 """
 
 import numpy as np
@@ -9,7 +10,9 @@ import numpy as np
 from benchmarks import leaderboard
 
 ORACLE = "recsim_envs/PreferenceShiftOracle-v0"
-COS = np.cos(np.deg2rad(np.arange(36)[:, None] * 10.0 - np.arange(6)[None, :] * 60.0))  # bins x six slates
+COS = np.cos(
+    np.deg2rad(np.arange(36)[:, None] * 10.0 - np.arange(6)[None, :] * 60.0)
+)  # bins x the six peaked slates (action 6, the flat slate, is never the best match)
 
 
 class BeliefGreedy:
@@ -27,4 +30,7 @@ def make_policy(env):
 
 
 if __name__ == "__main__":
-    leaderboard.main(["--quick", "--envs", ORACLE, "--policy", "mine=__main__:make_policy"])
+    leaderboard.main(
+        ["--quick", "--envs", ORACLE, "--policy", "mine=__main__:make_policy"]
+        + ["--out", "results/examples/custom_agent_leaderboard"]
+    )

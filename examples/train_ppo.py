@@ -1,6 +1,7 @@
 """Train PPO on the penalised PreferenceShift id, save it, reload it and score it on 1000 users.
 
 Same as: python -m agents.train --algo ppo --env recsim_envs/PreferenceShiftPenalized-v0 -n 50000
+Writes its run under results/examples/train_ppo/ (git-ignored; never the main job's folders).
 """
 
 from agents.evaluation import SB3Policy, evaluate_batched
@@ -14,7 +15,8 @@ config = build_config(
     overrides={"n_timesteps": 50_000},  # any key of agents/hyperparams/ppo.yml
     env_kwargs={"nu_initial": 1.0, "nu_natural": 1.0},  # penalty weights (already the id's defaults)
 )
-model, run_dir = train(config, log_folder="runs/example", progress_bar=True)
+model, run_dir = train(config, log_folder="results/examples/train_ppo", progress_bar=True)
+print(f"saved {run_dir}")
 
 policy, saved_config = load_agent(run_dir)  # model.zip + config.yml (exact config and seed)
 result = evaluate_batched(policy, config.env_id, 1000, seed=10**9, env_kwargs=config.env_kwargs)

@@ -67,7 +67,7 @@ def test_adapter_rejects_next_step_autoreset():
 def test_adapter_masks_default_to_all_valid():
     vec = make_sb3_vec_env("recsim_envs/PreferenceShift-v0", 2, monitor=False)
     masks = vec.env_method("action_masks")
-    assert len(masks) == 2 and all(m.shape == (6,) and m.all() for m in masks)
+    assert len(masks) == 2 and all(m.shape == (7,) and m.all() for m in masks)
 
 
 @pytest.mark.parametrize(
@@ -305,3 +305,18 @@ def test_yaml_policy_names_resolve_to_classes():
     assert resolve_policy("agents.gnn:GNNRankingPolicy") is GNNRankingPolicy
     with pytest.raises(ValueError, match="policy"):
         resolve_policy("agents.gnn:NoSuchPolicy")
+
+
+def test_training_without_tensorboard_leaves_no_sb3_temp_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    from agents.train import build_config, train
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    cfg = build_config(
+        "ppo", "recsim_envs/PreferenceShift-v0", overrides={"n_timesteps": 64, "n_envs": 2, "n_steps": 32,
+                                                           "batch_size": 64}
+    )  # fmt: skip
+    model, _ = train(cfg, log_folder=None, tensorboard=False)
+    assert model.num_timesteps >= 64
+    assert not list(tmp_path.glob("SB3-*"))

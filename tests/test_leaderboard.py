@@ -86,7 +86,34 @@ def test_leaderboard_ranks_baselines_and_writes_outputs(tmp_path, capsys):
     assert len(rows) == 5 * len(entries)
     md = (tmp_path / "leaderboard.md").read_text()
     assert "optimal_known_u" in md and "IQM" in md
-    assert len(list(csv.DictReader((tmp_path / "leaderboard.csv").read_text().splitlines()))) == len(entries)
+    assert "How to read these tables" in md and "higher is better" in md and "Trained inline for this table: none" in md
+    # long-format CSV: one row per id x policy x metric/statistic, no empty value cells
+    long = list(csv.DictReader((tmp_path / "leaderboard.csv").read_text().splitlines()))
+    assert set(long[0]) >= {"env_id", "policy", "metric", "statistic", "value", "ci_low", "ci_high"}
+    assert all(r["value"] != "" for r in long)
+    iqm = {r["policy"]: float(r["value"]) for r in long if r["statistic"] == "iqm"}
+    assert iqm == pytest.approx({p: e["iqm"] for p, e in entries.items()})
+    assert {r["metric"] for r in long} >= {"return", "length"}
+
+
+def test_markdown_marks_ties_identical_policies_and_repeated_presets():
+    def entry(env, policy, iqm, lo, hi, per_seed):
+        return {"env_id": env, "policy": policy, "score": "return", "seeds": 5, "episodes": 1, "iqm": iqm,
+                "iqm_low": lo, "iqm_high": hi, "mean": iqm, "_per_seed": per_seed}  # fmt: skip
+
+    a = [
+        entry(ORACLE, "best", 5.0, 4.8, 5.2, (5.0,)),
+        entry(ORACLE, "close", 4.9, 4.7, 5.1, (4.9,)),  # overlaps "best": tied
+        entry(ORACLE, "twin", 4.9, 4.7, 5.1, (4.9,)),  # identical per-seed scores to "close"
+        entry(ORACLE, "far", 1.0, 0.9, 1.1, (1.0,)),
+    ]
+    b = [dict(e, env_id="recsim_envs/PreferenceShift-v0") for e in a]
+    md = lb.render_markdown(a + b, None)
+    ranks = {line.split("|")[2].strip(): line.split("|")[1].strip() for line in md.splitlines() if "| " in line}
+    assert ranks["best"] == "1" and ranks["close"] == "=1" and ranks["far"] == "4"
+    assert "close ≡ twin" in md
+    assert f"Identical scores to {ORACLE}" in md
+    assert "1 episode per seed" in md
 
 
 def test_killed_run_resumes_without_loss_or_duplicates(tmp_path, monkeypatch):

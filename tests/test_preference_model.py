@@ -273,7 +273,7 @@ def test_fuzzed_kwargs_and_actions_give_value_error_or_finite_output(beta_d, fle
     assert all(np.isfinite(v) for v in info["rewards"].values())
 
 
-@pytest.mark.parametrize("action", [-1, 6, 2.5, "a", [1, 2], None])
+@pytest.mark.parametrize("action", [-1, 7, 2.5, "a", [1, 2], None])  # 6 is the flat slate (π_rnd)
 def test_bad_actions_raise(action):
     env = gym.make("recsim_envs/PreferenceShift-v0")
     env.reset(seed=0)

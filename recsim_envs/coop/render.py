@@ -3,11 +3,15 @@
 Pure numpy raster (no matplotlib): nodes on a circle ordered by index, edges as faint straight lines (darker
 where many overlap), node discs blue = cooperator, red = defector; in competition a ring around each node shows
 its recommender (grey = default, then a fixed palette). The rewire being decided is highlighted.
+:func:`draw_network` puts that raster (:func:`network_raster`) in a fixed-size frame
+(:mod:`recsim_envs.utils.plotting`) with a title and a legend.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from recsim_envs.utils.plotting import figure_frame, legend_patches
 
 _C = np.array([40, 90, 220], dtype=np.uint8)
 _D = np.array([220, 50, 40], dtype=np.uint8)
@@ -17,6 +21,32 @@ _RECS = np.array(
 
 
 def draw_network(
+    adjacency: np.ndarray,
+    strategy: np.ndarray,
+    recommender: np.ndarray | None = None,
+    focus: tuple[int, int] | None = None,
+    size: int = 400,
+    title: str = "",
+) -> np.ndarray:
+    """Fixed-size frame of :func:`network_raster` with a title and a legend (strategies, recommenders, rewire)."""
+    raster = network_raster(adjacency, strategy, recommender, focus, size)
+
+    def draw(ax):
+        ax.imshow(raster, interpolation="nearest")
+        ax.set_axis_off()
+        strat = np.asarray(strategy)
+        ax.set_title(title or f"{len(strat)} nodes, cooperators {strat.mean():.0%}", fontsize=10)
+        items = [(_C, "cooperator"), (_D, "defector")]
+        if recommender is not None:
+            items += [(_RECS[r % len(_RECS)], f"recommender {r}") for r in np.unique(recommender)]
+        if focus is not None:
+            items += [((0, 0, 0), "node rewiring"), ((255, 215, 0), "link dropped")]
+        legend_patches(ax, items, loc="upper right", bbox_to_anchor=(1.08, 1.0))
+
+    return figure_frame(draw, lambda: raster)
+
+
+def network_raster(
     adjacency: np.ndarray,
     strategy: np.ndarray,
     recommender: np.ndarray | None = None,

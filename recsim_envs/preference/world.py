@@ -57,10 +57,17 @@ def flat_slate() -> np.ndarray:
     return np.full(N_BINS, 1.0 / N_BINS)
 
 
+#: index of π_rnd's flat slate in the "six" action set (the last action)
+FLAT_ACTION = 6
+
+
 def action_slates(action_set: str, slate_std_deg: float = 60.0, kernel: str = "clipped_normal"):
     """Slates of an action set and their (mean, std) in degrees.
 
-    ``"six"``: Discrete(6), μ ∈ {0°, 60°, …, 300°}, σ = ``slate_std_deg`` (the paper's RL action space).
+    ``"six"``: Discrete(7): actions 0–5 are the paper's RL slates, μ ∈ {0°, 60°, …, 300°}, σ = ``slate_std_deg``;
+    action :data:`FLAT_ACTION` (6) is π_rnd's flat slate (uniform over the 36 bins, :func:`flat_slate`) — the
+    "natural shifts" policy that defines the safe-shift reference, appended last so 0–5 keep their meaning; its
+    mean is undefined (NaN) and its std infinite.
     ``"fine"``: Discrete(72), μ ∈ {0°, 10°, …, 350°} × σ ∈ {30°, 60°} (the data-collection slates);
     action a ↦ μ = 10°·(a mod 36), σ = 30° if a < 36 else 60°.
     Returns ``(slates [A, 36], means [A], stds [A])``.
@@ -69,9 +76,10 @@ def action_slates(action_set: str, slate_std_deg: float = 60.0, kernel: str = "c
     if action_set == "six":
         means = np.arange(6) * 60.0
         stds = np.full(6, float(slate_std_deg))
-    else:
-        means = np.tile(np.arange(36) * 10.0, 2)
-        stds = np.repeat([30.0, 60.0], 36)
+        slates = np.concatenate([slate_distribution(means, stds, kernel), flat_slate()[None]], axis=0)
+        return slates, np.append(means, np.nan), np.append(stds, np.inf)
+    means = np.tile(np.arange(36) * 10.0, 2)
+    stds = np.repeat([30.0, 60.0], 36)
     return slate_distribution(means, stds, kernel), means, stds
 
 
