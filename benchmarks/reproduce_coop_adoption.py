@@ -44,11 +44,13 @@ import os
 import platform
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from benchmarks.reproduce_coop import CellStore, atomic_write, band
+from agents.store import RowStore, atomic_write_text, settings_hash, settings_row
+from benchmarks.reproduce_coop import _jsonable, band
 from recsim_envs.coop.simulator import CoopBatch, CoopConfig
 from recsim_envs.utils import rng as crng
 
@@ -101,6 +103,30 @@ def _mean_se(x) -> tuple[float, float]:
 def judge(p: float, q: float, runs: int) -> tuple[bool, float]:
     b = band(p, q, runs, published_runs=PUBLISHED_RUNS)
     return abs(q - p) <= b, b
+
+
+
+class CellStore:
+    """Finished cells as rows of ``<root>/cells.jsonl`` keyed by the hash of every setting of the cell (and its
+    name): a cell is reused only if all of them match; each new row is written atomically as soon as it exists."""
+
+    def __init__(self, root: Path):
+        self.store = RowStore.by_settings(root / "cells.jsonl")
+
+    def run(self, name: str, settings: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        settings = dict(settings, cell=name)
+        digest = settings_hash(settings)
+        for row in self.store.rows:
+            if row["settings_hash"] == digest:
+                return row
+        t0 = time.perf_counter()
+        metrics = fn()
+        seconds = time.perf_counter() - t0
+        row = settings_row(settings, {"name": name, "seconds": seconds,
+                                      "metrics": {k: _jsonable(v) for k, v in metrics.items()}})  # fmt: skip
+        self.store.add(row)
+        print(f"  {name}: {seconds:.1f} s", flush=True)
+        return self.store.rows[-1]
 
 
 def ordering(a, b) -> str:
@@ -318,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
         f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores).",
     ]
     text = "\n".join(lines) + "\n"
-    atomic_write(out / "table.md", text)
+    atomic_write_text(out / "table.md", text)
     print(text)
 
 
