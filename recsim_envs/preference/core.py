@@ -77,9 +77,11 @@ class PreferenceShiftConfig:
 
     def _tabulate(self):
         bc = beta_c_profile(self.beta_c, self.beta_c_width)
-        slates, means, stds = action_slates(self.action_set, self.slate_std_deg, self.slate_kernel)
-        emission = choice_probabilities(slates, bc)  # [A, u, x]
-        transition = preference_transition(slates, bc, self.beta_d, self.flexibility)  # [A, u, u']
+        # the tables are built from log-slates: narrow slates underflow far from their mean (issue 12)
+        log_slates, means, stds = action_slates(self.action_set, self.slate_std_deg, self.slate_kernel, log=True)
+        slates = np.exp(log_slates)
+        emission = choice_probabilities(slates, bc, log_slates=log_slates)  # [A, u, x]
+        transition = preference_transition(slates, bc, self.beta_d, self.flexibility, log_slates=log_slates)
         t_nat = preference_transition(flat_slate(), bc, self.beta_d, self.flexibility)
         powers = natural_shift_powers(t_nat, self.horizon)  # [H+1, u0, u]
         prior = initial_preference_distribution(self.initial_mean_deg, self.initial_std_deg)
@@ -111,7 +113,7 @@ class PreferenceShiftConfig:
         pair[1:, :, :N_BINS] = slates[:, None, :]
         pair[:, 1:, N_BINS : 2 * N_BINS] = np.eye(N_BINS, dtype=np.float32)[None]
         self.tables["obs_pairs"] = pair.reshape(-1, self.obs_dim)
-        self.oracle = NHMMOracle(slates, bc, self.beta_d, self.flexibility, prior)
+        self.oracle = NHMMOracle(slates, bc, self.beta_d, self.flexibility, prior, tables=(emission, transition))
 
     @property
     def n_actions(self) -> int:

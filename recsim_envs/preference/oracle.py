@@ -30,15 +30,28 @@ class FilterResult:
 class NHMMOracle:
     """Exact inference for users following the tabulated ground-truth model.
 
-    Parameters: ``slates`` [A, 36] (the action set), ``beta_c`` [36], ``beta_d``, ``flexibility`` (λ), and the
-    ``prior`` over u_0 [36].
+    Parameters: ``slates`` [A, 36] (the action set), ``beta_c`` [36], ``beta_d``, ``flexibility`` (λ), the
+    ``prior`` over u_0 [36], and optionally the precomputed ``tables`` (emission [A, u, x], transition
+    [A, u, u']) for those slates.
     """
 
-    def __init__(self, slates: np.ndarray, beta_c: np.ndarray, beta_d: float, flexibility: float, prior: np.ndarray):
+    def __init__(
+        self,
+        slates: np.ndarray,
+        beta_c: np.ndarray,
+        beta_d: float,
+        flexibility: float,
+        prior: np.ndarray,
+        tables: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
         self.slates = np.asarray(slates, dtype=float)
         self.prior = np.asarray(prior, dtype=float)
-        self.emission = choice_probabilities(self.slates, beta_c)  # [A, u, x]
-        self.transition = preference_transition(self.slates, beta_c, beta_d, flexibility)  # [A, u, u']
+        if tables is None:  # the env passes the (emission, transition) tables it built from log-slates
+            tables = (
+                choice_probabilities(self.slates, beta_c),  # [A, u, x]
+                preference_transition(self.slates, beta_c, beta_d, flexibility),  # [A, u, u']
+            )
+        self.emission, self.transition = tables
         self.transition_natural = preference_transition(flat_slate(), beta_c, beta_d, flexibility)  # [u, u']
 
     # -- forward ---------------------------------------------------------------------------------------
