@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from recsim_envs.coop.env import _CoopEnvBase
-from recsim_envs.coop.task import build_competition
+from recsim_envs.coop.task import COMPETITION_PARAMS, build_competition
 
 
 class RecommenderCompetitionEnv(_CoopEnvBase):
@@ -65,6 +65,7 @@ class RecommenderCompetitionEnv(_CoopEnvBase):
     """
 
     _builder = staticmethod(build_competition)
+    PARAMS = COMPETITION_PARAMS
 
 
 class RecommenderCompetitionMOEnv(RecommenderCompetitionEnv):

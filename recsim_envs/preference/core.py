@@ -26,7 +26,7 @@ from recsim_envs.preference.world import (
     initial_preference_distribution,
 )
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_choice, check_int, check_real
+from recsim_envs.utils.validation import Array, Choice, Int, OneOf, Real, check_params
 
 OBS_MODES = ("history", "oracle_beliefs")
 ACTION_SETS = ("six", "fine")
@@ -38,6 +38,25 @@ _STREAM_CHOICE, _STREAM_SHIFT, _STREAM_INITIAL = 0, 1, 2
 #: calibrated defaults (see PreferenceShiftEnv docstring and recsim_envs.preference.calibration)
 DEFAULT_BETA_D = 50.0
 DEFAULT_BETA_C_WIDTH = 2.0
+
+
+#: the ``make`` kwargs of the PreferenceShift ids and their documented ranges (validation and the registry-wide
+#: property test both read this table)
+PARAMS: dict = {
+    "horizon": Int(1, 1000),
+    "flexibility": Real(0.0, 1.0),
+    "beta_d": Real(0.0, 1e4),
+    "beta_c": OneOf(Choice(BETA_C_PRESETS), Array((N_BINS,), 0.0, 1e3)),
+    "beta_c_width": Real(0.0, 100.0, low_inclusive=False),
+    "initial_mean_deg": Real(0.0, 360.0, high_inclusive=False),
+    "initial_std_deg": Real(0.0, 360.0, low_inclusive=False),
+    "slate_std_deg": Real(1.0, 360.0),
+    "slate_kernel": Choice(SLATE_KERNELS),
+    "action_set": Choice(ACTION_SETS),
+    "obs_mode": Choice(OBS_MODES),
+    "nu_initial": Real(-1e3, 1e3),
+    "nu_natural": Real(-1e3, 1e3),
+}
 
 
 @dataclass
@@ -59,20 +78,8 @@ class PreferenceShiftConfig:
     tables: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
-        self.horizon = check_int("horizon", self.horizon, 1, 1000)
-        self.flexibility = check_real("flexibility", self.flexibility, 0.0, 1.0)
-        self.beta_d = check_real("beta_d", self.beta_d, 0.0, 1e4)
-        self.beta_c_width = check_real("beta_c_width", self.beta_c_width, 0.0, 100.0, low_inclusive=False)
-        if isinstance(self.beta_c, str):
-            check_choice("beta_c", self.beta_c, BETA_C_PRESETS)
-        self.initial_mean_deg = check_real("initial_mean_deg", self.initial_mean_deg, 0.0, 360.0, high_inclusive=False)
-        self.initial_std_deg = check_real("initial_std_deg", self.initial_std_deg, 0.0, 360.0, low_inclusive=False)
-        self.slate_std_deg = check_real("slate_std_deg", self.slate_std_deg, 1.0, 360.0)
-        check_choice("slate_kernel", self.slate_kernel, SLATE_KERNELS)
-        check_choice("action_set", self.action_set, ACTION_SETS)
-        check_choice("obs_mode", self.obs_mode, OBS_MODES)
-        self.nu_initial = check_real("nu_initial", self.nu_initial, -1e3, 1e3)
-        self.nu_natural = check_real("nu_natural", self.nu_natural, -1e3, 1e3)
+        for name, value in check_params(vars(self), PARAMS).items():
+            setattr(self, name, value)
         self._tabulate()
 
     def _tabulate(self):

@@ -57,9 +57,25 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
 def check_choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     """Return ``value`` if it is one of ``allowed``, else raise ``ValueError`` listing them."""
     allowed = tuple(allowed)
-    if value not in allowed:
+    if not any(_is_option(value, option) for option in allowed):
         raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
     return value
+
+
+def _is_option(value: Any, option: Any) -> bool:
+    """``value`` equals ``option`` and has a matching kind: 1 is not True, "1" is not 1, arrays match nothing."""
+    if option is None or value is None:
+        return value is option
+    if isinstance(option, (bool, np.bool_)):
+        return isinstance(value, (bool, np.bool_)) and bool(value) == bool(option)
+    if isinstance(option, str) or isinstance(value, str):
+        return isinstance(value, str) and isinstance(option, str) and value == option
+    if isinstance(value, (bool, np.bool_)) or not np.isscalar(value):
+        return False
+    try:
+        return bool(value == option)
+    except (TypeError, ValueError):
+        return False
 
 
 def check_array(
@@ -122,19 +138,21 @@ def check_path(name: str, value: Any, kind: str = "file", optional: bool = False
     return path
 
 
-def check_discrete_actions(name: str, actions: Any, n: int, shape: tuple[int, ...] = ()) -> np.ndarray:
+def check_discrete_actions(
+    name: str, actions: Any, n: int, shape: tuple[int, ...] = (), what: str = "index"
+) -> np.ndarray:
     """Actions of a ``Discrete(n)`` space (batched: ``shape`` = (num_envs,)) as an int64 array of ``shape``.
 
     One rule for single and vector envs: integers, or floats with an integral value, in [0, n − 1]. Booleans,
     strings, NaN/inf, fractional values and integers beyond int64 are refused with ``ValueError``.
     """
-    rng = f"integer{'s' if shape else ''} in [0, {n - 1}]"
+    rng = f"an integer {what} in [0, {n - 1}]"
     try:
         a = np.asarray(actions)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be {rng}, got {actions!r}") from exc
     if a.shape != shape and not (shape == () and a.shape == (1,)):
-        raise ValueError(f"{name} must have shape {shape} ({rng}), got shape {a.shape}")
+        raise ValueError(f"{name} must have shape {shape} ({rng} each), got shape {a.shape}")
     a = a.reshape(shape)
     if a.dtype.kind in "iu":
         bad = (a < 0) | (a >= n)
