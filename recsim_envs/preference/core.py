@@ -35,6 +35,9 @@ OBJECTIVE_NAMES = ("engagement", "engagement_initial", "engagement_natural")
 # counter-based stream ids (recsim_envs.utils.rng)
 _STREAM_CHOICE, _STREAM_SHIFT, _STREAM_INITIAL = 0, 1, 2
 
+#: largest precomputed expected-natural-engagement table (entries); see PreferenceShiftConfig._tabulate
+EXPNAT_MAX_ENTRIES = 1 << 22
+
 #: calibrated defaults (see PreferenceShiftEnv docstring and recsim_envs.preference.calibration)
 DEFAULT_BETA_D = 50.0
 DEFAULT_BETA_C_WIDTH = 2.0
@@ -106,11 +109,15 @@ class PreferenceShiftConfig:
             natural_powers=powers,
             # choice-marginalised engagement EXP[a, u, y] = Σ_x P(x | s_a, u) x ᵀ y
             expected_cos=emission @ COS,
-            # choice-marginalised natural-shift engagement EXPNAT[t, a, u, u0] = Σ_x P(x | s_a, u) NAT_COS[t, u0, x]
-            expected_natural_cos=np.einsum("aux,tvx->tauv", emission, powers @ COS),
             prior=prior,
             prior_cdf=np.cumsum(prior),
         )
+        # choice-marginalised natural-shift engagement EXPNAT[t, a, u, u0] = Σ_x P(x | s_a, u) NAT_COS[t, u0, x]:
+        # a gather per step when the table is small; beyond EXPNAT_MAX_ENTRIES (long horizons with the 72 fine
+        # slates: 93 M entries, ~20 s to build) the step takes the 36-term dot product per user instead
+        n_entries = (self.horizon + 1) * emission.shape[0] * N_BINS * N_BINS
+        if n_entries <= EXPNAT_MAX_ENTRIES:
+            self.tables["expected_natural_cos"] = np.einsum("aux,tvx->tauv", emission, self.tables["natural_cos"])
         # observation rows for every (last slate, last choice) pair, index (slate + 1) * 37 + (choice + 1);
         # slate = choice = −1 before the first step. One gather builds the history block of all users.
         n_a = slates.shape[0]
@@ -198,7 +205,11 @@ class UserBatch:
             engagement_natural=objectives[:, 2],
             expected_engagement=tb["expected_cos"][a, u, u],
             expected_engagement_initial=tb["expected_cos"][a, u, u0],
-            expected_engagement_natural=tb["expected_natural_cos"][t, a, u, u0],
+            expected_engagement_natural=(
+                tb["expected_natural_cos"][t, a, u, u0]
+                if "expected_natural_cos" in tb
+                else np.einsum("nx,nx->n", tb["emission"][a, u], tb["natural_cos"][t, u0])
+            ),
             objectives=objectives.astype(np.float32),
             reward=objectives @ cfg.reward_weights(),
         )

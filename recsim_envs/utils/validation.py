@@ -154,6 +154,10 @@ def check_discrete_actions(
     if a.shape != shape and not (shape == () and a.shape == (1,)):
         raise ValueError(f"{name} must have shape {shape} ({rng} each), got shape {a.shape}")
     a = a.reshape(shape)
+    if isinstance(actions, (list, tuple)) and any(
+        isinstance(x, (bool, np.bool_)) for x in np.asarray(actions, dtype=object).ravel()
+    ):  # [0, True] would silently become [0, 1]
+        raise ValueError(f"{name} must be {rng}, got {actions!r}")
     if a.dtype.kind in "iu":
         bad = (a < 0) | (a >= n)
     elif a.dtype.kind == "f":
