@@ -31,7 +31,7 @@ def _circ(a, b):
 
 
 def _mp_bump(mean, std, centres):
-    w = [mp.exp(-mp.mpf(_circ(c, mean)) ** 2 / (2 * mp.mpf(std) ** 2)) for c in centres]
+    w = [mp.exp(-(mp.mpf(_circ(c, mean)) ** 2) / (2 * mp.mpf(std) ** 2)) for c in centres]
     z = mp.fsum(w)
     return [x / z for x in w]
 
