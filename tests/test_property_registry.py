@@ -87,10 +87,13 @@ def _upper(spec: Int, kwargs: dict, env_id: str):
     return spec.upper({spec.high_ref: default}) if default is not None else spec.high
 
 
-def valid_value(data, name, spec, kwargs, env_id):
+def valid_value(data, name, spec, kwargs, env_id, corner=False):
+    """A documented value of ``spec``: a boundary or an interior draw (``corner``: boundaries only)."""
     if isinstance(spec, Real):
         lo = spec.low if spec.low_inclusive else math.nextafter(spec.low, math.inf)
         hi = spec.high if spec.high_inclusive else math.nextafter(spec.high, -math.inf)
+        if corner:
+            return data.draw(st.sampled_from([lo, hi]), label=name)
         return data.draw(st.one_of(st.sampled_from([lo, hi]), st.floats(lo, hi)), label=name)
     if isinstance(spec, Int):
         hi = _upper(spec, kwargs, env_id)
@@ -99,6 +102,8 @@ def valid_value(data, name, spec, kwargs, env_id):
         inner_hi = min(hi, max(lo, SIZE_CAPS.get(name, hi)))
         # heavy sizes: the upper boundary is one draw in eight, otherwise one in three
         where = ["lo", "hi"] + ["in"] * (6 if name in SIZE_CAPS else 1)
+        if corner:
+            where = ["lo", "hi"] if name not in SIZE_CAPS else ["lo"] * 3 + ["hi"]
         pick = data.draw(st.sampled_from(where), label=f"{name} where")
         if pick != "in":
             return lo if pick == "lo" else hi
@@ -109,14 +114,14 @@ def valid_value(data, name, spec, kwargs, env_id):
         return data.draw(st.sampled_from([True, False, np.True_, np.False_]), label=name)
     if isinstance(spec, Array):
         lo, hi = max(spec.low, -1e6), min(spec.high, 1e6)
-        elem = st.one_of(st.sampled_from([lo, hi]), st.floats(lo, hi))
+        elem = st.sampled_from([lo, hi]) if corner else st.one_of(st.sampled_from([lo, hi]), st.floats(lo, hi))
         n = int(np.prod(spec.shape))
         flat = data.draw(st.lists(elem, min_size=n, max_size=n), label=name)
         return np.reshape(flat, spec.shape).tolist()
     if isinstance(spec, OneOf):
         if data.draw(st.booleans(), label=f"{name} preset?"):
-            return valid_value(data, name, spec.choice, kwargs, env_id)
-        return valid_value(data, name, spec.other, kwargs, env_id)
+            return valid_value(data, name, spec.choice, kwargs, env_id, corner)
+        return valid_value(data, name, spec.other, kwargs, env_id, corner)
     if isinstance(spec, Path):
         return None  # the shipped default; malformed files are the loaders' tests
     raise AssertionError(f"no strategy for {type(spec).__name__}")
@@ -155,12 +160,15 @@ def examples(draw, env_id: str, vector: bool):
         table["multi_objective"] = Bool()
     names = _kwarg_names(cls)
     kwargs: dict = {}
-    n_valid = draw(st.integers(0, 3))
-    for name in draw(st.lists(st.sampled_from(sorted(table)), max_size=n_valid, unique=True)):
+    # one example in three is a corner: every parameter of the table at a boundary of its documented range
+    corner = draw(st.integers(0, 2)) == 0
+    chosen = sorted(table) if corner else draw(st.lists(st.sampled_from(sorted(table)), max_size=3, unique=True))
+    for name in chosen:
         spec = table[name]
         if isinstance(spec, Int) and spec.high_ref in table and spec.high_ref not in kwargs:
-            kwargs[spec.high_ref] = valid_value(_Draw(draw), spec.high_ref, table[spec.high_ref], kwargs, env_id)
-        kwargs[name] = valid_value(_Draw(draw), name, spec, kwargs, env_id)
+            ref = spec.high_ref
+            kwargs[ref] = valid_value(_Draw(draw), ref, table[ref], kwargs, env_id, corner)
+        kwargs[name] = valid_value(_Draw(draw), name, spec, kwargs, env_id, corner)
     if "multi_objective" in kwargs and gym.spec(env_id).kwargs.get("multi_objective") and not vector:
         kwargs["multi_objective"] = True  # the MO ids require it (a False is refused, checked separately)
     bad = None
@@ -244,6 +252,7 @@ def run_example(env_id: str, vector: bool, ex: dict) -> None:
     single_action = env.single_action_space if vector else env.action_space
     obs_space = env.observation_space
     env.action_space.seed(ex["seed"])
+    rng = np.random.default_rng(ex["seed"])
     obs, info = env.reset(seed=ex["seed"])
     _check_obs(obs, obs_space, "reset obs")
     _finite(info, "reset info")
@@ -257,7 +266,7 @@ def run_example(env_id: str, vector: bool, ex: dict) -> None:
                     raise AssertionError(f"invalid action {plan} ({a!r}): message does not name it: {exc}") from exc
                 continue
             raise AssertionError(f"invalid action {plan} ({a!r}) accepted at step {t}")
-        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        obs, reward, terminated, truncated, info = env.step(_valid_action(env, rng))
         _check_obs(obs, obs_space, f"obs at step {t}")
         _finite(reward, f"reward at step {t}")
         _finite(info, f"info at step {t}")
@@ -265,6 +274,17 @@ def run_example(env_id: str, vector: bool, ex: dict) -> None:
             obs, info = env.reset()
     env.close()
     del t0
+
+
+def _valid_action(env, rng):
+    """A sample of the action space; where the env masks actions (coop, ``invalid_action="raise"`` refuses
+    masked ones), a uniform choice among the unmasked."""
+    masks = getattr(env.unwrapped, "action_masks", None)
+    if masks is None:
+        return env.action_space.sample()
+    m = np.atleast_2d(masks())
+    a = np.array([rng.choice(np.flatnonzero(row)) for row in m])
+    return a if isinstance(env, gym.vector.VectorEnv) else int(a[0])
 
 
 def _check_obs(obs, space, where: str) -> None:
@@ -335,22 +355,24 @@ _SETTINGS = dict(
 )
 
 
+def _fuzz(env_id: str, vector: bool, data) -> None:
+    ex = data.draw(examples(env_id, vector=vector))
+    msg = run_isolated(env_id, vector, ex)
+    assert msg is None, f"{env_id}{' (vector)' if vector else ''} {_describe(ex)}: {msg}"
+
+
 @pytest.mark.parametrize("env_id", IDS)
 @settings(max_examples=12, **_SETTINGS)
 @given(data=st.data())
 def test_registered_id_survives_fuzzing(env_id, data):
-    ex = data.draw(examples(env_id, vector=False))
-    msg = run_isolated(env_id, False, ex)
-    assert msg is None, f"{env_id} {_describe(ex)}: {msg}"
+    _fuzz(env_id, False, data)
 
 
 @pytest.mark.parametrize("env_id", IDS)
 @settings(max_examples=4, **_SETTINGS)
 @given(data=st.data())
 def test_native_vector_env_survives_fuzzing(env_id, data):
-    ex = data.draw(examples(env_id, vector=True))
-    msg = run_isolated(env_id, True, ex)
-    assert msg is None, f"{env_id} (vector) {_describe(ex)}: {msg}"
+    _fuzz(env_id, True, data)
 
 
 # the cases of issue 12, run through the same checks (they are also in the drawn ranges)

@@ -145,9 +145,10 @@ class CooperationRewiringEnv(_CoopEnvBase):
     Terminated at all-C or all-D (absorbing); truncated after ``max_steps`` elementary steps.
 
     ## Arguments
-    ``n_nodes`` N (30), ``degree`` k (8; N·k even), ``beta`` β ≥ 0 (0.05), ``W`` ≥ 0 (2.09; Table 4 does not fix
-    W, 2.09 is the reproduction's most discriminating row), ``T`` (2), ``S`` (−1), ``fermi_mode``,
-    ``max_steps`` (3000), ``reward_mode`` ("coops" | "rewires"), ``graph_obs`` ("adjacency" | "edge_list"),
+    ``n_nodes`` N (30; at most 1000: observations are N × N), ``degree`` k (8; N·k even), ``beta`` β ≥ 0 (0.05),
+    ``W`` ≥ 0 (2.09; Table 4 does not fix W, 2.09 is the reproduction's most discriminating row), ``T`` (2), ``S``
+    (−1), ``fermi_mode``, ``max_steps`` (3000; at most 10⁶), ``reward_mode`` ("coops" | "rewires"), ``graph_obs``
+    ("adjacency" | "edge_list"),
     ``invalid_action`` ("skip" | "raise"), ``render_mode`` ("rgb_array": the graph coloured by strategy with the
     pending rewire highlighted; "ansi": one line).
 

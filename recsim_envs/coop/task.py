@@ -17,7 +17,7 @@ from recsim_envs.coop import kernel as K
 from recsim_envs.coop.presets import TABLE4_PRESETS  # noqa: F401  (re-export)
 from recsim_envs.coop.rules import EXCLUSIVE, EXTERNAL, rule_code
 from recsim_envs.coop.simulator import MODEL_PARAMS, CoopBatch, CoopConfig
-from recsim_envs.utils.validation import Array, Bool, Choice, check_discrete_actions, check_params
+from recsim_envs.utils.validation import Array, Bool, Choice, Int, check_discrete_actions, check_params
 
 REWARD_MODES = ("coops", "rewires")
 GRAPH_OBS = ("adjacency", "edge_list")
@@ -31,9 +31,18 @@ _COMPETITION_MODEL = _REWIRING_MODEL[:6] + (
     "fermi_mode", "recommender_fermi_mode", "max_steps", "W2", "beta_med_factor", "seed_fraction",
     "stop_on_absorption",
 )  # fmt: skip
+#: the envs bound ``max_steps`` far below ``simulate``'s 10¹²: one ``reset``/``step`` runs the kernel until the
+#: next decision, and when none comes (a complete graph leaves nothing to rewire; W ≈ 10¹² all but stops
+#: strategy updates, so no absorption) that is a whole episode of ``max_steps`` elementary steps (10⁶: ~0.1 s)
+ENV_MAX_STEPS = 10**6
+#: ... and ``n_nodes``: every observation is O(N²) (the N × N adjacency, or the edge list read off it), 1 MB at
+#: N = 1000 but 25 MB per step at the simulator's 5000
+ENV_MAX_NODES = 1000
 #: ``make`` kwargs of the CooperationRewiring ids and their documented ranges (model ones from ``MODEL_PARAMS``)
 REWIRING_PARAMS: dict = {
     **{k: MODEL_PARAMS[k] for k in _REWIRING_MODEL},
+    "n_nodes": Int(3, ENV_MAX_NODES),
+    "max_steps": Int(1, ENV_MAX_STEPS),
     "reward_mode": Choice(REWARD_MODES),
     "graph_obs": Choice(GRAPH_OBS),
     "invalid_action": Choice(INVALID_ACTIONS),
@@ -42,16 +51,19 @@ REWIRING_PARAMS: dict = {
 #: ``rules.rule_code``)
 COMPETITION_PARAMS: dict = {
     **{k: MODEL_PARAMS[k] for k in _COMPETITION_MODEL},
+    "n_nodes": Int(3, ENV_MAX_NODES),
+    "max_steps": Int(1, ENV_MAX_STEPS),
     "agent_exclusive": Bool(),
     "reward_weights": Array((3,)),
     "graph_obs": Choice(GRAPH_OBS),
     "invalid_action": Choice(INVALID_ACTIONS),
 }
-_TASK_KEYS = ("reward_mode", "graph_obs", "invalid_action", "agent_exclusive", "reward_weights")
+_TASK_KEYS = ("n_nodes", "max_steps", "reward_mode", "graph_obs", "invalid_action", "agent_exclusive", "reward_weights")
 
 
 def _check_task_params(values: dict, table: dict) -> dict:
-    """Validate the agent-facing kwargs (the model ones are validated by ``CoopConfig``)."""
+    """Validate the agent-facing kwargs and the env's tighter ``max_steps`` (the model ones are validated by
+    ``CoopConfig``)."""
     return check_params(values, {k: v for k, v in table.items() if k in _TASK_KEYS})
 
 

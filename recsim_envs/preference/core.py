@@ -78,7 +78,7 @@ class PreferenceShiftConfig:
     nu_initial: float = 0.0
     nu_natural: float = 0.0
     # derived tables (filled by __post_init__)
-    tables: dict = field(default_factory=dict, repr=False)
+    tables: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         for name, value in check_params(vars(self), PARAMS).items():

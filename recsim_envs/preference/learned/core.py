@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from recsim_envs.preference.core import PARAMS as GROUND_TRUTH_PARAMS
 from recsim_envs.preference.learned.network import DEFAULT_CHECKPOINT, LearnedUserModel
-from recsim_envs.preference.world import COS, N_BINS, SLATE_KERNELS, THETA, VECTORS, action_slates
+from recsim_envs.preference.world import COS, N_BINS, THETA, VECTORS, action_slates
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import Choice, Int, Real, check_params
+from recsim_envs.utils.validation import Choice, Int, check_params
 from recsim_envs.utils.validation import Path as PathSpec
 
 OBS_MODES = ("history", "model_beliefs")
@@ -28,12 +29,8 @@ _STREAM_CHOICE = 0
 PARAMS: dict = {
     "checkpoint": PathSpec("file", optional=True),
     "horizon": Int(1, None, high_ref="checkpoint_horizon"),
-    "slate_std_deg": Real(1.0, 360.0),
-    "slate_kernel": Choice(SLATE_KERNELS),
-    "action_set": Choice(ACTION_SETS),
+    **{k: GROUND_TRUTH_PARAMS[k] for k in ("slate_std_deg", "slate_kernel", "action_set", "nu_initial", "nu_natural")},
     "obs_mode": Choice(OBS_MODES),
-    "nu_initial": Real(-1e3, 1e3),
-    "nu_natural": Real(-1e3, 1e3),
 }
 
 _MODEL_CACHE: dict[tuple[str, float], LearnedUserModel] = {}
