@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from recsim_envs.coop.env import _CoopEnvBase
-from recsim_envs.coop.task import build_competition
+from recsim_envs.coop.task import COMPETITION_PARAMS, build_competition
 
 
 class RecommenderCompetitionEnv(_CoopEnvBase):
@@ -53,9 +53,10 @@ class RecommenderCompetitionEnv(_CoopEnvBase):
     the agent loses all its users, the rest of the episode runs without decisions and ends in the same step.
 
     ## Arguments
-    ``n_nodes`` (100), ``degree`` (28), ``beta`` (0.005), ``W`` = W1 (1.0), ``W2`` (0.08), ``beta_med_factor``
+    ``n_nodes`` (100; at most 1000), ``degree`` (28), ``beta`` (0.005), ``W`` = W1 (1.0), ``W2`` (0.08),
+    ``beta_med_factor``
     (10), ``T`` (2), ``S`` (−1), ``fermi_mode``, ``recommender_fermi_mode`` (None = ``fermi_mode``; the
-    adoption probability's clipping, not fixed by the paper), ``max_steps`` (10000), ``opponents``
+    adoption probability's clipping, not fixed by the paper), ``max_steps`` (10000; at most 10⁶), ``opponents``
     (["GOOD_X"]; names from ``recsim_envs.coop.RULE_NAMES``), ``default_rule`` ("NO_MED"), ``agent_exclusive`` (True),
     ``seed_fraction`` (0.1), ``stop_on_absorption`` (True), ``reward_weights`` ([1, 0, 0]), ``graph_obs``,
     ``invalid_action``, ``render_mode`` (rgb: strategy discs with a recommender-coloured ring; ansi: one line).
@@ -65,6 +66,7 @@ class RecommenderCompetitionEnv(_CoopEnvBase):
     """
 
     _builder = staticmethod(build_competition)
+    PARAMS = COMPETITION_PARAMS
 
 
 class RecommenderCompetitionMOEnv(RecommenderCompetitionEnv):

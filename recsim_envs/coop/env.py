@@ -9,9 +9,9 @@ import numpy as np
 
 from recsim_envs.coop import kernel as K
 from recsim_envs.coop.render import draw_network
-from recsim_envs.coop.task import CoopTask, build_rewiring
+from recsim_envs.coop.task import REWIRING_PARAMS, CoopTask, build_rewiring
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_render_mode
+from recsim_envs.utils.validation import check_bool, check_render_mode
 
 
 def _take(tree: Any, i: int) -> Any:
@@ -35,11 +35,11 @@ class _CoopEnvBase(gym.Env):
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
     _builder = staticmethod(build_rewiring)
+    PARAMS = REWIRING_PARAMS
 
     def __init__(self, render_mode: str | None = None, multi_objective: bool = False, **kwargs: Any):
         check_render_mode(render_mode, self.metadata["render_modes"])
-        if not isinstance(multi_objective, (bool, np.bool_)):
-            raise ValueError(f"multi_objective must be True or False, got {multi_objective!r}")
+        multi_objective = check_bool("multi_objective", multi_objective)
         self.config, self.options = self._builder(**kwargs)
         self.task = CoopTask(self.config, self.options, 1)
         self.render_mode = render_mode
@@ -145,9 +145,10 @@ class CooperationRewiringEnv(_CoopEnvBase):
     Terminated at all-C or all-D (absorbing); truncated after ``max_steps`` elementary steps.
 
     ## Arguments
-    ``n_nodes`` N (30), ``degree`` k (8; N·k even), ``beta`` β ≥ 0 (0.05), ``W`` ≥ 0 (2.09; Table 4 does not fix
-    W, 2.09 is the reproduction's most discriminating row), ``T`` (2), ``S`` (−1), ``fermi_mode``,
-    ``max_steps`` (3000), ``reward_mode`` ("coops" | "rewires"), ``graph_obs`` ("adjacency" | "edge_list"),
+    ``n_nodes`` N (30; at most 1000: observations are N × N), ``degree`` k (8; N·k even), ``beta`` β ≥ 0 (0.05),
+    ``W`` ≥ 0 (2.09; Table 4 does not fix W, 2.09 is the reproduction's most discriminating row), ``T`` (2), ``S``
+    (−1), ``fermi_mode``, ``max_steps`` (3000; at most 10⁶), ``reward_mode`` ("coops" | "rewires"), ``graph_obs``
+    ("adjacency" | "edge_list"),
     ``invalid_action`` ("skip" | "raise"), ``render_mode`` ("rgb_array": the graph coloured by strategy with the
     pending rewire highlighted; "ansi": one line).
 

@@ -63,6 +63,8 @@ _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _ONE = np.uint64(1)
 _INV53 = 1.0 / float(1 << 53)
+#: stub count n·k above which a stuck random-regular draw is finished by edge switches instead of a restart
+REPAIR_MIN_STUBS = 1 << 16
 _TRIES = 32  # rejection-sampling attempts before an exact enumeration of the candidate set
 
 _NULL, _NO_MED, _GOOD, _BAD, _RANDOM, _FAIR = R_.NULL, R_.NO_MED, R_.GOOD, R_.BAD, R_.RANDOM, R_.FAIR
@@ -480,8 +482,37 @@ def _clear_graph(nbr, pos, deg, r, n):
 
 @njit(cache=True)
 def _random_regular(nbr, pos, deg, keys, ctrs, r, n, k):
+    """Random k-regular simple graph on n nodes.
+
+    Sparse case (2k ≤ n − 1): stub pairing (:func:`_pair_stubs`). Dense case (2k > n − 1): stub pairing gets
+    stuck ever more often as k approaches n − 1 (minutes at n = 100, k = 97), so draw the sparse complement, an
+    (n − 1 − k)-regular graph, and take its complement. Complementing is a bijection between k-regular and
+    (n − 1 − k)-regular simple graphs on the same nodes, so the dense graph has exactly the distribution the
+    complement sampler gives its sparse twin (uniform if that one is). Neighbour lists of a dense graph come out
+    sorted by node index.
+    """
+    if 2 * k <= n - 1:
+        _pair_stubs(nbr, pos, deg, keys, ctrs, r, n, k)
+        return
+    _pair_stubs(nbr, pos, deg, keys, ctrs, r, n, n - 1 - k)
+    absent = np.empty((n, n), dtype=np.bool_)
+    for v in range(n):
+        for w in range(n):
+            absent[v, w] = v != w and pos[r, v, w] < 0
+    _clear_graph(nbr, pos, deg, r, n)
+    for v in range(n):
+        for w in range(v + 1, n):
+            if absent[v, w]:
+                _link(nbr, pos, deg, r, v, w)
+
+
+@njit(cache=True)
+def _pair_stubs(nbr, pos, deg, keys, ctrs, r, n, k):
     """Random k-regular simple graph: pair shuffled stubs, return clashing pairs to the pool and reshuffle it
-    (local retries); restart only when the leftover stubs admit no valid pair."""
+    (local retries). When the leftover stubs admit no valid pair: restart for small graphs (n·k ≤
+    ``REPAIR_MIN_STUBS``, the algorithm every published run used, kept bit for bit); for larger graphs, where a
+    restart costs seconds and happens on most attempts once k is a sizeable fraction of n, place the leftovers by
+    edge switches instead (:func:`_switch_in`). Meant for 2k ≤ n − 1 (see :func:`_random_regular`)."""
     stubs = np.empty(n * k, dtype=np.int64)
     while True:
         _clear_graph(nbr, pos, deg, r, n)
@@ -518,11 +549,35 @@ def _random_regular(nbr, pos, deg, keys, ctrs, r, n, k):
                     if possible:
                         break
                 if not possible:
+                    if n * k > REPAIR_MIN_STUBS:
+                        for i in range(0, m, 2):
+                            _switch_in(nbr, pos, deg, keys, ctrs, r, n, stubs[i], stubs[i + 1])
+                        return
                     ok = False
                     break
             m = left
         if ok:
             return
+
+
+@njit(cache=True)
+def _switch_in(nbr, pos, deg, keys, ctrs, r, n, u, v):
+    """Give stubs u and v (equal, or already adjacent nodes: an unplaceable pair) one edge each by a switch: pick
+    a uniform edge (x, y) with x, y ∉ {u, v}, x not adjacent to u and y not adjacent to v, and replace it by
+    (u, x) and (v, y). Degrees of x and y are unchanged; the graph stays simple. With 2k ≤ n − 1 at least half of
+    the nodes are non-neighbours of u (and of v), so a valid edge is found after a few draws."""
+    while True:
+        x = _randint(keys, ctrs, r, n)
+        if deg[r, x] == 0:
+            continue
+        y = nbr[r, x, _randint(keys, ctrs, r, deg[r, x])]
+        if x == u or x == v or y == u or y == v or pos[r, u, x] >= 0 or pos[r, v, y] >= 0:
+            continue
+        _unlink_half(nbr, pos, deg, r, x, y)
+        _unlink_half(nbr, pos, deg, r, y, x)
+        _link(nbr, pos, deg, r, u, x)
+        _link(nbr, pos, deg, r, v, y)
+        return
 
 
 @njit(cache=True)

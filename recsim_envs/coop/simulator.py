@@ -16,16 +16,32 @@ import numpy as np
 from recsim_envs.coop import kernel as K
 from recsim_envs.coop.rules import EXCLUSIVE, EXTERNAL, rule_code
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_choice, check_int, check_real
+from recsim_envs.utils.validation import Bool, Choice, Int, Real, check_int, check_params
 
 FERMI_MODES = ("clipped", "symmetric")
 STATUS_NAMES = ("running", "all_cooperate", "all_defect", "time_limit", "pending")
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
+#: model parameters and their documented ranges: ``CoopConfig`` validates with this table, the env builders of
+#: ``task.py`` and the registry-wide property test read it. ``degree`` is also bounded by ``n_nodes`` − 1 (and
+#: n_nodes·degree must be even); the O(1) edge index pos[r, v, w] is dense (N² int32 per replica), which bounds N.
+MODEL_PARAMS: dict = {
+    "n_nodes": Int(3, 5_000),
+    "degree": Int(1, None, high_ref="n_nodes", high_offset=-1),
+    "beta": Real(0.0, 1e6),
+    "W": Real(0.0, 1e12),
+    "T": Real(-1e6, 1e6),
+    "S": Real(-1e6, 1e6),
+    "fermi_mode": Choice(FERMI_MODES),
+    "max_steps": Int(1, 10**12),
+    "stop_on_absorption": Bool(),
+    "initial_cooperators": Real(0.0, 1.0),
+    "W2": Real(0.0, 1e12),
+    "beta_med_factor": Real(0.0, 1e6),
+    "seed_fraction": Real(0.0, 1.0),
+    "recommender_fermi_mode": Choice((None, *FERMI_MODES)),
+    "record_every": Int(0, 10**12),
+}
 
 
 @dataclass
@@ -67,32 +83,18 @@ class CoopConfig:
     rules: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self):
-        # the O(1) edge index pos[r, v, w] is dense (N² int32 per replica), which bounds N
-        self.n_nodes = check_int("n_nodes", self.n_nodes, 3, 5_000)
-        self.degree = check_int("degree", self.degree, 1, self.n_nodes - 1)
+        for name, value in check_params(vars(self), MODEL_PARAMS).items():
+            setattr(self, name, value)
         if (self.n_nodes * self.degree) % 2:
             raise ValueError(f"n_nodes·degree must be even for a k-regular graph, got {self.n_nodes}·{self.degree}")
-        self.beta = check_real("beta", self.beta, 0.0, 1e6)
-        self.W = check_real("W", self.W, 0.0, 1e12)
-        self.T = check_real("T", self.T, -1e6, 1e6)
-        self.S = check_real("S", self.S, -1e6, 1e6)
-        check_choice("fermi_mode", self.fermi_mode, FERMI_MODES)
-        self.max_steps = check_int("max_steps", self.max_steps, 1, 10**12)
-        self.stop_on_absorption = _check_bool("stop_on_absorption", self.stop_on_absorption)
-        self.initial_cooperators = check_real("initial_cooperators", self.initial_cooperators, 0.0, 1.0)
         if isinstance(self.contenders, str) or not isinstance(self.contenders, (list, tuple)):
             raise ValueError(f"contenders must be a list of rule names, got {self.contenders!r}")
         self.contenders = tuple(self.contenders)
         codes = [rule_code(self.rule, "rule")] + [rule_code(c, "contenders") for c in self.contenders]
         if len(codes) > 127:
             raise ValueError(f"contenders must have at most 126 entries, got {len(self.contenders)}")
-        self.W2 = check_real("W2", self.W2, 0.0, 1e12)
-        self.beta_med_factor = check_real("beta_med_factor", self.beta_med_factor, 0.0, 1e6)
-        self.seed_fraction = check_real("seed_fraction", self.seed_fraction, 0.0, 1.0)
         if self.recommender_fermi_mode is None:
             self.recommender_fermi_mode = self.fermi_mode
-        check_choice("recommender_fermi_mode", self.recommender_fermi_mode, FERMI_MODES)
-        self.record_every = check_int("record_every", self.record_every, 0, 10**12)
         self.rules = np.asarray(codes, dtype=np.int64)
 
     @property

@@ -16,8 +16,8 @@ from gymnasium import spaces
 from recsim_envs.coop import kernel as K
 from recsim_envs.coop.presets import TABLE4_PRESETS  # noqa: F401  (re-export)
 from recsim_envs.coop.rules import EXCLUSIVE, EXTERNAL, rule_code
-from recsim_envs.coop.simulator import CoopBatch, CoopConfig
-from recsim_envs.utils.validation import check_choice
+from recsim_envs.coop.simulator import MODEL_PARAMS, CoopBatch, CoopConfig
+from recsim_envs.utils.validation import Array, Bool, Choice, Int, check_discrete_actions, check_params
 
 REWARD_MODES = ("coops", "rewires")
 GRAPH_OBS = ("adjacency", "edge_list")
@@ -26,6 +26,47 @@ REWIRING_OBJECTIVES = ("cooperation", "rewires")
 COMPETITION_OBJECTIVES = ("adoption", "cooperation", "rewires")
 #: the kernel's recommender codes fit 127 recommenders: the default rule, the agent and at most 125 opponents
 MAX_OPPONENTS = 125
+
+
+_REWIRING_MODEL = ("n_nodes", "degree", "beta", "W", "T", "S", "fermi_mode", "max_steps")
+_COMPETITION_MODEL = _REWIRING_MODEL[:6] + (
+    "fermi_mode", "recommender_fermi_mode", "max_steps", "W2", "beta_med_factor", "seed_fraction",
+    "stop_on_absorption",
+)  # fmt: skip
+#: the envs bound ``max_steps`` far below ``simulate``'s 10¹²: one ``reset``/``step`` runs the kernel until the
+#: next decision, and when none comes (a complete graph leaves nothing to rewire; W ≈ 10¹² all but stops
+#: strategy updates, so no absorption) that is a whole episode of ``max_steps`` elementary steps (10⁶: ~0.1 s)
+ENV_MAX_STEPS = 10**6
+#: ... and ``n_nodes``: every observation is O(N²) (the N × N adjacency, or the edge list read off it), 1 MB at
+#: N = 1000 but 25 MB per step at the simulator's 5000
+ENV_MAX_NODES = 1000
+#: ``make`` kwargs of the CooperationRewiring ids and their documented ranges (model ones from ``MODEL_PARAMS``)
+REWIRING_PARAMS: dict = {
+    **{k: MODEL_PARAMS[k] for k in _REWIRING_MODEL},
+    "n_nodes": Int(3, ENV_MAX_NODES),
+    "max_steps": Int(1, ENV_MAX_STEPS),
+    "reward_mode": Choice(REWARD_MODES),
+    "graph_obs": Choice(GRAPH_OBS),
+    "invalid_action": Choice(INVALID_ACTIONS),
+}
+#: ``make`` kwargs of the RecommenderCompetition ids (``opponents``/``default_rule``: rule names, checked by
+#: ``rules.rule_code``)
+COMPETITION_PARAMS: dict = {
+    **{k: MODEL_PARAMS[k] for k in _COMPETITION_MODEL},
+    "n_nodes": Int(3, ENV_MAX_NODES),
+    "max_steps": Int(1, ENV_MAX_STEPS),
+    "agent_exclusive": Bool(),
+    "reward_weights": Array((3,)),
+    "graph_obs": Choice(GRAPH_OBS),
+    "invalid_action": Choice(INVALID_ACTIONS),
+}
+_TASK_KEYS = ("n_nodes", "max_steps", "reward_mode", "graph_obs", "invalid_action", "agent_exclusive", "reward_weights")
+
+
+def _check_task_params(values: dict, table: dict) -> dict:
+    """Validate the agent-facing kwargs and the env's tighter ``max_steps`` (the model ones are validated by
+    ``CoopConfig``)."""
+    return check_params(values, {k: v for k, v in table.items() if k in _TASK_KEYS})
 
 
 @dataclass
@@ -57,9 +98,7 @@ def build_rewiring(
     invalid_action: str = "skip",
 ) -> tuple[CoopConfig, TaskOptions]:
     """Validated config for ``CooperationRewiring``: every rewire is decided by the agent (rule EXTERNAL)."""
-    check_choice("reward_mode", reward_mode, REWARD_MODES)
-    check_choice("graph_obs", graph_obs, GRAPH_OBS)
-    check_choice("invalid_action", invalid_action, INVALID_ACTIONS)
+    _check_task_params(locals(), REWIRING_PARAMS)
     config = CoopConfig(
         n_nodes=n_nodes, degree=degree, beta=beta, W=W, T=T, S=S, fermi_mode=fermi_mode, rule="EXTERNAL",
         max_steps=max_steps,
@@ -91,10 +130,7 @@ def build_competition(
     invalid_action: str = "skip",
 ) -> tuple[CoopConfig, TaskOptions]:
     """Validated config for ``RecommenderCompetition``: recommender 1 is the agent, 2.. the ``opponents``."""
-    check_choice("graph_obs", graph_obs, GRAPH_OBS)
-    check_choice("invalid_action", invalid_action, INVALID_ACTIONS)
-    if not isinstance(agent_exclusive, (bool, np.bool_)):
-        raise ValueError(f"agent_exclusive must be True or False, got {agent_exclusive!r}")
+    w = _check_task_params(locals(), COMPETITION_PARAMS)["reward_weights"]
     if isinstance(opponents, str) or not isinstance(opponents, (list, tuple)):
         raise ValueError(f"opponents must be a list of rule names, got {opponents!r}")
     if not 0 <= len(opponents) <= MAX_OPPONENTS:
@@ -104,11 +140,6 @@ def build_competition(
             raise ValueError(f"opponents must be heuristic rules, not EXTERNAL, got {o!r}")
     if rule_code(default_rule, "default_rule") & (EXCLUSIVE - 1) == EXTERNAL:
         raise ValueError(f"default_rule must be a heuristic rule, got {default_rule!r}")
-    w = np.asarray(reward_weights, dtype=float) if isinstance(reward_weights, (list, tuple)) else None
-    if w is None or w.shape != (3,) or not np.all(np.isfinite(w)):
-        raise ValueError(
-            f"reward_weights must be 3 finite floats (adoption, cooperation, rewires), got {reward_weights!r}"
-        )
     config = CoopConfig(
         n_nodes=n_nodes, degree=degree, beta=beta, W=W, T=T, S=S, fermi_mode=fermi_mode, rule=default_rule,
         max_steps=max_steps, contenders=("EXTERNAL_X" if agent_exclusive else "EXTERNAL", *opponents), W2=W2,
@@ -189,14 +220,7 @@ class CoopTask:
 
     def check_actions(self, actions: np.ndarray) -> np.ndarray:
         """Validate node indices; returns [R] bool of masked (invalid) choices for pending decisions."""
-        a = np.asarray(actions)
-        if a.shape != (self.R,) or not (
-            np.issubdtype(a.dtype, np.integer) or (np.issubdtype(a.dtype, np.floating) and np.all(a == np.round(a)))
-        ):
-            raise ValueError(f"action must be an integer node index in [0, {self.n - 1}], got {actions!r}")
-        if a.min() < 0 or a.max() >= self.n:
-            raise ValueError(f"action must be a node index in [0, {self.n - 1}], got {actions!r}")
-        a = a.astype(np.int64)
+        a = check_discrete_actions("action", actions, self.n, (self.R,), what="node index")
         invalid = self._masks[np.arange(self.R), a] == 0
         if invalid.any() and self.options.invalid_action == "raise":
             r = int(np.flatnonzero(invalid)[0])
@@ -214,8 +238,8 @@ class CoopTask:
 
     def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
         """Apply each pending decision, run to the next one; returns per-replica arrays (incl. done flags)."""
-        a = np.asarray(actions).astype(np.int64)
         invalid = self.check_actions(actions)
+        a = np.asarray(actions).reshape(self.R).astype(np.int64)
         status = self.batch.cnt[:, K.C_STATUS]
         was_pending = status == K.PENDING
         for r in np.flatnonzero(was_pending):

@@ -10,9 +10,9 @@ from gymnasium.vector.utils import batch_space
 
 from recsim_envs.coop import kernel as K
 from recsim_envs.coop.render import draw_network
-from recsim_envs.coop.task import CoopTask, build_competition, build_rewiring
+from recsim_envs.coop.task import COMPETITION_PARAMS, REWIRING_PARAMS, CoopTask, build_competition, build_rewiring
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_num_envs, check_render_mode
+from recsim_envs.utils.validation import check_bool, check_num_envs, check_render_mode
 from recsim_envs.utils.vector import same_step_autoreset
 
 
@@ -23,6 +23,7 @@ class _CoopVectorEnvBase(VectorEnv):
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
     _builder = staticmethod(build_rewiring)
+    PARAMS = REWIRING_PARAMS
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, multi_objective: bool = False, **kwargs):
         check_num_envs(num_envs)
@@ -30,7 +31,7 @@ class _CoopVectorEnvBase(VectorEnv):
         self.config, self.options = self._builder(**kwargs)
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
-        self.multi_objective = bool(multi_objective)
+        self.multi_objective = check_bool("multi_objective", multi_objective)
         self.task = CoopTask(self.config, self.options, self.num_envs)
         self.single_observation_space = self.task.observation_space()
         self.single_action_space = self.task.action_space()
@@ -93,3 +94,4 @@ class RecommenderCompetitionVectorEnv(_CoopVectorEnvBase):
     """Native vector env of ``RecommenderCompetition`` (see ``RecommenderCompetitionEnv``)."""
 
     _builder = staticmethod(build_competition)
+    PARAMS = COMPETITION_PARAMS

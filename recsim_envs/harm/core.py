@@ -15,7 +15,7 @@ import numpy as np
 from recsim_envs.harm.data import UNSET, Catalogue, as_catalogue, get_catalogue
 from recsim_envs.harm.model import HarmParams, SamplingPolicy, organic_choice, scores
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_choice, check_int, check_real
+from recsim_envs.utils.validation import Bool, Choice, Int, Maybe, Real, check_bool, check_params
 
 ACTION_TYPES = ("items", "probabilities", "logits")
 #: above this many (profile, item) pairs the exact bound on s_Ω is replaced by the bounding-box bound (O(n·d))
@@ -29,6 +29,27 @@ _STREAM_USER, _STREAM_CHOICE, _STREAM_INCLUDE = 0, 1, 2
 
 #: default outside-option weight for the synthetic catalogue, k = 1 (calibrated, see HarmMitigationEnv docstring)
 DEFAULT_C = 6.0
+
+
+#: ``make`` kwargs of the HarmMitigation ids with a fixed documented range (validation and the registry-wide
+#: property test read this table); ``k`` is also bounded by the number of recommendable items, and
+#: max(alpha_harmful, alpha_benign) + beta ≤ 1. ``dataset``, ``genre``, ``parental_guide``, ``labels``: see
+#: ``get_catalogue``.
+PARAMS: dict = {
+    "n_items": Maybe(Int(2, 100_000)),
+    "n_users": Maybe(Int(1, 1_000_000)),
+    "k": Int(1, None, high_ref="n_candidates"),
+    "c": Real(0.0, 1e9, low_inclusive=False),
+    "lam": Real(0.0, 1e9),
+    "alpha_harmful": Real(0.0, 1.0),
+    "alpha_benign": Real(0.0, 1.0),
+    "beta": Real(0.0, 1.0, low_inclusive=False),
+    "horizon": Int(1, 10**9),
+    "action_type": Choice(ACTION_TYPES),
+    "allow_harmful": Bool(),
+    "analytic_info": Bool(),
+    "catalogue_seed": Int(0, 2**31 - 1),
+}
 
 
 @dataclass
@@ -57,26 +78,14 @@ class HarmConfig:
             raise ValueError(f"dataset must be 'synthetic' or an existing MovieLens directory, got {self.dataset!r}")
         if self.genre is not UNSET and self.genre is not None and not isinstance(self.genre, str):
             raise ValueError(f"genre must be a MovieLens genre name or None, got {self.genre!r}")
-        if self.n_items is not None:
-            self.n_items = check_int("n_items", self.n_items, 2, 100_000)
-        if self.n_users is not None:
-            self.n_users = check_int("n_users", self.n_users, 1, 1_000_000)
-        self.c = check_real("c", self.c, 0.0, 1e9, low_inclusive=False)
-        self.lam = check_real("lam", self.lam, 0.0, 1e9)
-        self.alpha_harmful = check_real("alpha_harmful", self.alpha_harmful, 0.0, 1.0)
-        self.alpha_benign = check_real("alpha_benign", self.alpha_benign, 0.0, 1.0)
-        self.beta = check_real("beta", self.beta, 0.0, 1.0, low_inclusive=False)
+        for name, value in check_params(vars(self), {n: v for n, v in PARAMS.items() if n != "k"}).items():
+            setattr(self, name, value)
         a_max = max(self.alpha_harmful, self.alpha_benign)
         if a_max + self.beta > 1.0:
             raise ValueError(
                 f"alpha_harmful, alpha_benign and beta must satisfy max(alpha) + beta <= 1, got "
                 f"max(alpha)={a_max} + beta={self.beta} = {a_max + self.beta}"
             )
-        self.horizon = check_int("horizon", self.horizon, 1, 10**9)
-        check_choice("action_type", self.action_type, ACTION_TYPES)
-        self.allow_harmful = check_bool("allow_harmful", self.allow_harmful)
-        self.analytic_info = check_bool("analytic_info", self.analytic_info)
-        self.catalogue_seed = check_int("catalogue_seed", self.catalogue_seed, 0, 2**31 - 1)
         if self.catalogue is None and self.dataset == "synthetic":
             for name in ("genre", "parental_guide", "labels"):
                 if getattr(self, name) not in (None, UNSET):
@@ -121,7 +130,7 @@ class HarmConfig:
         self.candidates = np.arange(cat.n_items) if self.allow_harmful else np.flatnonzero(~cat.harmful)
         if self.candidates.size == 0:
             raise ValueError("allow_harmful=False leaves no recommendable item (every item is harmful)")
-        self.k = check_int("k", self.k, 1, int(self.candidates.size))
+        self.k = PARAMS["k"].check("k", self.k, {"n_candidates": int(self.candidates.size)})
         self.params = HarmParams(self.lam, self.alpha_harmful, self.alpha_benign, self.beta)
         self.alpha = self.params.alphas(cat.harmful)
         # profiles stay in the convex hull of {u0} ∪ V: the observation box, and a bound on s_Ω for quadrature
@@ -276,13 +285,6 @@ def resolve_duplicates(a: np.ndarray, n: int) -> np.ndarray:
     sub[ri, ci] = free[ri, rank[ri, ci]]
     out[rows] = sub
     return out
-
-
-def check_bool(name: str, value) -> bool:
-    """A flag must be a real bool: 1, "no" or None are refused (truthiness would silently accept them)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool (True or False), got {value!r} of type {type(value).__name__}")
-    return bool(value)
 
 
 def _score_sum_bound(pts: np.ndarray, V: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:

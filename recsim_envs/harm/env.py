@@ -8,10 +8,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch
+from recsim_envs.harm.core import OBJECTIVE_NAMES, PARAMS, HarmConfig, HarmUserBatch
 from recsim_envs.harm.render import trajectory_image
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_render_mode
+from recsim_envs.utils.validation import check_bool, check_render_mode
 
 _FLOAT_KEYS = ("click", "harm", "harm_share")
 _INT_KEYS = ("item", "user", "t")
@@ -127,6 +127,7 @@ class HarmMitigationEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+    PARAMS = PARAMS
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         check_render_mode(render_mode, self.metadata["render_modes"])
@@ -189,7 +190,7 @@ class HarmMitigationMOEnv(HarmMitigationEnv):
     the scalar env's reward equals ``objectives @ (1, λ)``."""
 
     def __init__(self, render_mode: str | None = None, multi_objective: bool = True, **kwargs: Any):
-        if multi_objective is not True:
+        if not check_bool("multi_objective", multi_objective):
             raise ValueError(f"multi_objective must be True for HarmMitigationMOEnv, got {multi_objective!r}")
         super().__init__(render_mode=render_mode, **kwargs)
         self.reward_dim = len(OBJECTIVE_NAMES)

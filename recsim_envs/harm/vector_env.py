@@ -9,11 +9,11 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from recsim_envs.harm.core import OBJECTIVE_NAMES, HarmConfig, HarmUserBatch, check_bool
+from recsim_envs.harm.core import OBJECTIVE_NAMES, PARAMS, HarmConfig, HarmUserBatch
 from recsim_envs.harm.env import action_space_for, observation_space_for
 from recsim_envs.harm.render import trajectory_image
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_num_envs, check_render_mode
+from recsim_envs.utils.validation import check_bool, check_num_envs, check_render_mode
 from recsim_envs.utils.vector import same_step_autoreset
 
 _INFO_KEYS = (
@@ -42,6 +42,7 @@ class HarmMitigationVectorEnv(VectorEnv):
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
+    PARAMS = PARAMS
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, multi_objective: bool = False, **kwargs: Any):
         check_num_envs(num_envs)

@@ -34,7 +34,7 @@ from recsim_envs.preference.world import (
     initial_preference_distribution,
 )
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_choice, check_int, check_real
+from recsim_envs.utils.validation import Array, Choice, Int, Maybe, OneOf, Real, check_params
 
 OBS_MODES = ("history", "oracle_beliefs")
 ACTION_SETS = ("six", "fine")
@@ -43,9 +43,34 @@ OBJECTIVE_NAMES = ("engagement", "engagement_initial", "engagement_natural")
 # counter-based stream ids (recsim_envs.utils.rng)
 _STREAM_CHOICE, _STREAM_SHIFT, _STREAM_INITIAL = 0, 1, 2
 
+#: largest precomputed expected-natural-engagement table (entries); see PreferenceShiftConfig._tabulate
+EXPNAT_MAX_ENTRIES = 1 << 22
+
 #: calibrated defaults (see PreferenceShiftEnv docstring and recsim_envs.preference.calibration)
 DEFAULT_BETA_D = 50.0
 DEFAULT_BETA_C_WIDTH = 2.0
+
+
+#: the ``make`` kwargs of the PreferenceShift ids and their documented ranges (validation and the registry-wide
+#: property test both read this table)
+PARAMS: dict = {
+    "horizon": Int(1, 1000),
+    "flexibility": Real(0.0, 1.0),
+    "beta_d": Real(0.0, 1e4),
+    "beta_c": OneOf(Choice(BETA_C_PRESETS), Array((N_BINS,), 0.0, 1e3)),
+    "beta_c_width": Real(0.0, 100.0, low_inclusive=False),
+    "beta_c_width_270": Maybe(Real(0.0, 100.0, low_inclusive=False)),
+    "beta_c_floor": Real(0.0, 1.0),
+    "feed_exponent": Real(0.0, 20.0, low_inclusive=False),
+    "initial_mean_deg": Real(0.0, 360.0, high_inclusive=False),
+    "initial_std_deg": Real(0.0, 360.0, low_inclusive=False),
+    "slate_std_deg": Real(1.0, 360.0),
+    "slate_kernel": Choice(SLATE_KERNELS),
+    "action_set": Choice(ACTION_SETS),
+    "obs_mode": Choice(OBS_MODES),
+    "nu_initial": Real(-1e3, 1e3),
+    "nu_natural": Real(-1e3, 1e3),
+}
 
 
 @dataclass
@@ -67,29 +92,11 @@ class PreferenceShiftConfig:
     nu_initial: float = 0.0
     nu_natural: float = 0.0
     # derived tables (filled by __post_init__)
-    tables: dict = field(default_factory=dict, repr=False)
+    tables: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
-        self.horizon = check_int("horizon", self.horizon, 1, 1000)
-        self.flexibility = check_real("flexibility", self.flexibility, 0.0, 1.0)
-        self.beta_d = check_real("beta_d", self.beta_d, 0.0, 1e4)
-        self.beta_c_width = check_real("beta_c_width", self.beta_c_width, 0.0, 100.0, low_inclusive=False)
-        if isinstance(self.beta_c, str):
-            check_choice("beta_c", self.beta_c, BETA_C_PRESETS)
-        if self.beta_c_width_270 is not None:
-            self.beta_c_width_270 = check_real(
-                "beta_c_width_270", self.beta_c_width_270, 0.0, 100.0, low_inclusive=False
-            )
-        self.beta_c_floor = check_real("beta_c_floor", self.beta_c_floor, 0.0, 1.0)
-        self.feed_exponent = check_real("feed_exponent", self.feed_exponent, 0.0, 20.0, low_inclusive=False)
-        self.initial_mean_deg = check_real("initial_mean_deg", self.initial_mean_deg, 0.0, 360.0, high_inclusive=False)
-        self.initial_std_deg = check_real("initial_std_deg", self.initial_std_deg, 0.0, 360.0, low_inclusive=False)
-        self.slate_std_deg = check_real("slate_std_deg", self.slate_std_deg, 1.0, 360.0)
-        check_choice("slate_kernel", self.slate_kernel, SLATE_KERNELS)
-        check_choice("action_set", self.action_set, ACTION_SETS)
-        check_choice("obs_mode", self.obs_mode, OBS_MODES)
-        self.nu_initial = check_real("nu_initial", self.nu_initial, -1e3, 1e3)
-        self.nu_natural = check_real("nu_natural", self.nu_natural, -1e3, 1e3)
+        for name, value in check_params(vars(self), PARAMS).items():
+            setattr(self, name, value)
         self._tabulate()
 
     def _beta_c(self) -> np.ndarray:
@@ -103,10 +110,13 @@ class PreferenceShiftConfig:
 
     def _tabulate(self):
         bc = self._beta_c()
-        slates, means, stds = action_slates(self.action_set, self.slate_std_deg, self.slate_kernel)
-        emission = choice_probabilities(slates, bc)  # [A, u, x]
-        transition = preference_transition(feed_equivalent_slates(slates, self.feed_exponent), bc, self.beta_d,
-                                           self.flexibility)  # [A, u, u']  # fmt: skip
+        # the tables are built from log-slates: narrow slates underflow far from their mean (issue 12)
+        log_slates, means, stds = action_slates(self.action_set, self.slate_std_deg, self.slate_kernel, log=True)
+        slates = np.exp(log_slates)
+        emission = choice_probabilities(slates, bc, log_slates=log_slates)  # [A, u, x]
+        # feed belief b ∝ s^k: the transition's belief is b ∝ s'^3, so pass log s' = (k / 3) log s
+        log_feed = log_slates if self.feed_exponent == 3.0 else (self.feed_exponent / 3.0) * log_slates
+        transition = preference_transition(np.exp(log_feed), bc, self.beta_d, self.flexibility, log_slates=log_feed)
         t_nat = preference_transition(flat_slate(), bc, self.beta_d, self.flexibility)
         powers = natural_shift_powers(t_nat, self.horizon)  # [H+1, u0, u]
         prior = initial_preference_distribution(self.initial_mean_deg, self.initial_std_deg)
@@ -127,11 +137,15 @@ class PreferenceShiftConfig:
             transition_t=np.ascontiguousarray(transition.transpose(0, 2, 1)),  # [a, u', u] for the oracle kernels
             # choice-marginalised engagement EXP[a, u, y] = Σ_x P(x | s_a, u) x ᵀ y
             expected_cos=emission @ COS,
-            # choice-marginalised natural-shift engagement EXPNAT[t, a, u, u0] = Σ_x P(x | s_a, u) NAT_COS[t, u0, x]
-            expected_natural_cos=np.einsum("aux,tvx->tauv", emission, powers @ COS),
             prior=prior,
             prior_cdf=np.cumsum(prior),
         )
+        # choice-marginalised natural-shift engagement EXPNAT[t, a, u, u0] = Σ_x P(x | s_a, u) NAT_COS[t, u0, x]:
+        # a gather per step when the table is small; beyond EXPNAT_MAX_ENTRIES (long horizons with the 72 fine
+        # slates: 93 M entries, ~20 s to build) the step takes the 36-term dot product per user instead
+        n_entries = (self.horizon + 1) * emission.shape[0] * N_BINS * N_BINS
+        if n_entries <= EXPNAT_MAX_ENTRIES:
+            self.tables["expected_natural_cos"] = np.einsum("aux,tvx->tauv", emission, self.tables["natural_cos"])
         # observation rows for every (last slate, last choice) pair, index (slate + 1) * 37 + (choice + 1);
         # slate = choice = −1 before the first step. One gather builds the history block of all users.
         n_a = slates.shape[0]
@@ -141,7 +155,9 @@ class PreferenceShiftConfig:
         pair[1:, :, :N_BINS] = slates[:, None, :]
         pair[:, 1:, N_BINS : 2 * N_BINS] = np.eye(N_BINS, dtype=np.float32)[None]
         self.tables["obs_pairs"] = pair.reshape(-1, self.obs_dim)
-        self.oracle = NHMMOracle(slates, bc, self.beta_d, self.flexibility, prior, self.feed_exponent)
+        self.oracle = NHMMOracle(
+            slates, bc, self.beta_d, self.flexibility, prior, self.feed_exponent, tables=(emission, transition)
+        )
 
     @property
     def n_actions(self) -> int:
@@ -235,7 +251,11 @@ class UserBatch:
             engagement_natural=objectives[:, 2],
             expected_engagement=tb["expected_cos"][a, u, u],
             expected_engagement_initial=tb["expected_cos"][a, u, u0],
-            expected_engagement_natural=tb["expected_natural_cos"][t, a, u, u0],
+            expected_engagement_natural=(
+                tb["expected_natural_cos"][t, a, u, u0]
+                if "expected_natural_cos" in tb
+                else np.einsum("nx,nx->n", tb["emission"][a, u], tb["natural_cos"][t, u0])
+            ),
             objectives=objectives.astype(np.float32),
             reward=objectives @ cfg.reward_weights(),
         )

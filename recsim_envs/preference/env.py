@@ -8,24 +8,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recsim_envs.preference.core import OBJECTIVE_NAMES, PreferenceShiftConfig, UserBatch
+from recsim_envs.preference.core import OBJECTIVE_NAMES, PARAMS, PreferenceShiftConfig, UserBatch
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_render_mode
+from recsim_envs.utils.validation import check_bool, check_discrete_actions, check_render_mode
 
 
 def _check_action(action: Any, n_actions: int) -> int:
-    arr = np.asarray(action)
-    if (
-        arr.size != 1
-        or not np.issubdtype(arr.dtype, np.integer)
-        and not (np.issubdtype(arr.dtype, np.floating) and float(arr.reshape(-1)[0]).is_integer())
-    ):
-        raise ValueError(f"action must be an integer slate index in [0, {n_actions - 1}], got {action!r}")
-    a = int(arr.reshape(-1)[0])
-    if not 0 <= a < n_actions:
-        raise ValueError(f"action must be an integer slate index in [0, {n_actions - 1}], got {action!r}")
-    return a
+    return int(check_discrete_actions("action", action, n_actions, what="slate index"))
 
 
 class PreferenceShiftEnv(gym.Env):
@@ -116,6 +106,8 @@ class PreferenceShiftEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
+    #: documented ``make`` kwargs and ranges (read by the registry-wide property test)
+    PARAMS = PARAMS
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         self.config = PreferenceShiftConfig(**kwargs)
@@ -182,7 +174,7 @@ class PreferenceShiftMOEnv(PreferenceShiftEnv):
     """
 
     def __init__(self, render_mode: str | None = None, multi_objective: bool = True, **kwargs: Any):
-        if multi_objective is not True:
+        if not check_bool("multi_objective", multi_objective):
             raise ValueError(f"multi_objective must be True for PreferenceShiftMOEnv, got {multi_objective!r}")
         super().__init__(render_mode=render_mode, **kwargs)
         self.reward_dim = len(OBJECTIVE_NAMES)

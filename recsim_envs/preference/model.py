@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsim_envs.preference.world import COS, N_BINS, THETA
+from recsim_envs.preference.world import COS, N_BINS, THETA, log_normalise, softmax
 from recsim_envs.utils.validation import check_array, check_choice, check_real
 
 BETA_C_PRESETS = ("two_bumps", "constant")
@@ -39,38 +39,52 @@ def beta_c_profile(preset="two_bumps", width: float = 2.0) -> np.ndarray:
     return check_array("beta_c", preset, shape=(N_BINS,), low=0.0, high=1e3)
 
 
-def choice_probabilities(slates: np.ndarray, beta_c: np.ndarray) -> np.ndarray:
+def _log_of(slates: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(slates, dtype=float))
+
+
+def choice_probabilities(slates: np.ndarray, beta_c: np.ndarray, *, log_slates: np.ndarray | None = None) -> np.ndarray:
     """Emission tables E[..., u, x] = P(x | s, u) ∝ s(x) exp(β_c(u) cos(θ_x − θ_u)).
 
-    ``slates``: [..., 36] distributions; returns [..., 36 (u), 36 (x)], rows summing to one.
+    ``slates``: [..., 36] distributions; returns [..., 36 (u), 36 (x)], rows summing to one. Pass
+    ``log_slates`` (e.g. from ``world.action_slates(..., log=True)``) when slates are narrow: bins that
+    underflowed to 0 in ``slates`` may still carry the choice once multiplied by exp(β_c xᵀu).
     """
-    s = np.asarray(slates, dtype=float)[..., None, :]
-    logits = beta_c[:, None] * COS  # [u, x]
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    w = s * np.exp(logits)
-    return w / w.sum(axis=-1, keepdims=True)
+    ls = _log_of(slates) if log_slates is None else np.asarray(log_slates, dtype=float)
+    return softmax(ls[..., None, :] + np.asarray(beta_c)[:, None] * COS)
+
+
+def feed_log_belief(log_slates: np.ndarray) -> np.ndarray:
+    """log b with b ∝ s³, normalised over the last axis."""
+    return log_normalise(3.0 * np.asarray(log_slates, dtype=float))
 
 
 def feed_belief(slates: np.ndarray) -> np.ndarray:
     """User's belief about the feed's content distribution, b ∝ s³ (normalised over the last axis)."""
-    w = np.asarray(slates, dtype=float) ** 3
-    return w / w.sum(axis=-1, keepdims=True)
+    return softmax(3.0 * _log_of(slates))
 
 
-def preference_transition(slates: np.ndarray, beta_c: np.ndarray, beta_d: float, flexibility: float) -> np.ndarray:
+def preference_transition(
+    slates: np.ndarray,
+    beta_c: np.ndarray,
+    beta_d: float,
+    flexibility: float,
+    *,
+    log_slates: np.ndarray | None = None,
+) -> np.ndarray:
     """Transition tables T[..., u, u'] = P(u_{t+1} = u' | u_t = u, slate s) of the chosen-preference shift.
 
     V[u, u'] = λ Σ_x Q[u', x] cos(θ_x − θ_u) + (1 − λ) Σ_x Q[u', x] cos(θ_x − θ_u'), with Q = P(x | b, u') the
-    choices candidate u' would make under the feed belief b ∝ s³; T = softmax_{u'}(β_d V).
+    choices candidate u' would make under the feed belief b ∝ s³; T = softmax_{u'}(β_d V). ``log_slates`` as in
+    :func:`choice_probabilities`.
     """
-    q = choice_probabilities(feed_belief(slates), beta_c)  # [..., u', x]
+    ls = _log_of(slates) if log_slates is None else log_slates
+    q = choice_probabilities(None, beta_c, log_slates=feed_log_belief(ls))  # [..., u', x]
     value_current = np.einsum("...px,ux->...up", q, COS)  # Σ_x Q[u',x] cos(x,u)  -> [..., u, u']
     value_self = np.einsum("...px,px->...p", q, COS)  # Σ_x Q[u',x] cos(x,u')   -> [..., u']
     v = flexibility * value_current + (1.0 - flexibility) * value_self[..., None, :]
-    logits = beta_d * v
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    t = np.exp(logits)
-    return t / t.sum(axis=-1, keepdims=True)
+    return softmax(beta_d * v)
 
 
 def expected_engagement(emission: np.ndarray, target: np.ndarray) -> np.ndarray:

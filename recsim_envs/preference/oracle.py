@@ -32,7 +32,8 @@ class NHMMOracle:
     """Exact inference for users following the tabulated ground-truth model.
 
     Parameters: ``slates`` [A, 36] (the action set), ``beta_c`` [36], ``beta_d``, ``flexibility`` (λ), the
-    ``prior`` over u_0 [36], and the feed-belief exponent k (b ∝ s^k, default 3).
+    ``prior`` over u_0 [36], the feed-belief exponent k (b ∝ s^k, default 3), and optionally the precomputed
+    ``tables`` (emission [A, u, x], transition [A, u, u']) for those slates.
     """
 
     def __init__(
@@ -43,12 +44,17 @@ class NHMMOracle:
         flexibility: float,
         prior: np.ndarray,
         feed_exponent: float = 3.0,
+        tables: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         self.slates = np.asarray(slates, dtype=float)
         self.prior = np.asarray(prior, dtype=float)
-        self.emission = choice_probabilities(self.slates, beta_c)  # [A, u, x]
-        feed = feed_equivalent_slates(self.slates, feed_exponent)
-        self.transition = preference_transition(feed, beta_c, beta_d, flexibility)  # [A, u, u']
+        if tables is None:  # the env passes the (emission, transition) tables it built from log-slates
+            tables = (
+                choice_probabilities(self.slates, beta_c),  # [A, u, x]
+                preference_transition(feed_equivalent_slates(self.slates, feed_exponent), beta_c, beta_d,
+                                      flexibility),  # [A, u, u']  # fmt: skip
+            )
+        self.emission, self.transition = tables
         self.transition_natural = preference_transition(flat_slate(), beta_c, beta_d, flexibility)  # [u, u']
 
     # -- forward ---------------------------------------------------------------------------------------

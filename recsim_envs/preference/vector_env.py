@@ -9,10 +9,10 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from recsim_envs.preference.core import OBJECTIVE_NAMES, PreferenceShiftConfig, UserBatch
+from recsim_envs.preference.core import OBJECTIVE_NAMES, PARAMS, PreferenceShiftConfig, UserBatch
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_num_envs, check_render_mode
+from recsim_envs.utils.validation import check_bool, check_discrete_actions, check_num_envs, check_render_mode
 from recsim_envs.utils.vector import same_step_autoreset
 
 _INFO_KEYS = (
@@ -42,6 +42,7 @@ class PreferenceShiftVectorEnv(VectorEnv):
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "autoreset_mode": AutoresetMode.SAME_STEP}
+    PARAMS = PARAMS
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, multi_objective: bool = False, **kwargs: Any):
         check_num_envs(num_envs)
@@ -49,12 +50,12 @@ class PreferenceShiftVectorEnv(VectorEnv):
         self.config = PreferenceShiftConfig(**kwargs)
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
-        self.multi_objective = multi_objective
+        self.multi_objective = check_bool("multi_objective", multi_objective)
         self.single_action_space = spaces.Discrete(self.config.n_actions)
         self.single_observation_space = spaces.Box(0.0, 1.0, (self.config.obs_dim,), dtype=np.float32)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        if multi_objective:
+        if self.multi_objective:
             self.reward_dim = len(OBJECTIVE_NAMES)
             self.reward_space = spaces.Box(-1.0, 1.0, (self.reward_dim,), dtype=np.float32)
         self._batch = UserBatch(self.config, self.num_envs)
@@ -76,13 +77,7 @@ class PreferenceShiftVectorEnv(VectorEnv):
     def step(self, actions):
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        a = np.asarray(actions)
-        n_act = self.config.n_actions
-        if a.shape != (self.num_envs,) or not np.issubdtype(a.dtype, np.integer):
-            raise ValueError(f"actions must be an integer array of shape ({self.num_envs},), got {actions!r}")
-        if a.min() < 0 or a.max() >= n_act:
-            raise ValueError(f"actions must be slate indices in [0, {n_act - 1}], got min {a.min()}, max {a.max()}")
-        a = a.astype(np.int64)
+        a = check_discrete_actions("actions", actions, self.config.n_actions, (self.num_envs,), what="slate index")
         b = self._batch
         out = b.step(a)
         if self.render_mode == "rgb_array":

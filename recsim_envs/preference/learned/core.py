@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recsim_envs.preference.core import PARAMS as GROUND_TRUTH_PARAMS
 from recsim_envs.preference.learned.algorithms import natural_shift_table
 from recsim_envs.preference.learned.network import (
     DEFAULT_CHECKPOINT,
@@ -25,23 +26,30 @@ from recsim_envs.preference.learned.network import (
 )
 from recsim_envs.preference.world import COS, N_BINS, SLATE_KERNELS, THETA, VECTORS, action_slates
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_choice, check_int, check_real
+from recsim_envs.utils.validation import Choice, Int, check_params
+from recsim_envs.utils.validation import Path as PathSpec
 
 OBS_MODES = ("history", "model_beliefs")
 ACTION_SETS = ("six", "fine")
 OBJECTIVE_NAMES = ("engagement", "engagement_initial", "engagement_natural")
 _STREAM_CHOICE = 0
 
+#: the ``make`` kwargs of the PreferenceShiftLearned ids and their documented ranges (validation and the
+#: registry-wide property test read this table); ``horizon`` is also bounded by the checkpoint's horizon
+PARAMS: dict = {
+    "checkpoint": PathSpec("file", optional=True),
+    "horizon": Int(1, None, high_ref="checkpoint_horizon"),
+    **{k: GROUND_TRUTH_PARAMS[k] for k in ("slate_std_deg", "slate_kernel", "action_set", "nu_initial", "nu_natural")},
+    "obs_mode": Choice(OBS_MODES),
+}
+
 _MODEL_CACHE: dict[tuple[str, float], LearnedUserModel] = {}
 
 
 def load_model(checkpoint: str | None) -> LearnedUserModel:
     """The checkpoint at ``checkpoint`` (``None``: the shipped default), loaded once per process."""
-    if checkpoint is not None and not isinstance(checkpoint, str):
-        raise ValueError(f"checkpoint must be None or a path string to a .npz file, got {checkpoint!r}")
+    checkpoint = PARAMS["checkpoint"].check("checkpoint", checkpoint)
     path = DEFAULT_CHECKPOINT if checkpoint is None else Path(checkpoint)
-    if not path.is_file():
-        raise ValueError(f"checkpoint must be None or an existing .npz file, got {checkpoint!r}")
     key = (str(path.resolve()), path.stat().st_mtime)
     if key not in _MODEL_CACHE:
         model = LearnedUserModel.load(path)
@@ -66,13 +74,9 @@ class LearnedShiftConfig:
 
     def __post_init__(self):
         self.model = load_model(self.checkpoint)
-        self.horizon = check_int("horizon", self.horizon, 1, self.model.horizon)
-        self.slate_std_deg = check_real("slate_std_deg", self.slate_std_deg, 1.0, 360.0)
-        check_choice("slate_kernel", self.slate_kernel, SLATE_KERNELS)
-        check_choice("action_set", self.action_set, ACTION_SETS)
-        check_choice("obs_mode", self.obs_mode, OBS_MODES)
-        self.nu_initial = check_real("nu_initial", self.nu_initial, -1e3, 1e3)
-        self.nu_natural = check_real("nu_natural", self.nu_natural, -1e3, 1e3)
+        values = {**vars(self), "checkpoint_horizon": self.model.horizon}
+        for name, value in check_params(values, {k: v for k, v in PARAMS.items() if k != "checkpoint"}).items():
+            setattr(self, name, value)
         slates, means, stds = action_slates(self.action_set, self.slate_std_deg, self.slate_kernel)
         emission = self.model.emission(slates)  # [A, u, x] under the model's (known) choice model
         empty = np.zeros((1, 0), dtype=np.int64)

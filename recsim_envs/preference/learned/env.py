@@ -9,10 +9,10 @@ import numpy as np
 from gymnasium import spaces
 
 from recsim_envs.preference.env import _check_action, scalar_info
-from recsim_envs.preference.learned.core import OBJECTIVE_NAMES, LearnedShiftConfig, LearnedUserBatch
+from recsim_envs.preference.learned.core import OBJECTIVE_NAMES, PARAMS, LearnedShiftConfig, LearnedUserBatch
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_render_mode
+from recsim_envs.utils.validation import check_bool, check_render_mode
 
 
 class PreferenceShiftLearnedEnv(gym.Env):
@@ -69,6 +69,7 @@ class PreferenceShiftLearnedEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
+    PARAMS = PARAMS
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any):
         self.config = LearnedShiftConfig(**kwargs)
@@ -120,7 +121,7 @@ class PreferenceShiftLearnedMOEnv(PreferenceShiftLearnedEnv):
     """Multi-objective twin: the reward is the vector of the three estimated components (MO-Gymnasium style)."""
 
     def __init__(self, render_mode: str | None = None, multi_objective: bool = True, **kwargs: Any):
-        if multi_objective is not True:
+        if not check_bool("multi_objective", multi_objective):
             raise ValueError(f"multi_objective must be True for PreferenceShiftLearnedMOEnv, got {multi_objective!r}")
         super().__init__(render_mode=render_mode, **kwargs)
         self.reward_dim = len(OBJECTIVE_NAMES)
