@@ -59,6 +59,11 @@ class EnvEntryPoint:
         self.target = target
 
     @property
+    def target_class(self) -> type:
+        """The family's env (or native vector env) class this entry point builds."""
+        return _load(self.target)
+
+    @property
     def metadata(self) -> dict:
         return _load(self.target).metadata
 

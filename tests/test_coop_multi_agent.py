@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from pettingzoo.test import api_test, seed_test
@@ -196,10 +197,12 @@ def test_render_colours_users_by_recommender():
     e = raw_env(recommenders=tuple(RULES), render_mode="rgb_array", **MODEL)
     e.reset(seed=2)
     frame = e.render()
-    assert frame.shape == (400, 400, 3) and frame.dtype == np.uint8
-    for j in (1, 2):  # every agent with users shows its ring colour
+    single = gym.make("recsim_envs/RecommenderCompetition-v0", render_mode="rgb_array")
+    single.reset(seed=0)
+    assert frame.shape == single.render().shape and frame.dtype == np.uint8  # one fixed frame size per family
+    for j in (1, 2):  # every agent with users shows its colour (rings and legend; the frame is resampled)
         if e.batch.reccount[0, j]:
-            assert np.all(frame == _RECS[j], axis=-1).any()
+            assert np.all(np.abs(frame.astype(int) - _RECS[j].astype(int)) <= 12, axis=-1).any()
     text = raw_env(recommenders=tuple(RULES), render_mode="ansi", **MODEL)
     text.reset(seed=2)
     assert "aligned=" in text.render() and "engagement=" in text.render()

@@ -233,10 +233,11 @@ def test_single_and_vector_preference_envs_share_one_action_rule():
     venv.reset(seed=0)
     env.step(2.0)
     venv.step([1.0, 2.0])  # integral floats: accepted by both
-    for bad in (2.5, True, "a", 2**70, float("nan"), -1, 6):
-        with pytest.raises(ValueError, match=r"action.* in \[0, 5\]"):
+    # the "six" set has 7 actions: the paper's six slates and π_rnd's flat slate (index 6)
+    for bad in (2.5, True, "a", 2**70, float("nan"), -1, 7):
+        with pytest.raises(ValueError, match=r"action.* in \[0, 6\]"):
             env.step(bad)
-        with pytest.raises(ValueError, match=r"action.* in \[0, 5\]"):
+        with pytest.raises(ValueError, match=r"action.* in \[0, 6\]"):
             venv.step([0, bad])
 
 

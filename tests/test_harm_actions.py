@@ -189,13 +189,13 @@ def test_custom_catalogue_arrays_file_and_errors(tmp_path):
 @pytest.mark.parametrize("name", ["allow_harmful", "analytic_info"])
 @pytest.mark.parametrize("value", [1, 0, "yes", None])
 def test_boolean_kwargs_must_be_bools(name, value):
-    with pytest.raises(TypeError, match=f"{name} must be a bool"):
+    with pytest.raises(ValueError, match=f"{name} must be True or False"):
         HarmConfig(**{name: value}, **SMALL)
 
 
 @pytest.mark.parametrize("value", ["no", 2, None])
 def test_vector_env_multi_objective_must_be_bool(value):
-    with pytest.raises(TypeError, match="multi_objective must be a bool"):
+    with pytest.raises(ValueError, match="multi_objective must be True or False"):
         gym.make_vec("recsim_envs/HarmMitigation-v0", num_envs=2, vectorization_mode="vector_entry_point",
                      multi_objective=value, **SMALL)  # fmt: skip
 

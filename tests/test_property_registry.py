@@ -53,7 +53,8 @@ def _entry(env_id: str, vector: bool):
     spec = gym.spec(env_id)
     ep = spec.vector_entry_point if vector else spec.entry_point
     module, name = ep.split(":")
-    return getattr(__import__(module, fromlist=[name]), name)
+    obj = getattr(__import__(module, fromlist=[name]), name)
+    return getattr(obj, "target_class", obj)  # the registration's wrapping entry points name their class
 
 
 def _kwarg_names(cls) -> list[str]:

@@ -152,6 +152,7 @@ def write_env_pages() -> list[tuple[str, str, str]]:
         fam = family_of(spec.entry_point)
         module_name, cls_name = spec.entry_point.split(":")
         cls = getattr(__import__(module_name, fromlist=[cls_name]), cls_name)
+        cls = getattr(cls, "target_class", cls)  # registration wraps some classes (weights=, autoreset_mode=)
         env = gym.make(env_id, render_mode="rgb_array", disable_env_checker=True)
         rng = np.random.default_rng(0)
         obs, _ = env.reset(seed=0)
@@ -180,7 +181,7 @@ def write_env_pages() -> list[tuple[str, str, str]]:
             "|---|---|",
             f"| id | `{env_id}` |",
             f"| family | {FAMILY_TITLES.get(fam, fam)} |",
-            f"| class | `{spec.entry_point}` |",
+            f"| class | `{cls.__module__}:{cls.__name__}` |",
             f"| native vector env | `{spec.vector_entry_point}` |" if spec.vector_entry_point else "| native vector env | — |",
             f"| registered kwargs | `{json.dumps(spec.kwargs, sort_keys=True)}` |",
             f"| observation space | {_space_summary(env.observation_space)} |",

@@ -15,7 +15,7 @@ import numpy as np
 from recsim_envs.harm.data import UNSET, Catalogue, as_catalogue, get_catalogue
 from recsim_envs.harm.model import HarmParams, SamplingPolicy, organic_choice, scores
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import Bool, Choice, Int, Maybe, Real, check_bool, check_params
+from recsim_envs.utils.validation import Bool, Choice, Int, Maybe, Real, check_params
 
 ACTION_TYPES = ("items", "probabilities", "logits")
 #: above this many (profile, item) pairs the exact bound on s_Ω is replaced by the bounding-box bound (O(n·d))

@@ -15,7 +15,6 @@ from recsim_envs.preference.model import (
     beta_c_profile,
     beta_c_two_bumps,
     choice_probabilities,
-    feed_equivalent_slates,
     preference_transition,
 )
 from recsim_envs.preference.oracle import (

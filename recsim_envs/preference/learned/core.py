@@ -24,9 +24,9 @@ from recsim_envs.preference.learned.network import (
     start_tokens,
     step_tokens,
 )
-from recsim_envs.preference.world import COS, N_BINS, SLATE_KERNELS, THETA, VECTORS, action_slates
+from recsim_envs.preference.world import COS, N_BINS, THETA, VECTORS, action_slates
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import Choice, Int, check_params
+from recsim_envs.utils.validation import Choice, Int, check_int, check_params
 from recsim_envs.utils.validation import Path as PathSpec
 
 OBS_MODES = ("history", "model_beliefs")
