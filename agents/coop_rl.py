@@ -115,7 +115,7 @@ class LearnedRanker:
 
 
 class RulePolicy:
-    """A rewiring heuristic as a batched policy on the env's observations (DESIGN §4 rules).
+    """A rewiring heuristic as a batched policy on the env's observations (docs/models/coop.md rules).
 
     Candidates are the valid targets (``action_mask``; in competition with an exclusive agent these are already
     its own users), restricted by the rule: ``NO_MED`` N(b) (triadic closure through the dropped node b),

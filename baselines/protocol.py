@@ -1,4 +1,4 @@
-"""The Policy protocol shared by baselines, plugged-in agents and the leaderboard (DESIGN §2)."""
+"""The Policy protocol shared by baselines, plugged-in agents and the leaderboard (CONTRIBUTING.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reproduce Carvalho (2021)'s rewiring-recommender results on the networked Prisoner's Dilemma (DESIGN §4).
+"""Reproduce Carvalho (2021)'s rewiring-recommender results on the networked Prisoner's Dilemma (docs/models/coop.md).
 
 Cells: final cooperator fraction for GOOD, RANDOM, FAIR, NO_MED, BAD at W ∈ {1.47, 2.09, 2.49, 3.3, 5, 10}
 (N = 500, k = 30, β = 0.005, PD T = 2, S = −1, clipped Fermi, 5·10⁵ steps, R replicas, default 30), the W = 0
@@ -6,7 +6,7 @@ check (no rewiring), the 3×3 degree-ranked grid at W = 2.09, and the competitio
 (N = 1000, W1 = 1, W2 ∈ {0.06, 0.1}, plus a W1 sweep for NO_MED's share).
 
 Each published cell is a mean of 15 runs that mostly end at 0 or 1, so a cell is judged by
-|ours − published| ≤ 2·√(p(1−p)/15 + q(1−q)/R) (p published, q ours over R runs; DESIGN §4).
+|ours − published| ≤ 2·√(p(1−p)/15 + q(1−q)/R) (p published, q ours over R runs; docs/models/coop.md).
 
 Usage::
 

@@ -1,7 +1,7 @@
 # ruff: noqa: E402  (BLAS threads are pinned before numpy is imported)
 """Reproduce Chee et al. (KDD 2024): the IFT-gradient policy against uniform, top-k(u0) and alternating.
 
-Protocol (paper §6 / DESIGN §3): λ = 100, α_H = 0.5, α_NH = 0.25, β = 0.2, the 100 most-rated items of one genre
+Protocol (paper §6 / docs/models/harm.md): λ = 100, α_H = 0.5, α_NH = 0.25, β = 0.2, the 100 most-rated items of one genre
 (Sci-Fi), the 100 most active users on them, biased MF (d = 10 + 2 folded biases);
 (a) bounded cardinality, k = 1, c = 6; (b) independent sampling, k = 5, c = 20. Every method is evaluated at its
 own stationary profile; the table gives mean ± std over users of f = pCLK − λ·pH, pCLK and pH, and the IFT
@@ -14,7 +14,7 @@ tag/genre proxy, since the Kaggle parental-guide CSV is not available here) and 
 
 Usage::
 
-    python -m benchmarks.reproduce_harm --movielens ../shared/data/ml-latest-small
+    python -m benchmarks.reproduce_harm --movielens "$RECSIM_MOVIELENS_DIR"
     python -m benchmarks.reproduce_harm --quick          # 30 users, fewer λ values
 
 Every (dataset, setting, method) result is a row of ``<out>/rows.jsonl`` written atomically as soon as it is

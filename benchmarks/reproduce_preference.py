@@ -16,7 +16,7 @@ Each (config, seed) is trained, then evaluated on the same 1000 users (vector en
 of a metric is its 10-step cumulative value averaged over the users, using the env's choice-marginalised
 (``expected_*``) metrics — the same quantity as the sampled one with less noise (both are stored). The table
 reports the IQM over seeds with a 95 % stratified-bootstrap interval, next to the paper's numbers, and checks
-the orderings of DESIGN §5. Analytic references (NHMM-belief greedy, greedy and DP optimum with the true
+the orderings of docs/models/preference.md. Analytic references (NHMM-belief greedy, greedy and DP optimum with the true
 preference known) are evaluated on the same users.
 
 Usage::
@@ -200,7 +200,7 @@ def summarise(rows: list[dict], reps: int = 5000) -> dict[str, dict[str, dict[st
 
 
 def orderings(rows: list[dict], table: dict) -> list[dict[str, Any]]:
-    """DESIGN §5 orderings, each with the probability of improvement (over seeds) behind it."""
+    """docs/models/preference.md orderings, each with the probability of improvement (over seeds) behind it."""
 
     def scores(name, m):
         return np.array([r[m] for r in rows if r["config"] == name])
@@ -240,7 +240,7 @@ def render_table(table: dict, refs: dict, checks: list[dict], episodes: int) -> 
         f"{episodes} users of the 10-step cumulative (choice-marginalised) metric. Protocol {PROTOCOL_VERSION}.",
         "",
     ]
-    lines += ["| ordering (DESIGN §5) | holds | P(improvement) [95 % CI] |", "|---|---|---|"]
+    lines += ["| ordering (docs/models/preference.md) | holds | P(improvement) [95 % CI] |", "|---|---|---|"]
     for c in checks:
         lines.append(
             f"| {c['check']} | {'yes' if c['holds'] else '**NO**'} | "

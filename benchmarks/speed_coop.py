@@ -1,6 +1,6 @@
 """Speed of the compiled cooperation/rewiring kernel vs a plain one-replica Python loop of the same spec.
 
-Cell (DESIGN §4): NO_MED, W = 2.09, N = 500, k = 30, β = 0.005, PD, clipped Fermi, 5·10⁵ steps, 15 replicas.
+Cell (docs/models/coop.md): NO_MED, W = 2.09, N = 500, k = 30, β = 0.005, PD, clipped Fermi, 5·10⁵ steps, 15 replicas.
 Both run in the same process, one after the other. The Python reference (sets for adjacency, payoffs summed over
 neighbours on demand, ``random`` module) is run on ``--ref-replicas`` full replicas (default 3) and its cost is
 extrapolated per elementary step to the steps the kernel actually took for all 15 replicas (runs stop at
@@ -30,7 +30,7 @@ CELL = dict(n_nodes=500, degree=30, beta=0.005, W=2.09, T=2.0, S=-1.0, fermi_mod
 
 
 def python_reference(seed: int, n_nodes=500, degree=30, beta=0.005, W=2.09, T=2.0, S=-1.0, max_steps=500_000):
-    """One replica of DESIGN §4 with NO_MED rewiring, written plainly (the speed bar's "straightforward" code).
+    """One replica of docs/models/coop.md with NO_MED rewiring, written plainly (the speed bar's "straightforward" code).
 
     Returns (final cooperator fraction, #rewires, steps taken).
     """

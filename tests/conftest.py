@@ -11,7 +11,7 @@ def pytest_addoption(parser):
         "--movielens",
         default=os.environ.get("RECSIM_MOVIELENS_DIR", ""),
         help="directory of a MovieLens release (ratings.csv, movies.csv, links.csv); "
-        "default: $RECSIM_MOVIELENS_DIR. .ci/run points it at ../shared/data/ml-latest-small.",
+        "default: $RECSIM_MOVIELENS_DIR. .ci/run sets it to the shared copy of ml-latest-small.",
     )
 
 

@@ -51,7 +51,7 @@ def test_reproduce_preference_rollout_matches_the_env_metrics():
 def test_natural_shift_heatmap_drifts_to_80_degrees():
     hist = reproduce_preference.natural_shift_histogram()
     assert hist.shape == (11, 36) and np.allclose(hist.sum(axis=1), 1.0)
-    assert abs(int(hist[-1].argmax()) * 10 - 80) <= 10  # DESIGN §5: natural shifts go to the 80° mode
+    assert abs(int(hist[-1].argmax()) * 10 - 80) <= 10  # docs/models/preference.md: natural shifts go to the 80° mode
 
 
 def test_harm_agents_tiny_run(tmp_path):

@@ -1,6 +1,6 @@
 """Model tests of the cooperation/rewiring simulator against independent computations.
 
-- one elementary step vs an exact enumeration of DESIGN §4 written with Python sets (Monte-Carlo over many
+- one elementary step vs an exact enumeration of docs/models/coop.md written with Python sets (Monte-Carlo over many
   replicas started in the same state);
 - graph/payoff invariants recomputed from scratch after every step, for every rule;
 - every heuristic's choice lies in its candidate set (diffing the graph around each rewire);
@@ -68,7 +68,7 @@ def _state_key(nbrs, s, rec):
 
 
 def exact_one_step(edges, strat, rec, rules, *, beta, W, T, S, clipped, W2=0.0, beta_med=0.0, rec_clipped=None):
-    """{state: probability} after one elementary step (DESIGN §4), by enumeration."""
+    """{state: probability} after one elementary step (docs/models/coop.md), by enumeration."""
     n = len(strat)
     nbrs0 = [set() for _ in range(n)]
     for u, v in edges:

@@ -71,7 +71,7 @@ def test_dinkelbach_best_set_equals_brute_force():
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), lam=st.floats(0.0, 300.0))
 def test_static_users_no_random_policy_beats_top_k(seed, lam):
-    """α_H = α_NH = 0: the profile never moves and top-k(u0) is optimal (DESIGN §3)."""
+    """α_H = α_NH = 0: the profile never moves and top-k(u0) is optimal (docs/models/harm.md)."""
     prob = _problem(lam=lam, n=20, m=6, alpha_harmful=0.0, alpha_benign=0.0)
     best = top_k_u0(prob)
     rng = np.random.default_rng(seed)

@@ -1,5 +1,5 @@
 """Harm-exposure model: click models vs enumeration, fixed points, IFT gradient vs finite differences and vs
-autograd through an unrolled fixed point (Chee et al. 2024; DESIGN §3)."""
+autograd through an unrolled fixed point (Chee et al. 2024; docs/models/harm.md)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_set_policy_matches_direct_definition_and_item_policy():
     sets = np.stack([rng.permutation(n)[:3] for _ in range(m * 5)]).reshape(m, 5, 3)
     pi = rng.dirichlet(np.ones(5), m)
     c = 1.5
-    # p(v | E) = 1[v∈E] s_v/(s_E + c) + c/(s_E + c) σ_v, averaged over E ~ π (DESIGN §3), one set at a time
+    # p(v | E) = 1[v∈E] s_v/(s_E + c) + c/(s_E + c) σ_v, averaged over E ~ π (docs/models/harm.md), one set at a time
     p_direct = np.zeros((m, n))
     for i in range(m):
         for j in range(5):

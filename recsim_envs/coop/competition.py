@@ -12,7 +12,7 @@ class RecommenderCompetitionEnv(_CoopEnvBase):
     """Recommenders compete for adoption on the networked cooperation dilemma (Carvalho 2021, competition).
 
     ## Description
-    The cooperation/rewiring model of ``CooperationRewiring-v0`` (see there and DESIGN §4) where every user has
+    The cooperation/rewiring model of ``CooperationRewiring-v0`` (see there and docs/models/coop.md) where every user has
     a recommender r_i. Each elementary step is, with probability W2/(1+W2), a recommender update: x adopts
     y's recommender with probability Fermi(β_med (Π_y − Π_x)), β_med = ``beta_med_factor``·β; otherwise the
     strategy (probability 1/(1+W)) or structural update, the rewiring node's own recommender choosing the new

@@ -342,7 +342,7 @@ def advance(
 ):
     """Run every replica whose status is RUNNING until absorption, the time limit, or an EXTERNAL rewire.
 
-    One elementary step (DESIGN §4): x uniform, y a uniform neighbour of x, p = Fermi(Π_y − Π_x).
+    One elementary step (docs/models/coop.md): x uniform, y a uniform neighbour of x, p = Fermi(Π_y − Π_x).
     - With probability ``fp[F_P_REC]`` (competition only; W2/(1+W2)) x copies y's recommender with probability
       Fermi(β_med(Π_y − Π_x)).
     - Otherwise with probability 1/(1+W) a strategy update (x copies y's strategy with probability p), else a

@@ -1,6 +1,6 @@
 """Harm-exposure user model of Chee et al. (KDD 2024), as pure NumPy functions batched over users.
 
-Notation (DESIGN §3). Catalogue ``V`` [n, d] with harm flags ``harmful`` [n]; users ``U`` [m, d] (current
+Notation (docs/models/harm.md). Catalogue ``V`` [n, d] with harm flags ``harmful`` [n]; users ``U`` [m, d] (current
 profiles) and ``U0`` [m, d] (inherent profiles). Scores s_v = exp(⟨u, v⟩), organic choice σ_v = s_v / s_Ω.
 
 A *policy* is one of two classes, each a small object with the same interface:
@@ -13,7 +13,7 @@ A *policy* is one of two classes, each a small object with the same interface:
 Every class maps (θ, scores) to the per-item *click* probabilities r_v = P(user clicks recommended item v) and
 the *organic* probability o = P(no click); then
 
-    consumption  p_v = r_v + o · σ_v               (DESIGN §3, p(v | E) averaged over E ~ π)
+    consumption  p_v = r_v + o · σ_v               (docs/models/harm.md, p(v | E) averaged over E ~ π)
     pCLK = Σ_v r_v = 1 − o,   pH = Σ_{v∈H} p_v,   f = pCLK − λ · pH.
 
 pH counts every harmful consumption; with the default (recommended sets without harmful items) it equals the
@@ -300,7 +300,7 @@ class Metrics:
 
 
 def evaluate(policy, theta, U, V, harmful, lam: float) -> Metrics:
-    """pCLK, pH, f = pCLK − λ pH and p at profiles ``U`` (DESIGN §3 equations)."""
+    """pCLK, pH, f = pCLK − λ pH and p at profiles ``U`` (docs/models/harm.md equations)."""
     s = scores(U, V)
     sig = organic_choice(s)
     cm = policy.clicks(theta, s)
@@ -399,7 +399,7 @@ def stationary_profile(
     strict: bool = False,
     diagnostics: bool = True,
 ) -> StationaryProfile:
-    """Fixed point ū = F(ū) for every user, to ``tol`` in ‖·‖∞ (DESIGN §3).
+    """Fixed point ū = F(ū) for every user, to ``tol`` in ‖·‖∞ (docs/models/harm.md).
 
     ``method="newton"`` solves (I − J)Δ = F(u) − u with the d×d Jacobian J = ∂F/∂u and falls back to a plain
     step where Newton does not reduce the residual; ``"picard"`` iterates u ← F(u) (the paper's scheme, to
@@ -502,7 +502,7 @@ def ift_cotangents(policy, theta, sp: StationaryProfile, U0, V, harmful, params:
 
 
 def objective_gradient(policy, theta, sp: StationaryProfile, U0, V, harmful, params: HarmParams, anchor=None):
-    """∇_θ f(θ, ū(θ)) by the implicit function theorem in adjoint form (DESIGN §3), [m, |θ|].
+    """∇_θ f(θ, ū(θ)) by the implicit function theorem in adjoint form (docs/models/harm.md), [m, |θ|].
 
     Only [m, n, d] arrays and a batched d×d solve (:func:`ift_cotangents`), then one vector–Jacobian product
     through the policy class — never an n×n or (n·m)×n Jacobian.

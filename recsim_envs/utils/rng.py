@@ -1,7 +1,7 @@
 """Counter-based random streams, vectorised over users / replicas.
 
 Why not one ``numpy.random.Generator`` per user: a native vector env must reproduce, user by user, the
-trajectory of a single env seeded ``seed + i`` (DESIGN §2), and drawing from ``n`` Generator objects is a Python
+trajectory of a single env seeded ``seed + i`` (CONTRIBUTING.md), and drawing from ``n`` Generator objects is a Python
 loop over users. Instead each user owns a 64-bit *key*; the ``c``-th uniform of stream ``s`` is the SplitMix64
 finaliser applied to ``key + golden·(c·n_streams + s + 1)``. That is a pure function of (key, counter), so the
 same numbers come out whether one user or 4096 are stepped in one array operation.
