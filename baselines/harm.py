@@ -4,6 +4,7 @@ Optimisers return a :class:`HarmSolution` (per-user policy parameters θ, the st
 pH there); :class:`StationaryPolicy` turns any solution into a :class:`baselines.protocol.Policy` for the envs.
 
 Policy classes (``recsim_envs.harm.model``):
+
 * ``"cardinality"`` — bounded cardinality. k = 1: π is a distribution over items (``ItemPolicy``). k > 1: a
   distribution over a *sparse support* of k-sets per user (``SetPolicy``), grown by column generation: each round
   adds, for every user, the k-set with the largest IFT gradient coordinate. That set maximises a ratio
@@ -689,7 +690,7 @@ def summary(sol: HarmSolution) -> dict[str, float]:
 
 
 def relative_improvement(f_new: float, f_base: float) -> float:
-    """(f_new − f_base) / |f_base| — the paper's "x % better objective"."""
+    """(f_new − f_base) / abs(f_base) — the paper's "x % better objective"."""
     return (f_new - f_base) / abs(f_base)
 
 

@@ -34,11 +34,11 @@ extensions = [
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
-exclude_patterns = ["_build"]
+# _generated/*.md are pulled into pages with {include}, never built on their own
+exclude_patterns = ["_build", "_generated/*.md"]
 
 html_theme = "furo"
 html_title = "recsim_envs"
-html_static_path = ["_static"]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

@@ -474,8 +474,10 @@ def train_biased_mf(
 ):
     """Biased MF r̂ = μ + b_u + b_i + P_u·Q_i over the observed ratings only, by alternating least squares.
 
-    Objective (N observed ratings, μ their mean, fixed):
+    Objective (N observed ratings, μ their mean, fixed)::
+
         mean_obs (r − r̂)² + wd · (‖P‖² / n_users + ‖Q‖² / n_items + ‖b_u‖² / n_users + ‖b_i‖² / n_items).
+
     Each half-sweep solves it exactly for one side: for user u, x_u = [P_u, b_u] is the ridge solution of
     r − μ − b_i ≈ x_u · [Q_i, 1] over u's ratings, with ridge λ_u = wd·N/n_users (items alike, λ_i = wd·N/n_items),
     so the objective never increases. The per-user Gram matrices Σ_i y_i y_iᵀ are one sparse × dense product

@@ -502,7 +502,7 @@ def ift_cotangents(policy, theta, sp: StationaryProfile, U0, V, harmful, params:
 
 
 def objective_gradient(policy, theta, sp: StationaryProfile, U0, V, harmful, params: HarmParams, anchor=None):
-    """∇_θ f(θ, ū(θ)) by the implicit function theorem in adjoint form (docs/models/harm.md), [m, |θ|].
+    """∇_θ f(θ, ū(θ)) by the implicit function theorem in adjoint form (docs/models/harm.md), shape [m, dim θ].
 
     Only [m, n, d] arrays and a batched d×d solve (:func:`ift_cotangents`), then one vector–Jacobian product
     through the policy class — never an n×n or (n·m)×n Jacobian.
