@@ -40,6 +40,24 @@ exclude_patterns = ["_build", "_generated/*.md"]
 html_theme = "furo"
 html_title = "recsim_envs"
 
+# MathJax served from the site itself (no CDN): the [docs] extra installs MathJax 3's browser build
+# (django-static-mathjax packages it as static files; nothing of Django is used), and only its es5/ folder is copied.
+def _local_mathjax() -> str:
+    import shutil
+
+    import mathjax
+
+    src = Path(mathjax.__file__).resolve().parent / "static" / "mathjax" / "es5"
+    static = HERE / "_generated" / "static"
+    dst = static / "mathjax" / "es5"
+    if not (dst / "tex-mml-chtml.js").exists():
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+    return str(static)
+
+
+html_static_path = [_local_mathjax()]
+mathjax_path = "mathjax/es5/tex-mml-chtml.js"
+
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "undoc-members": False}
