@@ -36,12 +36,14 @@ import hashlib
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from agents.store import RowStore, atomic_write_text
+from benchmarks.executor import add_executor_args, run_tasks
 
 GAME = dict(n_nodes=30, degree=8, beta=0.05, W=1.0, W2=0.08, max_steps=3000, seed_fraction=0.2)
 AGENTS = ("A", "B")
@@ -166,6 +168,54 @@ def bait_and_switch(decisions: list[dict], agent: str, key: str) -> dict[str, fl
     return out
 
 
+@dataclass(frozen=True)
+class SeedTask:
+    """One seed's whole alternating training and its per-round evaluations (picklable for the executor)."""
+
+    seed: int
+    rounds: int
+    steps: int
+    episodes: int
+    out: str
+    digest: str  # hash of the training settings (names the run folder, so models are reused across --episodes)
+    eval_digest: str  # hash of every setting that changes an evaluation row (training settings + episodes)
+    settings: dict
+    done_rounds: tuple[int, ...]  # rounds whose evaluation row the driver already has
+
+
+def run_seed(task: SeedTask) -> list[dict]:
+    """Train both learners round by round (models are saved per round and reused on a rerun) and evaluate every
+    round the driver lacks; returns the new evaluation rows (the driver alone writes the store)."""
+    import torch as th
+
+    th.set_num_threads(1)
+    game = task.settings["game"]
+    run_dir = Path(task.out) / "runs" / task.digest / f"s{task.seed}"
+    rows = []
+    for rnd in range(0, task.rounds + 1):
+        if rnd > 0:
+            for me in AGENTS:
+                other = AGENTS[1 - AGENTS.index(me)]
+                # A trains against B of the previous round; B against A of this round
+                other_round = rnd - 1 if me == "A" else rnd
+                t1 = time.perf_counter()
+                frozen = {other: opponent(run_dir, other, other_round, 10_000 * task.seed + rnd)}
+                train_learner(run_dir, me, rnd, task.seed, task.steps, frozen, game)
+                print(f"seed {task.seed} round {rnd} {me}: {time.perf_counter() - t1:.0f} s", flush=True)
+        if rnd in task.done_rounds:
+            continue
+        pols = {a: opponent(run_dir, a, rnd, 20_000 * task.seed + i) for i, a in enumerate(AGENTS)}
+        ev = evaluate(pols, task.episodes, game)
+        row = dict(hash=task.eval_digest, seed=task.seed, round=rnd, settings=dict(task.settings, episodes=task.episodes),
+                   episodes=task.episodes)  # fmt: skip
+        row["finals"] = ev["finals"].tolist()
+        row["courses"] = ev["courses"].mean(0).tolist()
+        row["bait"] = {a: {k: bait_and_switch(ev["decisions"], a, k) for k in ("after50", "after20")}
+                       for a in AGENTS}  # fmt: skip
+        rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -174,42 +224,34 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--episodes", type=int, default=40)
     ap.add_argument("--quick", action="store_true", help="1 seed, 1 round of 512 steps, 4 episodes")
     ap.add_argument("--out", type=Path, default=Path("results/coop_competition_rl"))
+    add_executor_args(ap, default="serial")
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.rounds, args.steps, args.episodes = [0], 1, 512, 4
-    import torch as th
-
-    th.set_num_threads(1)
     game = dict(GAME)
     settings = dict(game=game, agents=AGENTS, steps=args.steps, scheme="independent-alternating")
     digest = settings_hash(settings)
+    eval_digest = settings_hash(dict(settings, episodes=args.episodes))
     out = args.out / ("quick" if args.quick else "full")
     store = RowStore(out / "eval.jsonl", ["hash", "seed", "round"])
     t0 = time.perf_counter()
+    tasks = []
     for seed in args.seeds:
-        run_dir = out / "runs" / digest / f"s{seed}"
-        for rnd in range(0, args.rounds + 1):
-            if rnd > 0:
-                for me in AGENTS:
-                    other = AGENTS[1 - AGENTS.index(me)]
-                    # A trains against B of the previous round; B against A of this round
-                    other_round = rnd - 1 if me == "A" else rnd
-                    t1 = time.perf_counter()
-                    frozen = {other: opponent(run_dir, other, other_round, 10_000 * seed + rnd)}
-                    train_learner(run_dir, me, rnd, seed, args.steps, frozen, game)
-                    print(f"seed {seed} round {rnd} {me}: {time.perf_counter() - t1:.0f} s", flush=True)
-            if store.has(hash=digest, seed=seed, round=rnd):
-                continue
-            pols = {a: opponent(run_dir, a, rnd, 20_000 * seed + i) for i, a in enumerate(AGENTS)}
-            ev = evaluate(pols, args.episodes, game)
-            row = dict(hash=digest, seed=seed, round=rnd, settings=settings, episodes=args.episodes)
-            row["finals"] = ev["finals"].tolist()
-            row["courses"] = ev["courses"].mean(0).tolist()
-            row["bait"] = {a: {k: bait_and_switch(ev["decisions"], a, k) for k in ("after50", "after20")}
-                           for a in AGENTS}  # fmt: skip
+        done = tuple(r for r in range(args.rounds + 1) if store.has(hash=eval_digest, seed=seed, round=r))
+        if len(done) < args.rounds + 1:
+            tasks.append(SeedTask(seed, args.rounds, args.steps, args.episodes, str(out), digest, eval_digest,
+                                  settings, done))  # fmt: skip
+    failed = 0
+    for res in run_tasks(run_seed, tasks, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
+                         desc="seeds", describe=lambda t: f"seed {t.seed}"):  # fmt: skip
+        if not res.ok:
+            failed += 1
+            continue
+        for row in res.value:
             store.add(row)
-            print(f"seed {seed} round {rnd} evaluated", flush=True)
-    report(out, digest, args, time.perf_counter() - t0)
+    if failed:
+        raise SystemExit(f"{failed} seeds failed (errors above); rerun the same command to retry them")
+    report(out, eval_digest, args, time.perf_counter() - t0)
 
 
 def _ci(x: np.ndarray) -> str:
