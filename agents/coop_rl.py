@@ -561,6 +561,10 @@ def train_ranker(
     else:
         model = MaskablePPO(meta["policy"], env, seed=int(seed), **kwargs)
     callback = _curve_callback(store, ckpt, log_every, checkpoint_every, started)
+    if model.tensorboard_log is None:
+        from agents.train import in_memory_logger
+
+        model.set_logger(in_memory_logger(int(model.verbose)))
     if total > done_steps:
         model.learn(total - done_steps, callback=callback, reset_num_timesteps=done_steps == 0)
         callback.flush()

@@ -149,6 +149,14 @@ def run_name(config: TrainConfig) -> str:
     return f"{config.env_id.split('/')[-1]}_{config.variant}_s{config.seed}"
 
 
+def in_memory_logger(verbose: int = 0):
+    """An SB3 logger that writes nowhere but stdout (when ``verbose``): SB3's default logger would create an empty
+    ``SB3-<date>`` folder in the temp directory on every ``learn`` without a TensorBoard folder."""
+    from stable_baselines3.common.logger import HumanOutputFormat, Logger
+
+    return Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if verbose else [])
+
+
 def train(
     config: TrainConfig,
     log_folder: str | Path | None = "logs",
@@ -167,10 +175,7 @@ def train(
     tb = str(run_dir / "tb") if (run_dir is not None and tensorboard) else None
     model, meta = make_model(config, tensorboard_log=tb, verbose=verbose)
     if tb is None:
-        # SB3's default logger would create an empty SB3-<date> folder in the temp directory
-        from stable_baselines3.common.logger import HumanOutputFormat, Logger
-
-        model.set_logger(Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if verbose else []))
+        model.set_logger(in_memory_logger(verbose))
     callback = None
     if checkpoint_freq and run_dir is not None:
         # CheckpointCallback counts vector steps; save every checkpoint_freq env steps

@@ -106,6 +106,9 @@ def train_learner(run_dir: Path, me: str, rnd: int, seed: int, steps: int, froze
         raw.update(n_steps=64, batch_size=256)
         _, kwargs = resolve(raw)
         model = MaskablePPO("GNNRankingPolicy", venv, seed=model_seed, device="cpu", **kwargs)
+    from agents.train import in_memory_logger
+
+    model.set_logger(in_memory_logger())
     model.learn(steps, reset_num_timesteps=False)
     run_dir.mkdir(parents=True, exist_ok=True)
     _atomic_save(model, path)

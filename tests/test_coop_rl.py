@@ -210,3 +210,15 @@ def test_rollout_competition_reports_shares_and_time_courses():
     assert np.asarray(m["decisions_t"]).sum() == pytest.approx(np.sum(m["decisions"]))
     with pytest.raises(ValueError, match="n_replicas must be"):
         rollout_competition(RulePolicy("GOOD"), COMP, 0, seed=0, env_kwargs=SMALL_COMP)
+
+
+def test_ranker_training_leaves_no_sb3_temp_folder(tmp_path, monkeypatch):
+    """Without TensorBoard, SB3's default logger would create an empty SB3-<date> folder in the temp directory."""
+    import tempfile
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    summary = train_ranker(N10, "coops", 0, tmp_path / "run", n_timesteps=128, overrides=TINY, log_every=64)
+    assert summary["n_timesteps"] >= 128
+    assert not list(temp.glob("SB3-*"))
