@@ -50,6 +50,8 @@ from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
 
 #: PPO steps per seed for the inline quick-trained agents (≈ 2 s each on one core)
 QUICK_AGENT_STEPS = 20_000
+#: --train-quick skips ids whose flattened observation is larger than this (see :func:`quick_agents`)
+QUICK_AGENT_MAX_OBS = 4096
 BOOTSTRAP_REPS = 2000
 
 
@@ -292,14 +294,20 @@ def make_policy(task: Task):
 
 
 def quick_agents(env_id: str, out: Path, seeds: tuple[int, ...]) -> list[Task]:
-    """PPO trained inline (``QUICK_AGENT_STEPS`` per seed) on scalar-reward ids with a PPO config."""
+    """PPO trained inline (``QUICK_AGENT_STEPS`` per seed) on cheap scalar-reward ids with a PPO config: ids whose
+    flattened observation has more than ``QUICK_AGENT_MAX_OBS`` entries (the N = 100 / 500 cooperation graphs and
+    the competition ids, whose adjacency alone is N²) are skipped — a quick budget would not teach PPO anything
+    there and would take most of the main job's time; train those with ``agents.train`` or ``reproduce_coop_rl``."""
     from agents.hyperparams import load_hyperparams
 
     try:
         load_hyperparams("ppo", env_id)
     except ValueError:
         return []
-    if getattr(gym.make(env_id).unwrapped, "reward_dim", 1) != 1:
+    env = gym.make(env_id)
+    if getattr(env.unwrapped, "reward_dim", 1) != 1:
+        return []
+    if gym.spaces.flatdim(env.observation_space) > QUICK_AGENT_MAX_OBS:
         return []
     name = f"ppo_quick_{QUICK_AGENT_STEPS // 1000}k"
     return [Task(env_id, name, s, ("quick_ppo", str(out))) for s in seeds]
