@@ -7,23 +7,50 @@ update is O(degree) or better:
 - adjacency: neighbour lists ``nbr[r, v, :deg[r, v]]`` plus ``pos[r, v, w]`` (index of w in v's list, −1 if no
   edge), so edge tests, removals and uniform-neighbour draws are O(1);
 - payoffs: each node's count of cooperating neighbours ``ncn`` is maintained incrementally (±1 per neighbour on a
-  strategy change, per endpoint on a rewire); the fitness Π_x = ncn·R + (deg − ncn)·S for a cooperator and
-  ncn·T + (deg − ncn)·P for a defector is then exact (integer counts, no float drift) and O(1);
+  strategy change, per endpoint on a rewire); the fitness (:func:`fitness`) is then exact (integer counts, no
+  float drift) and O(1);
 - strategy groups: ``members[r, s, :msize[r, s]]`` lists defectors (s = 0) and cooperators (s = 1) for O(1)
   uniform draws by the group-based rules;
 - degree statistics: a degree histogram, the maximum degree and Σ deg² are updated per rewire, so the
   heterogeneity ⟨k²⟩ − ⟨k⟩² and the maximum degree are O(1) at any step.
 
-Random numbers: each replica owns a counter-based SplitMix64 stream (key from ``recsim_envs.utils.rng``), so a
-replica's trajectory does not depend on how many replicas are simulated with it.
+Random numbers: each replica owns a counter-based SplitMix64 stream (key and mixing function from
+``recsim_envs.utils.rng``), so a replica's trajectory does not depend on how many replicas are simulated with it.
+
+The arrays of R replicas travel together as one :class:`CoopState` (a NamedTuple, which numba passes to compiled
+functions as a tuple of arrays at no cost).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from recsim_envs.coop import rules as R_
+from recsim_envs.utils.rng import _GOLDEN, _INV53, _S11, splitmix64_scalar
+
+
+class CoopState(NamedTuple):
+    """State arrays of R replicas (leading replica axis); see ``CoopBatch`` in ``simulator.py`` for their meaning."""
+
+    nbr: np.ndarray  # [R, N, N] int32 neighbour lists
+    pos: np.ndarray  # [R, N, N] int32 index of w in v's list, −1 if no edge
+    deg: np.ndarray  # [R, N] int32 degrees
+    strat: np.ndarray  # [R, N] int8 strategy, 1 = C
+    ncn: np.ndarray  # [R, N] int32 cooperating-neighbour counts
+    rec: np.ndarray  # [R, N] int32 recommender index
+    members: np.ndarray  # [R, 2, N] int32 defector / cooperator lists
+    mpos: np.ndarray  # [R, N] int32 index of v in its group list
+    msize: np.ndarray  # [R, 2] int64 group sizes
+    degcount: np.ndarray  # [R, N + 1] int32 degree histogram
+    reccount: np.ndarray  # [R, M] int64 users per recommender
+    keys: np.ndarray  # [R] uint64 stream keys
+    ctrs: np.ndarray  # [R] uint64 stream counters
+    cnt: np.ndarray  # [R, N_CNT] int64 counters and status (slots C_*)
+    ts: np.ndarray  # [R, rows, N_TS] float64 time series
+
 
 # ---- counter slots of ``cnt[r, :]`` -------------------------------------------------------------------------
 C_T = 0  # elementary steps taken
@@ -46,6 +73,10 @@ RUNNING, ALL_C, ALL_D, TIME_LIMIT, PENDING = 0, 1, 2, 3, 4
 
 # float parameter slots of ``fp``
 F_BETA, F_P_STRATEGY, F_P_REC, F_BETA_MED, F_T, F_S, F_R, F_P = range(8)
+#: payoffs of mutual cooperation (reward R) and mutual defection (punishment P), fixed by the model (the game is
+#: set by the temptation T and sucker's payoff S alone, Santos, Pacheco & Lenaerts 2006)
+REWARD_R = 1.0
+PUNISHMENT_P = 0.0
 N_FP = 8
 # int parameter slots of ``ip``
 I_CLIPPED, I_STOP_ABSORB, I_MAX_STEPS, I_RECORD, I_REC_CLIPPED = range(5)
@@ -54,15 +85,7 @@ N_IP = 5
 TS_T, TS_COOP, TS_REQ, TS_HET, TS_MAXDEG = range(5)
 N_TS = 5
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
 _ONE = np.uint64(1)
-_INV53 = 1.0 / float(1 << 53)
 #: stub count n·k above which a stuck random-regular draw is finished by edge switches instead of a restart
 REPAIR_MIN_STUBS = 1 << 16
 _TRIES = 32  # rejection-sampling attempts before an exact enumeration of the candidate set
@@ -78,13 +101,7 @@ def _u01(keys, ctrs, r):
     """Next uniform in [0, 1) of replica r's stream (SplitMix64 of key + golden·counter)."""
     c = ctrs[r] + _ONE
     ctrs[r] = c
-    z = keys[r] + _GOLDEN * c
-    z ^= z >> _S30
-    z *= _M1
-    z ^= z >> _S27
-    z *= _M2
-    z ^= z >> _S31
-    return float(z >> _S11) * _INV53
+    return float(splitmix64_scalar(keys[r] + _GOLDEN * c) >> _S11) * _INV53
 
 
 @njit(cache=True)
@@ -94,11 +111,24 @@ def _randint(keys, ctrs, r, n):
 
 
 @njit(cache=True)
-def _fitness(s, nc, d, fp):
-    """Π_x: summed pairwise payoff against all neighbours (game R, S, T, P)."""
+def fitness(s, nc, d, fp):  # noqa: ANN001, ANN201 -- numba scalars
+    """Fitness Π_x of node x with strategy ``s`` (1 = C), ``nc`` cooperating neighbours out of ``d``: the sum of
+    its pairwise payoffs against every neighbour (Santos, Pacheco & Lenaerts 2006; Carvalho 2021),
+
+        Π_x = nc·R + (d − nc)·S  for a cooperator,   Π_x = nc·T + (d − nc)·P  for a defector,
+
+    with R, S, T, P read from ``fp`` (slots F_R, F_S, F_T, F_P; R = ``REWARD_R``, P = ``PUNISHMENT_P``)."""
     if s == 1:
         return nc * fp[F_R] + (d - nc) * fp[F_S]
     return nc * fp[F_T] + (d - nc) * fp[F_P]
+
+
+@njit(cache=True)
+def fitness_all(strat, ncn, deg, fp, out):  # noqa: ANN001, ANN201 -- numba arrays
+    """out[r, v] = :func:`fitness` of every node of every replica."""
+    for r in range(strat.shape[0]):
+        for v in range(strat.shape[1]):
+            out[r, v] = fitness(strat[r, v], ncn[r, v], deg[r, v], fp)
 
 
 @njit(cache=True)
@@ -267,14 +297,7 @@ def _choose_target(rule, nbr, pos, deg, strat, ncn, rec, members, msize, keys, c
                 count += 1
         if count == 0:
             return -1
-        m = _randint(keys, ctrs, r, count)
-        for i in range(size):
-            c = _pool_get(members, r, group, i)
-            if _valid(pos, rec, r, a, c, excl):
-                if m == 0:
-                    return c
-                m -= 1
-        return -1
+        return _nth_candidate(pos, deg, rec, members, r, a, group, size, excl, -1, _randint(keys, ctrs, r, count))
     # lowest / highest degree among candidates, uniform tie-break: one pass for the extreme and its count
     best = -1
     count = 0
@@ -290,10 +313,16 @@ def _choose_target(rule, nbr, pos, deg, strat, ncn, rec, members, msize, keys, c
                 count += 1
     if count == 0:
         return -1
-    m = _randint(keys, ctrs, r, count)
+    return _nth_candidate(pos, deg, rec, members, r, a, group, size, excl, best, _randint(keys, ctrs, r, count))
+
+
+@njit(cache=True)
+def _nth_candidate(pos, deg, rec, members, r, a, group, size, excl, degree, m):
+    """The m-th (from 0) valid candidate of a's new link in ``group`` (pool order), among those of degree
+    ``degree`` when ``degree`` ≥ 0; −1 if there are fewer."""
     for i in range(size):
         c = _pool_get(members, r, group, i)
-        if _valid(pos, rec, r, a, c, excl) and deg[r, c] == best:
+        if _valid(pos, rec, r, a, c, excl) and (degree < 0 or deg[r, c] == degree):
             if m == 0:
                 return c
             m -= 1
@@ -337,9 +366,7 @@ def _check_absorbed(cnt, msize, r, n):
 
 
 @njit(cache=True)
-def advance(
-    nbr, pos, deg, strat, ncn, rec, members, mpos, msize, degcount, reccount, keys, ctrs, cnt, ts, rules, fp, ip
-):
+def advance(state, rules, fp, ip):  # noqa: ANN001, ANN201 -- CoopState and numba arrays
     """Run every replica whose status is RUNNING until absorption, the time limit, or an EXTERNAL rewire.
 
     One elementary step (docs/models/coop.md): x uniform, y a uniform neighbour of x, p = Fermi(Π_y − Π_x).
@@ -350,6 +377,7 @@ def advance(
       from y, else y rewires away from x; C–C and D–C: nothing. The rewiring node's recommender picks the new
       partner. A rewire is skipped when the dropped node has degree ≤ 1 or there is no candidate.
     """
+    nbr, pos, deg, strat, ncn, rec, members, mpos, msize, degcount, reccount, keys, ctrs, cnt, ts = state
     n_rep = nbr.shape[0]
     n = nbr.shape[1]
     beta = fp[F_BETA]
@@ -376,8 +404,8 @@ def advance(
             cnt[r, C_T] += 1
             x = _randint(keys, ctrs, r, n)
             y = nbr[r, x, _randint(keys, ctrs, r, deg[r, x])]
-            px = _fitness(strat[r, x], ncn[r, x], deg[r, x], fp)
-            py = _fitness(strat[r, y], ncn[r, y], deg[r, y], fp)
+            px = fitness(strat[r, x], ncn[r, x], deg[r, x], fp)
+            py = fitness(strat[r, y], ncn[r, y], deg[r, y], fp)
             pending = False
             if p_rec > 0.0 and _u01(keys, ctrs, r) < p_rec:
                 # recommender (adoption) update
@@ -440,8 +468,11 @@ def advance(
 
 
 @njit(cache=True)
-def apply_external(nbr, pos, deg, strat, ncn, rec, degcount, cnt, rules, r, z, n):
+def apply_external(state, rules, r, z, n):  # noqa: ANN001, ANN201 -- CoopState and numba scalars
     """Carry out (z ≥ 0) or decline (z < 0) replica r's pending rewire; return False if z is not a candidate."""
+    nbr, pos, deg, strat, ncn, rec, degcount, cnt = (
+        state.nbr, state.pos, state.deg, state.strat, state.ncn, state.rec, state.degcount, state.cnt,
+    )  # fmt: skip
     a = cnt[r, C_PA]
     b = cnt[r, C_PB]
     if z >= 0:
@@ -458,8 +489,9 @@ def apply_external(nbr, pos, deg, strat, ncn, rec, degcount, cnt, rules, r, z, n
 
 
 @njit(cache=True)
-def candidate_mask(pos, rec, rules, cnt, r, n, out):
+def candidate_mask(state, rules, r, n, out):  # noqa: ANN001, ANN201 -- CoopState and numba arrays
     """out[c] = 1 for every valid new partner of the pending rewiring node (all zero if nothing is pending)."""
+    pos, rec, cnt = state.pos, state.rec, state.cnt
     for c in range(n):
         out[c] = 0
     if cnt[r, C_STATUS] != PENDING:
@@ -581,32 +613,11 @@ def _switch_in(nbr, pos, deg, keys, ctrs, r, n, u, v):
 
 
 @njit(cache=True)
-def init_replicas(
-    which,
-    nbr,
-    pos,
-    deg,
-    strat,
-    ncn,
-    rec,
-    members,
-    mpos,
-    msize,
-    degcount,
-    reccount,
-    keys,
-    ctrs,
-    cnt,
-    ts,
-    k,
-    n_contenders,
-    n_seeds,
-    p_coop,
-    stop_absorb,
-):
-    """Fresh episode for replicas with ``which[r]``: random k-regular graph, i.i.d. strategies (C with
-    probability ``p_coop``), recommender 0 (NO_MED default) for all but ``n_seeds`` uniformly chosen seed users,
-    split evenly (round robin) among contenders 1..n_contenders."""
+def init_replicas(which, state, k, n_contenders, n_seeds, p_coop, stop_absorb):  # noqa: ANN001, ANN201
+    """Fresh episode for replicas with ``which[r]`` of ``state`` (a :class:`CoopState`): random k-regular graph,
+    i.i.d. strategies (C with probability ``p_coop``), recommender 0 (NO_MED default) for all but ``n_seeds``
+    uniformly chosen seed users, split evenly (round robin) among contenders 1..n_contenders."""
+    nbr, pos, deg, strat, ncn, rec, members, mpos, msize, degcount, reccount, keys, ctrs, cnt, ts = state
     n_rep = nbr.shape[0]
     n = nbr.shape[1]
     perm = np.empty(n, dtype=np.int64)
@@ -669,10 +680,11 @@ def init_replicas(
 
 
 @njit(cache=True)
-def choose_pending(rule, nbr, pos, deg, strat, ncn, rec, members, msize, keys, ctrs, cnt, r, n):
+def choose_pending(rule, state, r, n):  # noqa: ANN001, ANN201 -- CoopState and numba scalars
     """The partner that heuristic ``rule`` picks for replica r's pending rewire (−1: none), drawn from the
     replica's own stream exactly as :func:`advance` draws it for a non-EXTERNAL rule at the same point. Used by
     the multi-agent env so that a heuristic agent acting through the agent interface follows the simulator."""
+    nbr, pos, deg, strat, ncn, rec, members, mpos, msize, degcount, reccount, keys, ctrs, cnt, ts = state
     if cnt[r, C_STATUS] != PENDING:
         return -1
     return _choose_target(

@@ -281,9 +281,7 @@ class RecommenderCompetitionAEC(AECEnv):
         b = self.batch
         if b.cnt[0, K.C_STATUS] != K.PENDING:
             return 0
-        z = K.choose_pending(
-            code, b.nbr, b.pos, b.deg, b.strat, b.ncn, b.rec, b.members, b.msize, b.keys, b.ctrs, b.cnt, 0, self.n
-        )
+        z = K.choose_pending(code, b.state, 0, self.n)
         return int(z) if z >= 0 else int(b.cnt[0, K.C_PA])
 
     # -- internals -----------------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ class CoopConfig:
     seed_fraction: float = 0.1
     recommender_fermi_mode: str | None = None
     record_every: int = 0
-    rules: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    rules: np.ndarray = field(default=None, repr=False)  # type: ignore[arg-type]  # set in __post_init__
 
     def __post_init__(self):
         for name, value in check_params(vars(self), MODEL_PARAMS).items():
@@ -115,7 +115,7 @@ class CoopConfig:
         fp[K.F_P_STRATEGY] = 1.0 / (1.0 + self.W)
         fp[K.F_P_REC] = self.W2 / (1.0 + self.W2) if self.contenders else 0.0
         fp[K.F_BETA_MED] = self.beta_med_factor * self.beta
-        fp[K.F_T], fp[K.F_S], fp[K.F_R], fp[K.F_P] = self.T, self.S, 1.0, 0.0
+        fp[K.F_T], fp[K.F_S], fp[K.F_R], fp[K.F_P] = self.T, self.S, K.REWARD_R, K.PUNISHMENT_P
         return fp
 
     def int_params(self) -> np.ndarray:
@@ -142,22 +142,29 @@ class CoopBatch:
         self.config = config
         self.n = n = config.n_nodes
         self.R = R = check_int("n_replicas", n_replicas, 1, 10**6)
-        self.nbr = np.zeros((R, n, n), dtype=np.int32)
-        self.pos = np.full((R, n, n), -1, dtype=np.int32)
-        self.deg = np.zeros((R, n), dtype=np.int32)
-        self.strat = np.zeros((R, n), dtype=np.int8)
-        self.ncn = np.zeros((R, n), dtype=np.int32)
-        self.rec = np.zeros((R, n), dtype=np.int32)
-        self.members = np.zeros((R, 2, n), dtype=np.int32)
-        self.mpos = np.zeros((R, n), dtype=np.int32)
-        self.msize = np.zeros((R, 2), dtype=np.int64)
-        self.degcount = np.zeros((R, n + 1), dtype=np.int32)
-        self.reccount = np.zeros((R, config.n_recommenders), dtype=np.int64)
-        self.keys = np.zeros(R, dtype=np.uint64)
-        self.ctrs = np.zeros(R, dtype=np.uint64)
-        self.cnt = np.zeros((R, K.N_CNT), dtype=np.int64)
         rows = config.max_steps // config.record_every + 1 if config.record_every else 0
-        self.ts = np.zeros((R, rows, K.N_TS))
+        #: every state array, passed to the compiled kernels as one tuple; the attributes below are the same arrays
+        self.state = K.CoopState(
+            nbr=np.zeros((R, n, n), dtype=np.int32),
+            pos=np.full((R, n, n), -1, dtype=np.int32),
+            deg=np.zeros((R, n), dtype=np.int32),
+            strat=np.zeros((R, n), dtype=np.int8),
+            ncn=np.zeros((R, n), dtype=np.int32),
+            rec=np.zeros((R, n), dtype=np.int32),
+            members=np.zeros((R, 2, n), dtype=np.int32),
+            mpos=np.zeros((R, n), dtype=np.int32),
+            msize=np.zeros((R, 2), dtype=np.int64),
+            degcount=np.zeros((R, n + 1), dtype=np.int32),
+            reccount=np.zeros((R, config.n_recommenders), dtype=np.int64),
+            keys=np.zeros(R, dtype=np.uint64),
+            ctrs=np.zeros(R, dtype=np.uint64),
+            cnt=np.zeros((R, K.N_CNT), dtype=np.int64),
+            ts=np.zeros((R, rows, K.N_TS)),
+        )
+        (
+            self.nbr, self.pos, self.deg, self.strat, self.ncn, self.rec, self.members, self.mpos, self.msize,
+            self.degcount, self.reccount, self.keys, self.ctrs, self.cnt, self.ts,
+        ) = self.state  # fmt: skip
         self._fp = config.float_params()
         self._ip = config.int_params()
 
@@ -168,10 +175,8 @@ class CoopBatch:
         self.keys[which] = np.asarray(keys, dtype=np.uint64).reshape(-1)[: int(which.sum())]
         c = self.config
         K.init_replicas(
-            which, self.nbr, self.pos, self.deg, self.strat, self.ncn, self.rec, self.members, self.mpos,
-            self.msize, self.degcount, self.reccount, self.keys, self.ctrs, self.cnt, self.ts, c.degree,
-            len(c.contenders), c.n_seeds, c.initial_cooperators, c.stop_on_absorption,
-        )  # fmt: skip
+            which, self.state, c.degree, len(c.contenders), c.n_seeds, c.initial_cooperators, c.stop_on_absorption
+        )
 
     def set_state(
         self, adjacency: np.ndarray, strategy: np.ndarray, keys: np.ndarray, recommender: np.ndarray | None = None
@@ -224,43 +229,20 @@ class CoopBatch:
         if until is not None:
             ip = self._ip.copy()
             ip[K.I_MAX_STEPS] = min(int(until), self.config.max_steps)
-            K.advance(
-                self.nbr, self.pos, self.deg, self.strat, self.ncn, self.rec, self.members, self.mpos, self.msize,
-                self.degcount, self.reccount, self.keys, self.ctrs, self.cnt, self.ts, self.config.rules, self._fp,
-                ip,
-            )  # fmt: skip
+            K.advance(self.state, self.config.rules, self._fp, ip)
             paused = (self.cnt[:, K.C_STATUS] == K.TIME_LIMIT) & (self.cnt[:, K.C_T] < self.config.max_steps)
             self.cnt[paused, K.C_STATUS] = K.RUNNING
             return
-        K.advance(
-            self.nbr, self.pos, self.deg, self.strat, self.ncn, self.rec, self.members, self.mpos, self.msize,
-            self.degcount, self.reccount, self.keys, self.ctrs, self.cnt, self.ts, self.config.rules, self._fp,
-            self._ip,
-        )  # fmt: skip
+        K.advance(self.state, self.config.rules, self._fp, self._ip)
 
     def apply(self, r: int, z: int) -> bool:
         """Carry out replica r's pending rewire to z (z < 0 declines it); False if z is not a candidate."""
-        return bool(
-            K.apply_external(
-                self.nbr,
-                self.pos,
-                self.deg,
-                self.strat,
-                self.ncn,
-                self.rec,
-                self.degcount,
-                self.cnt,
-                self.config.rules,
-                r,
-                int(z),
-                self.n,
-            )  # fmt: skip
-        )
+        return bool(K.apply_external(self.state, self.config.rules, r, int(z), self.n))
 
     def candidate_mask(self, r: int, out: np.ndarray | None = None) -> np.ndarray:
         """int8 [N]: 1 where z is a valid choice for replica r's pending rewire (zeros if none pending)."""
         out = np.zeros(self.n, dtype=np.int8) if out is None else out
-        K.candidate_mask(self.pos, self.rec, self.config.rules, self.cnt, r, self.n, out)
+        K.candidate_mask(self.state, self.config.rules, r, self.n, out)
         return out
 
     # -- state views -----------------------------------------------------------------------------------------
@@ -277,11 +259,10 @@ class CoopBatch:
         return (self.pos[r] >= 0).astype(np.int8)
 
     def fitness(self) -> np.ndarray:
-        """Π [R, N] from the maintained counts (exact)."""
-        c = self.config
-        nc = self.ncn.astype(np.float64)
-        d = self.deg.astype(np.float64)
-        return np.where(self.strat == 1, nc * 1.0 + (d - nc) * c.S, nc * c.T + (d - nc) * 0.0)
+        """Π [R, N] from the maintained counts (exact; ``kernel.fitness``, the kernel's own function)."""
+        out = np.empty(self.strat.shape)
+        K.fitness_all(self.strat, self.ncn, self.deg, self._fp, out)
+        return out
 
     def metrics(self) -> dict[str, np.ndarray]:
         """End-of-run (or current) quantities per replica, all [R] arrays."""

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recsim_envs.harm.data import UNSET, Catalogue, as_catalogue, get_catalogue
-from recsim_envs.harm.model import HarmParams, SamplingPolicy, organic_choice, scores
+from recsim_envs.harm.model import (
+    HarmParams,
+    SamplingClickModel,
+    attraction_step,
+    organic_choice,
+    scores,
+    slate_choice,
+)
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import Bool, Choice, Int, Maybe, Real, check_params
 
@@ -139,7 +146,7 @@ class HarmConfig:
         self.obs_low = pts.min(0) - 1e-3 * span - 1e-6
         self.obs_high = pts.max(0) + 1e-3 * span + 1e-6
         self.s_bound = _score_sum_bound(pts, cat.V, self.obs_low, self.obs_high)
-        self.sampling = SamplingPolicy(self.c, self.k, s_bound=self.s_bound)
+        self.sampling = SamplingClickModel(self.c, self.k, s_bound=self.s_bound)
         self.harm_direction = (
             cat.V[cat.harmful].mean(0) - cat.V[~cat.harmful].mean(0) if cat.harmful.any() else (np.zeros(cat.dim))
         )
@@ -349,10 +356,8 @@ class HarmUserBatch:
             cnt = self.t[:, None] * np.uint64(n_items) + np.arange(n_items, dtype=np.uint64)[None, :]
             draws = crng.uniforms(self.keys[:, None], cnt.astype(np.uint64), _STREAM_INCLUDE)
             in_E = draws < q
-        sE = (s * in_E).sum(1)
-        den = sE + cfg.c
-        p_click = np.where(in_E, s, 0.0) / den[:, None]
-        p_org = (cfg.c / den)[:, None] * sig
+        p_click, o_E = slate_choice(np.where(in_E, s, 0.0), cfg.c)
+        p_org = o_E[:, None] * sig
         u = crng.uniforms(self.keys, self.t, _STREAM_CHOICE)
         idx = crng.categorical(np.concatenate([p_click, p_org], axis=1), u)
         click = idx < n_items
@@ -360,7 +365,7 @@ class HarmUserBatch:
         harm = cat.harmful[item]
         # analytic pCLK / pH of this step's action at the profile it met
         if q is None:
-            pclk = sE / den
+            pclk = 1.0 - o_E
             ph = (p_click + p_org)[:, cat.harmful].sum(1)
         elif not cfg.analytic_info:  # the exact sampling expectation costs [m, n, nodes]; opt-out for long runs
             pclk = ph = None
@@ -374,8 +379,7 @@ class HarmUserBatch:
             ph = (cm.r + cm.o[:, None] * sig)[:, cat.harmful].sum(1)
         objectives = np.stack([click.astype(np.float64), -harm.astype(np.float64)], 1)
         prev = self.U
-        a = cfg.alpha[item][:, None]
-        self.U = (1.0 - a - cfg.beta) * prev + a * cat.V[item] + cfg.beta * self.U0
+        self.U = attraction_step(prev, self.U0, cat.V, item, cfg.alpha[item], cfg.beta)
         self.t = self.t + 1
         out = dict(
             click=click.astype(np.float64),

@@ -3,15 +3,26 @@
 Notation (docs/models/harm.md). Catalogue ``V`` [n, d] with harm flags ``harmful`` [n]; users ``U`` [m, d] (current
 profiles) and ``U0`` [m, d] (inherent profiles). Scores s_v = exp(⟨u, v⟩), organic choice σ_v = s_v / s_Ω.
 
-A *policy* is one of two classes, each a small object with the same interface:
+The equations of the paper are each written once here and reused by the batched simulator (``core.py``) and,
+in torch, by ``torch_model.py``:
 
-* :class:`ItemPolicy` — bounded cardinality with k = 1: π [m, n] a distribution over single items.
-* :class:`SetPolicy` — bounded cardinality with k > 1 on an explicit, sparse per-user support of k-sets
+* the choice given a recommended set E, :func:`slate_choice` (click v ∈ E with probability s_v/(s_E + c), else
+  organic choice);
+* the attraction update of the profile, :func:`attraction_step` (paper eq. 3), and its expectation's fixed-point
+  map G, :func:`attraction_map`.
+
+A policy class fixes how θ parametrises a distribution over recommended sets; each is a *click model* object
+(:class:`ClickModelClass`, not an agent policy) with the same interface:
+
+* :class:`ItemClickModel` — bounded cardinality with k = 1: π [m, n] a distribution over single items.
+* :class:`SetClickModel` — bounded cardinality with k > 1 on an explicit, sparse per-user support of k-sets
   ``sets`` [m, M, k] (never the C(n, k) enumeration): π [m, M] a distribution over those sets.
-* :class:`SamplingPolicy` — independent sampling: per-item inclusion probabilities q [m, n], Σq ≤ k.
+* :class:`SamplingClickModel` — independent sampling: per-item inclusion probabilities q [m, n], Σq ≤ k.
+
+(``ItemPolicy``, ``SetPolicy``, ``SamplingPolicy`` are deprecated aliases of these names.)
 
 Every class maps (θ, scores) to the per-item *click* probabilities r_v = P(user clicks recommended item v) and
-the *organic* probability o = P(no click); then
+the *organic* probability o = P(no click) — the choice of :func:`slate_choice` averaged over E ~ θ; then
 
     consumption  p_v = r_v + o · σ_v               (docs/models/harm.md, p(v | E) averaged over E ~ π)
     pCLK = Σ_v r_v = 1 − o,   pH = Σ_{v∈H} p_v,   f = pCLK − λ · pH.
@@ -31,6 +42,7 @@ Only [m, n, d] arrays (∂p/∂u) and d×d systems are ever formed — never n×
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -56,23 +68,57 @@ def organic_choice(s: np.ndarray) -> np.ndarray:
     return s / s.sum(axis=-1, keepdims=True)
 
 
+def slate_choice(s_E: Any, c: float) -> tuple[Any, Any]:
+    """The user's choice given a recommended set E (Chee et al., KDD 2024, choice model with an outside option):
+    with s_E = Σ_{v∈E} s_v, the user clicks item v ∈ E with probability s_v / (s_E + c) and otherwise, with
+    probability c / (s_E + c), chooses organically from the whole catalogue (σ).
+
+    ``s_E`` [..., k]: the scores of the set's items (entries outside the set may be passed as 0). Returns (click
+    probabilities [..., k], organic probability [...]). Plain array operations, so the same function serves
+    NumPy arrays and torch tensors (``torch_model.py``).
+    """
+    den = s_E.sum(-1) + c
+    return s_E / den[..., None], c / den
+
+
 # --------------------------------------------------------------------------------------------------------------
-# policy classes
+# policy classes (click models)
 # --------------------------------------------------------------------------------------------------------------
 
 
 @dataclass
-class ClickModel:
-    """What a policy class returns at given scores: click probabilities r [m, n], organic probability o [m]."""
+class ClickProbabilities:
+    """What a click model returns at given scores: click probabilities r [m, n], organic probability o [m]."""
 
     r: np.ndarray
     o: np.ndarray
 
 
-class ItemPolicy:
+class ClickModelClass(Protocol):
+    """Interface of a policy class's click model (what :func:`stationary_profile` and the gradients call)."""
+
+    c: float
+
+    def clicks(self, theta: np.ndarray, s: np.ndarray) -> ClickProbabilities: ...
+
+    def jac_u(self, theta: np.ndarray, s: np.ndarray, sV: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def vjp_theta(self, theta: np.ndarray, s: np.ndarray, zeta_r: np.ndarray, zeta_o: np.ndarray) -> np.ndarray: ...
+
+    def subset(self, idx: np.ndarray) -> ClickModelClass: ...
+
+
+@runtime_checkable
+class DiagonalClickJacobian(Protocol):
+    """A click model whose ∂r_v/∂u is a multiple of v (item-diagonal): :func:`_jac_F` then avoids [m, n, d] arrays."""
+
+    def diag_jac_u(self, theta: np.ndarray, s: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class ItemClickModel:
     """Bounded cardinality, k = 1: π [m, n] is a distribution over single items (π_v = 0 for excluded items).
 
-    r_v = π_v s_v / (s_v + c),  o = Σ_v π_v c / (s_v + c).
+    :func:`slate_choice` with E = {v}: r_v = π_v s_v / (s_v + c),  o = Σ_v π_v c / (s_v + c).
     """
 
     k = 1
@@ -80,11 +126,15 @@ class ItemPolicy:
     def __init__(self, c: float):
         self.c = float(c)
 
-    def clicks(self, theta: np.ndarray, s: np.ndarray) -> ClickModel:
-        h = theta / (s + self.c)
-        return ClickModel(r=h * s, o=self.c * h.sum(-1))
+    def subset(self, idx: np.ndarray) -> ItemClickModel:
+        """The same click model for users ``idx`` (it holds nothing per user)."""
+        return self
 
-    def jac_u(self, theta, s, sV):
+    def clicks(self, theta: np.ndarray, s: np.ndarray) -> ClickProbabilities:
+        click, organic = slate_choice(s[..., None], self.c)
+        return ClickProbabilities(r=theta * click[..., 0], o=(theta * organic).sum(-1))
+
+    def jac_u(self, theta: np.ndarray, s: np.ndarray, sV: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(∂r/∂u [m, n, d], ∂o/∂u [m, d]); ``sV`` = s[..., None] · V."""
         c = self.c
         den = s + c
@@ -93,24 +143,25 @@ class ItemPolicy:
         do_ds = -c * theta / den**2
         return dr_ds[..., None] * sV, _bmv(do_ds, sV)
 
-    def diag_jac_u(self, theta, s, V):
+    def diag_jac_u(self, theta: np.ndarray, s: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """∂r_v/∂u = a_v v (a [m, n]) and ∂o/∂u [m, d], without [m, n, d] arrays."""
         c = self.c
         den2 = (s + c) ** 2
         a = theta * c * s / den2
         return a, -(a @ V)
 
-    def vjp_theta(self, theta, s, zeta_r, zeta_o):
+    def vjp_theta(self, theta: np.ndarray, s: np.ndarray, zeta_r: np.ndarray, zeta_o: np.ndarray) -> np.ndarray:
         """ζ_rᵀ ∂r/∂π + ζ_o ∂o/∂π, [m, n]."""
         den = s + self.c
         return (zeta_r * s + zeta_o[:, None] * self.c) / den
 
 
-class SetPolicy:
+class SetClickModel:
     """Bounded cardinality, k ≥ 1 on a sparse support: π [m, M] over the per-user k-sets ``sets`` [m, M, k].
 
     The support is explicit (e.g. grown by column generation, see ``baselines.harm``), so the C(n, k) sets are
-    never enumerated. s_E = Σ_{v∈E} s_v,  r_v = s_v Σ_{E∋v} π_E / (s_E + c),  o = Σ_E π_E c / (s_E + c).
+    never enumerated. :func:`slate_choice` averaged over π: s_E = Σ_{v∈E} s_v,
+    r_v = s_v Σ_{E∋v} π_E / (s_E + c),  o = Σ_E π_E c / (s_E + c).
     """
 
     def __init__(self, c: float, sets: np.ndarray, n_items: int):
@@ -123,9 +174,9 @@ class SetPolicy:
         m = self.sets.shape[0]
         self._flat = (np.arange(m)[:, None, None] * self.n + self.sets).reshape(-1)
 
-    def subset(self, idx: np.ndarray) -> SetPolicy:
+    def subset(self, idx: np.ndarray) -> SetClickModel:
         """The same policy class restricted to users ``idx``."""
-        return SetPolicy(self.c, self.sets[idx], self.n)
+        return SetClickModel(self.c, self.sets[idx], self.n)
 
     def _scatter(self, vals: np.ndarray) -> np.ndarray:
         """Sum [m, M, k] (or [m, M, k, d]) values into items: [m, n] (or [m, n, d])."""
@@ -141,12 +192,11 @@ class SetPolicy:
         m = x.shape[0]
         return x[np.arange(m)[:, None, None], self.sets]
 
-    def clicks(self, theta, s):
-        sE = self._gather(s).sum(-1)
-        h = theta / (sE + self.c)
-        return ClickModel(r=s * self._scatter(np.broadcast_to(h[..., None], self.sets.shape)), o=self.c * h.sum(-1))
+    def clicks(self, theta: np.ndarray, s: np.ndarray) -> ClickProbabilities:
+        click, organic = slate_choice(self._gather(s), self.c)  # [m, M, k], [m, M]
+        return ClickProbabilities(r=self._scatter(theta[..., None] * click), o=(theta * organic).sum(-1))
 
-    def jac_u(self, theta, s, sV):
+    def jac_u(self, theta: np.ndarray, s: np.ndarray, sV: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c = self.c
         sE = self._gather(s).sum(-1)
         h = theta / (sE + c)
@@ -158,7 +208,7 @@ class SetPolicy:
         jo = -c * _bmv(e, sigE)
         return jr, jo
 
-    def vjp_theta(self, theta, s, zeta_r, zeta_o):
+    def vjp_theta(self, theta: np.ndarray, s: np.ndarray, zeta_r: np.ndarray, zeta_o: np.ndarray) -> np.ndarray:
         sE = self._gather(s).sum(-1)
         return (self._gather(zeta_r * s).sum(-1) + zeta_o[:, None] * self.c) / (sE + self.c)
 
@@ -177,10 +227,10 @@ def laplace_nodes(c: float, s_total_max: float, step: float = 0.2) -> tuple[np.n
     return t, w / (c * w.sum())
 
 
-class SamplingPolicy:
+class SamplingClickModel:
     """Independent sampling: item v is recommended independently with probability q_v (Σ q ≤ k, q_H = 0).
 
-    The expectation over the 2^n random sets is exact through the Laplace identity
+    The expectation of :func:`slate_choice` over the 2^n random sets is exact through the Laplace identity
     1/(x + c) = ∫_0^∞ e^{-t(x + c)} dt, which factorises over independent items:
 
         o   = c  ∫ e^{-tc} Φ(t) dt,                      Φ(t) = Π_w φ_w(t),  φ_w = 1 − q_w + q_w e^{-t s_w}
@@ -198,10 +248,14 @@ class SamplingPolicy:
         self.s_bound = s_bound
         self._memo: tuple | None = None
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict:
         return {**self.__dict__, "_memo": None}
 
-    def _parts(self, q, s):
+    def subset(self, idx: np.ndarray) -> SamplingClickModel:
+        """The same click model for users ``idx`` (it holds nothing per user)."""
+        return self
+
+    def _parts(self, q: np.ndarray, s: np.ndarray) -> tuple:
         # clicks, jac_u and vjp_theta are called on the same (q, s) arrays within one gradient: reuse the tables
         memo = self._memo
         if memo is not None and memo[0].shape == q.shape and memo[1].shape == s.shape:
@@ -211,7 +265,7 @@ class SamplingPolicy:
         self._memo = (q.copy(), s.copy(), out)
         return out
 
-    def _compute_parts(self, q, s):
+    def _compute_parts(self, q: np.ndarray, s: np.ndarray) -> tuple:
         bound = float(s.sum(-1).max()) if self.s_bound is None else max(self.s_bound, float(s.sum(-1).max()))
         t, w = laplace_nodes(self.c, bound, self.step)
         ts = s[..., None] * t  # [m, n, T]
@@ -224,7 +278,7 @@ class SamplingPolicy:
         P = np.exp(L[:, None, :] - logphi)
         return t, w, e, rho, Phi, P
 
-    def organic_probability(self, q, s):
+    def organic_probability(self, q: np.ndarray, s: np.ndarray) -> np.ndarray:
         """o = c ∫ e^{-tc} Π_w φ_w(t) dt alone (what pCLK = 1 − o and pH = o σ_H need when q_H = 0): one exp and
         one log per (item, node), only over items with q > 0 — the env's per-step analytic info."""
         bound = float(s.sum(-1).max()) if self.s_bound is None else max(self.s_bound, float(s.sum(-1).max()))
@@ -235,13 +289,13 @@ class SamplingPolicy:
             L = np.log(1.0 - qc + qc * np.exp(-sc * t)).sum(1)  # [m, T]; log 0 = −inf ⇒ Φ = 0, exact
         return self.c * (np.exp(L) * w).sum(-1)
 
-    def clicks(self, theta, s):
+    def clicks(self, theta: np.ndarray, s: np.ndarray) -> ClickProbabilities:
         t, w, e, rho, Phi, P = self._parts(theta, s)
         o = self.c * (Phi * w).sum(-1)
         r = theta * s * (rho @ (Phi * w)[..., None])[..., 0]
-        return ClickModel(r=r, o=o)
+        return ClickProbabilities(r=r, o=o)
 
-    def jac_u(self, theta, s, sV):
+    def jac_u(self, theta: np.ndarray, s: np.ndarray, sV: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         q = theta
         t, w, e, rho, Phi, P = self._parts(q, s)
         wPhi = w * Phi  # [m, T]
@@ -257,7 +311,7 @@ class SamplingPolicy:
         do_ds = -self.c * q * (rho @ wtPhi[..., None])[..., 0]
         return jr, _bmv(do_ds, sV)
 
-    def vjp_theta(self, theta, s, zeta_r, zeta_o):
+    def vjp_theta(self, theta: np.ndarray, s: np.ndarray, zeta_r: np.ndarray, zeta_o: np.ndarray) -> np.ndarray:
         q = theta
         t, w, e, rho, Phi, P = self._parts(q, s)
         wPhi = w * Phi
@@ -269,6 +323,13 @@ class SamplingPolicy:
         g = zeta_r * s * K.sum(-1) + (dP * (A[:, None, :] - xi[..., None] * rho)).sum(-1)
         g += zeta_o[:, None] * self.c * dP.sum(-1)
         return g
+
+
+#: deprecated aliases (the classes are click models, not agent policies); use the ``*ClickModel`` names
+ItemPolicy = ItemClickModel
+SetPolicy = SetClickModel
+SamplingPolicy = SamplingClickModel
+ClickModel = ClickProbabilities
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -286,6 +347,7 @@ class HarmParams:
     beta: float = 0.2
 
     def alphas(self, harmful: np.ndarray) -> np.ndarray:
+        """α_v per item: α_H for harmful items, α_NH otherwise."""
         return np.where(harmful, self.alpha_harmful, self.alpha_benign)
 
 
@@ -299,7 +361,9 @@ class Metrics:
     p: np.ndarray
 
 
-def evaluate(policy, theta, U, V, harmful, lam: float) -> Metrics:
+def evaluate(
+    policy: ClickModelClass, theta: np.ndarray, U: np.ndarray, V: np.ndarray, harmful: np.ndarray, lam: float
+) -> Metrics:
     """pCLK, pH, f = pCLK − λ pH and p at profiles ``U`` (docs/models/harm.md equations)."""
     s = scores(U, V)
     sig = organic_choice(s)
@@ -310,16 +374,22 @@ def evaluate(policy, theta, U, V, harmful, lam: float) -> Metrics:
     return Metrics(pclk=pclk, ph=ph, f=pclk - lam * ph, p=p)
 
 
-def attraction_map(p: np.ndarray, U0: np.ndarray, V: np.ndarray, alpha: np.ndarray, beta: float) -> np.ndarray:
-    """G(p) = (β u0 + Σ_v α_v p_v v) / (β + Σ_v α_v p_v), [m, d]."""
-    ap = p * alpha
-    return (beta * U0 + ap @ V) / (beta + ap.sum(-1, keepdims=True))
-
-
-def attraction_step(U, U0, V, item, alpha_item, beta):
-    """One realised attraction update for each user: u ← (1 − α_v − β) u + α_v v + β u0 (v = consumed item)."""
+def attraction_step(
+    U: np.ndarray, U0: np.ndarray, V: np.ndarray, item: np.ndarray, alpha_item: np.ndarray, beta: float
+) -> np.ndarray:
+    """The attraction update of the profile (Chee et al., KDD 2024, eq. 3), one realised step for each user:
+    u ← (1 − α_v − β) u + α_v v + β u0, with v = ``item`` the consumed item and α_v = ``alpha_item`` (α_H for a
+    harmful item, α_NH otherwise). The batched simulator (``core.py``) steps its users with this function."""
     a = alpha_item[:, None]
     return (1.0 - a - beta) * U + a * V[item] + beta * U0
+
+
+def attraction_map(p: Any, U0: Any, V: Any, alpha: Any, beta: float) -> Any:
+    """G(p) = (β u0 + Σ_v α_v p_v v) / (β + Σ_v α_v p_v), [m, d]: the zero of the *expected*
+    :func:`attraction_step` when item v is consumed with probability p_v (F(u) = G(p(u)) is the stationary map).
+    Plain array operations, so the same function serves NumPy arrays and torch tensors (``torch_model.py``)."""
+    ap = p * alpha
+    return (beta * U0 + ap @ V) / (beta + ap.sum(-1)[..., None])
 
 
 @dataclass
@@ -343,7 +413,16 @@ class StationaryProfileError(RuntimeError):
     """The fixed-point solve did not reach the tolerance, or the fixed point is not locally stable."""
 
 
-def _jac_F(policy, theta, U, U0, V, alpha, beta, hmask=None):
+def _jac_F(
+    policy: ClickModelClass,
+    theta: np.ndarray,
+    U: np.ndarray,
+    U0: np.ndarray,
+    V: np.ndarray,
+    alpha: np.ndarray,
+    beta: float,
+    hmask: np.ndarray | None = None,
+) -> dict[str, Any]:
     """F(U), ∂F/∂u [m, d, d] and the pieces reused by the gradient (``jrH`` = Σ_{v∈H} ∂r_v/∂u when ``hmask``).
 
     J = (1/D) Σ_v α_v (v − F) (∂p_v/∂u)ᵀ with ∂p/∂u = J_r + σ (∂o/∂u)ᵀ + o (diag σ − σσᵀ) V. Policies whose
@@ -359,7 +438,7 @@ def _jac_F(policy, theta, U, U0, V, alpha, beta, hmask=None):
     vbar = sig @ V  # [m, d]
     m, d = U.shape
     out = dict(F=F, s=s, sig=sig, cm=cm, p=p, D=D, vbar=vbar)
-    if hasattr(policy, "diag_jac_u"):
+    if isinstance(policy, DiagonalClickJacobian):
         a, jo = policy.diag_jac_u(theta, s, V)
         # ∂p_v/∂u = b_v v + σ_v g,  b = a + oσ,  g = ∂o/∂u − o v̄
         b = a + cm.o[:, None] * sig
@@ -384,7 +463,7 @@ def _jac_F(policy, theta, U, U0, V, alpha, beta, hmask=None):
 
 
 def stationary_profile(
-    policy,
+    policy: ClickModelClass,
     theta: np.ndarray,
     U0: np.ndarray,
     V: np.ndarray,
@@ -425,7 +504,7 @@ def stationary_profile(
         if idx.size == 0:
             break
         th = theta[idx]
-        pol = policy.subset(idx) if hasattr(policy, "subset") else policy
+        pol = policy.subset(idx)
         if method == "newton":
             jf = _jac_F(pol, th, U[idx], A[idx], V, alpha, params.beta)
             G = jf["F"] - U[idx]
@@ -475,7 +554,16 @@ def stationary_profile(
     return out
 
 
-def ift_cotangents(policy, theta, sp: StationaryProfile, U0, V, harmful, params: HarmParams, anchor=None):
+def ift_cotangents(
+    policy: ClickModelClass,
+    theta: np.ndarray,
+    sp: StationaryProfile,
+    U0: np.ndarray,
+    V: np.ndarray,
+    harmful: np.ndarray,
+    params: HarmParams,
+    anchor: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cotangents (ζ_r [m, n], ζ_o [m]) on the click model such that ∇_θ f = ζ_rᵀ ∂r/∂θ + ζ_o ∂o/∂θ, and the scores.
 
     ∂f/∂u and J = ∂F/∂u are d-dimensional; (I − J)ᵀ w = ∂f/∂u is one batched d×d solve; the implicit part enters
@@ -501,7 +589,16 @@ def ift_cotangents(policy, theta, sp: StationaryProfile, U0, V, harmful, params:
     return zeta_r, zeta_o, jf["s"]
 
 
-def objective_gradient(policy, theta, sp: StationaryProfile, U0, V, harmful, params: HarmParams, anchor=None):
+def objective_gradient(
+    policy: ClickModelClass,
+    theta: np.ndarray,
+    sp: StationaryProfile,
+    U0: np.ndarray,
+    V: np.ndarray,
+    harmful: np.ndarray,
+    params: HarmParams,
+    anchor: np.ndarray | None = None,
+) -> np.ndarray:
     """∇_θ f(θ, ū(θ)) by the implicit function theorem in adjoint form (docs/models/harm.md), shape [m, dim θ].
 
     Only [m, n, d] arrays and a batched d×d solve (:func:`ift_cotangents`), then one vector–Jacobian product
@@ -509,11 +606,6 @@ def objective_gradient(policy, theta, sp: StationaryProfile, U0, V, harmful, par
     """
     zeta_r, zeta_o, s = ift_cotangents(policy, theta, sp, U0, V, harmful, params, anchor)
     return policy.vjp_theta(theta, s, zeta_r, zeta_o)
-
-
-def stationary_objective(policy, theta, U0, V, harmful, params, **kw) -> StationaryProfile:
-    """Convenience: the stationary profile, whose ``metrics`` hold f, pCLK, pH at ū(θ)."""
-    return stationary_profile(policy, theta, U0, V, harmful, params, **kw)
 
 
 def single_item_stationary(
@@ -531,7 +623,7 @@ def single_item_stationary(
     """Stationary profile and f of *single-item* policies (k = 1, item ``items[i]`` recommended with probability 1
     to user row i), batched over rows: (ū [P, d], f [P], converged [P]).
 
-    The same fixed point as :func:`stationary_profile` with a one-hot :class:`ItemPolicy`, specialised: with
+    The same fixed point as :func:`stationary_profile` with a one-hot :class:`ItemClickModel`, specialised: with
     r = s_v/(s_v + c), o = 1 − r, A = Σ_w α_w σ_w w, B = Σ_w α_w σ_w, F(u) = (β u0 + o A + α_v r v) / (β + o B + α_v r)
     and ∂F/∂u = (1/D)[o(M − A v̄ᵀ) + r(1−r)(α_v v − A)vᵀ − F(o(A − B v̄) + r(1−r)(α_v − B) v)ᵀ], M = Σ α σ w wᵀ,
     v̄ = Σ σ w — Newton steps with the same lagged safeguard (plain step where the residual did not fall)."""
@@ -554,10 +646,9 @@ def single_item_stationary(
             break
         u, v, a_v = U[idx], vi[idx], av[idx]
         s = scores(u, V)
-        sig = s / s.sum(-1, keepdims=True)
-        sv = s[np.arange(idx.size), items[idx]]
-        r = sv / (sv + c)
-        o = 1.0 - r
+        sig = organic_choice(s)
+        click, o = slate_choice(s[np.arange(idx.size), items[idx], None], c)
+        r = click[:, 0]
         asig = alpha * sig
         A, B = asig @ V, asig.sum(-1)
         D = beta + o * B + a_v * r

@@ -1,7 +1,9 @@
 """Torch twin of ``recsim_envs.harm.model`` for GPU batches (torch imported lazily by the caller's import of this
 module; ``recsim_envs`` itself never imports it).
 
-Same equations, written once with autograd doing the partial derivatives: scores, click models for the item
+Same equations, with autograd doing the partial derivatives. The choice given a set (``model.slate_choice``) and
+the attraction map (``model.attraction_map``) are the NumPy module's own functions, which are plain array
+operations and run unchanged on torch tensors; the rest is written in torch: scores, click models for the item
 (k = 1) and independent-sampling classes, the map F, the stationary profile (Newton with per-user d×d Jacobians
 from ``torch.func``), the IFT gradient in adjoint form — J = ∂F/∂u per user (d×d, ``vmap(jacrev)``), one batched
 solve (I − J)ᵀ w = ∂f/∂u, then a single vector–Jacobian product through F for the θ-part — and, for tests, the
@@ -16,6 +18,8 @@ import math
 import numpy as np
 import torch
 from torch.func import jacrev, vmap
+
+from recsim_envs.harm.model import attraction_map, slate_choice
 
 
 def default_device() -> torch.device:
@@ -66,11 +70,12 @@ class TorchHarmModel:
             self.w = w / (self.c * w.sum())  # exact on e^{-tc}, as the NumPy rule
 
     # -- choice model ---------------------------------------------------------------------------------------------
-    def clicks(self, theta, s):
-        """(r [.., n], o [..]) — click probabilities per item and the organic probability."""
+    def clicks(self, theta: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(r [.., n], o [..]) — click probabilities per item and the organic probability (the click models
+        ``model.ItemClickModel`` / ``model.SamplingClickModel`` in torch)."""
         if self.policy_class == "item":
-            h = theta / (s + self.c)
-            return h * s, self.c * h.sum(-1)
+            click, organic = slate_choice(s[..., None], self.c)
+            return theta * click[..., 0], (theta * organic).sum(-1)
         q = theta
         ts = s[..., None] * self.t
         logphi = torch.logaddexp(torch.log1p(-q.clamp(max=1.0))[..., None], torch.log(q)[..., None] - ts)
@@ -92,11 +97,10 @@ class TorchHarmModel:
         p, r, o, sig = self.consumption(theta, U)
         return (1.0 - o) - self.lam * (p * self.hmask).sum(-1)
 
-    def F(self, theta, U, U0=None):
+    def F(self, theta: torch.Tensor, U: torch.Tensor, U0: torch.Tensor | None = None) -> torch.Tensor:
+        """F(u) = G(p(u)), the stationary map (``model.attraction_map`` at the consumption p of this model)."""
         U0 = self.U0 if U0 is None else U0
-        p = self.consumption(theta, U)[0]
-        ap = p * self.alpha
-        return (self.beta * U0 + ap @ self.V) / (self.beta + ap.sum(-1, keepdim=True))
+        return attraction_map(self.consumption(theta, U)[0], U0, self.V, self.alpha, self.beta)
 
     # -- fixed point and gradients --------------------------------------------------------------------------------
     def _jac(self, theta, U):

@@ -15,6 +15,7 @@ from recsim_envs.preference.model import (
     beta_c_profile,
     beta_c_two_bumps,
     choice_probabilities,
+    expected_engagement,
     preference_transition,
 )
 from recsim_envs.preference.oracle import (
@@ -135,7 +136,7 @@ class PreferenceShiftConfig:
             natural_powers_t=np.ascontiguousarray(powers.transpose(0, 2, 1)),  # [t, u, u0] for the oracle kernels
             transition_t=np.ascontiguousarray(transition.transpose(0, 2, 1)),  # [a, u', u] for the oracle kernels
             # choice-marginalised engagement EXP[a, u, y] = Σ_x P(x | s_a, u) x ᵀ y
-            expected_cos=emission @ COS,
+            expected_cos=expected_engagement(emission),
             prior=prior,
             prior_cdf=np.cumsum(prior),
         )

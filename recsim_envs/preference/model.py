@@ -21,7 +21,7 @@ from recsim_envs.utils.validation import check_array, check_choice, check_real
 BETA_C_PRESETS = ("two_bumps", "constant")
 
 
-def beta_c_profile(preset="two_bumps", width: float = 2.0) -> np.ndarray:
+def beta_c_profile(preset: str | np.ndarray = "two_bumps", width: float = 2.0) -> np.ndarray:
     """Choice-stochasticity profile β_c(u) over the 36 preference bins (paper Fig. 9).
 
     ``"two_bumps"`` (default): β_c(θ) = 1·exp(w(cos(θ − 80°) − 1)) + 4·exp(w(cos(θ − 270°) − 1)), local maxima
@@ -44,7 +44,9 @@ def _log_of(slates: np.ndarray) -> np.ndarray:
         return np.log(np.asarray(slates, dtype=float))
 
 
-def choice_probabilities(slates: np.ndarray, beta_c: np.ndarray, *, log_slates: np.ndarray | None = None) -> np.ndarray:
+def choice_probabilities(
+    slates: np.ndarray | None, beta_c: np.ndarray, *, log_slates: np.ndarray | None = None
+) -> np.ndarray:
     """Emission tables E[..., u, x] = P(x | s, u) ∝ s(x) exp(β_c(u) cos(θ_x − θ_u)).
 
     ``slates``: [..., 36] distributions; returns [..., 36 (u), 36 (x)], rows summing to one. Pass
@@ -58,11 +60,6 @@ def choice_probabilities(slates: np.ndarray, beta_c: np.ndarray, *, log_slates: 
 def feed_log_belief(log_slates: np.ndarray) -> np.ndarray:
     """log b with b ∝ s³, normalised over the last axis."""
     return log_normalise(3.0 * np.asarray(log_slates, dtype=float))
-
-
-def feed_belief(slates: np.ndarray) -> np.ndarray:
-    """User's belief about the feed's content distribution, b ∝ s³ (normalised over the last axis)."""
-    return softmax(3.0 * _log_of(slates))
 
 
 def preference_transition(
@@ -87,8 +84,12 @@ def preference_transition(
     return softmax(beta_d * v)
 
 
-def expected_engagement(emission: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Choice-marginalised engagement Σ_x P(x | s, u) x ᵀ y for each (u, y) pair: emission @ COS, [.., u, y]."""
+def expected_engagement(emission: np.ndarray) -> np.ndarray:
+    """Choice-marginalised engagement EXP[.., u, y] = Σ_x P(x | s, u) xᵀy for every pair of bins (u, y): the
+    engagement xᵀy (Carroll et al. 2022) of the item x a user of preference u chooses from the slate, averaged
+    over the choice (``emission`` [.., u, x] from :func:`choice_probabilities`), scored against preference y.
+    y = u is the engagement under the user's current preference (``numpy.diagonal(..., axis1=-2, axis2=-1)``),
+    y = u0 under the initial one."""
     return emission @ COS
 
 

@@ -7,11 +7,17 @@ finaliser applied to ``key + golden·(c·n_streams + s + 1)``. That is a pure fu
 same numbers come out whether one user or 4096 are stepped in one array operation.
 
 Keys derive from the seed passed to ``reset`` (``seed_to_key``) and, for later episodes without a seed, from the
-previous key (``next_key``), so ``reset(seed=s)`` fixes every later draw. The same mixing function is available
-inside numba kernels (``splitmix64_scalar``).
+previous key (``next_key``), so ``reset(seed=s)`` fixes every later draw.
+
+The SplitMix64 finaliser is written once, :func:`splitmix64_mix`, in operations that mean the same on a uint64
+NumPy array (the vectorised :func:`splitmix64`) and on a uint64 scalar inside a numba kernel
+(:func:`splitmix64_scalar`, the same function compiled; ``coop/kernel.py`` draws its replica streams with it), so
+the two cannot drift apart.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,16 +31,34 @@ _S11 = np.uint64(11)
 _INV53 = 1.0 / float(1 << 53)
 
 
+def splitmix64_mix(z):  # noqa: ANN001, ANN201 -- uint64 ndarray or uint64 scalar (numba), see module docstring
+    """SplitMix64 finaliser (Steele, Lea & Flood 2014) with wrapping uint64 arithmetic.
+
+    In place on a uint64 array (callers pass a copy) and by rebinding on a uint64 scalar, so the one body serves
+    :func:`splitmix64` (NumPy) and :func:`splitmix64_scalar` (numba)."""
+    z ^= z >> _S30
+    z *= _M1
+    z ^= z >> _S27
+    z *= _M2
+    z ^= z >> _S31
+    return z
+
+
 def splitmix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser on a uint64 array (wrapping arithmetic)."""
     z = np.asarray(x, dtype=np.uint64).copy()
     with np.errstate(over="ignore"):
-        z ^= z >> _S30
-        z *= _M1
-        z ^= z >> _S27
-        z *= _M2
-        z ^= z >> _S31
-    return z
+        return splitmix64_mix(z)
+
+
+def _compile_scalar() -> Callable[[np.uint64], np.uint64]:
+    from numba import njit
+
+    return njit(cache=True)(splitmix64_mix)
+
+
+#: :func:`splitmix64_mix` compiled by numba for uint64 scalars, callable from other jitted kernels
+splitmix64_scalar = _compile_scalar()
 
 
 def seed_to_key(seeds: np.ndarray | int) -> np.ndarray:

@@ -24,6 +24,7 @@ from recsim_envs.preference.learned.network import (
     start_tokens,
     step_tokens,
 )
+from recsim_envs.preference.model import expected_engagement
 from recsim_envs.preference.world import COS, N_BINS, THETA, VECTORS, action_slates
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import Choice, Int, check_int, check_params
@@ -86,7 +87,8 @@ class LearnedShiftConfig:
             slate_means=means,
             slate_stds=stds,
             emission=emission,
-            expected_cos=np.einsum("aux,xu->au", emission, COS),  # [A, u]: Σ_x P(x | s_a, u) xᵀu
+            # [A, u]: Σ_x P(x | s_a, u) xᵀu, the engagement under the current preference
+            expected_cos=np.diagonal(expected_engagement(emission), axis1=-2, axis2=-1).copy(),
             prior=prior,
         )
 
