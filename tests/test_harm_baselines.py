@@ -27,7 +27,7 @@ from baselines.harm import (
 )
 from baselines.protocol import Policy
 from recsim_envs.harm.data import synthetic_catalogue
-from recsim_envs.harm.model import HarmParams, ItemPolicy, stationary_profile
+from recsim_envs.harm.model import HarmParams, ItemClickModel, stationary_profile
 
 
 def _problem(lam=100.0, k=1, policy_class="cardinality", c=6.0, n=40, m=24, seed=1, **params):
@@ -79,7 +79,7 @@ def test_static_users_no_random_policy_beats_top_k(seed, lam):
         pi = rng.dirichlet(np.full(prob.n, rng.uniform(0.05, 2.0)), prob.m)
         pi[:, prob.harmful] = 0
         pi /= pi.sum(1, keepdims=True)
-        sp = stationary_profile(ItemPolicy(prob.c), pi, prob.U0, prob.V, prob.harmful, prob.params)
+        sp = stationary_profile(ItemClickModel(prob.c), pi, prob.U0, prob.V, prob.harmful, prob.params)
         assert np.all(sp.metrics.f <= best.f + 1e-12)
 
 

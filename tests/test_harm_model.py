@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from recsim_envs.harm.model import (
     HarmParams,
-    ItemPolicy,
-    SamplingPolicy,
-    SetPolicy,
+    ItemClickModel,
+    SamplingClickModel,
+    SetClickModel,
     StationaryProfileError,
     attraction_map,
     evaluate,
@@ -53,7 +53,7 @@ def test_sampling_click_model_matches_enumeration_including_q_at_bounds():
     q = rng.uniform(0, 1, s.shape)
     q[:, 0], q[:, 1], q[:, 2] = 1.0, 0.0, 1.0  # certain and impossible items
     for c in (0.5, 2.0, 20.0):
-        cm = SamplingPolicy(c, 3).clicks(q, s)
+        cm = SamplingClickModel(c, 3).clicks(q, s)
         r, o = _enumerate_sampling(q, s, c)
         np.testing.assert_allclose(cm.r, r, atol=1e-10)
         np.testing.assert_allclose(cm.o, o, atol=1e-10)
@@ -75,13 +75,13 @@ def test_set_policy_matches_direct_definition_and_item_policy():
             mask[sets[i, j]] = True
             sE = s[i, mask].sum()
             p_direct[i] += pi[i, j] * (mask * s[i] / (sE + c) + c / (sE + c) * sig[i])
-    met = evaluate(SetPolicy(c, sets, n), pi, U0, V, harmful, lam=2.0)
+    met = evaluate(SetClickModel(c, sets, n), pi, U0, V, harmful, lam=2.0)
     np.testing.assert_allclose(met.p, p_direct, atol=1e-13)
     # singleton sets = the item policy
     pi_items = rng.dirichlet(np.ones(n), m)
     singles = np.broadcast_to(np.arange(n)[None, :, None], (m, n, 1))
-    a = evaluate(SetPolicy(c, singles, n), pi_items, U0, V, harmful, 2.0)
-    b = evaluate(ItemPolicy(c), pi_items, U0, V, harmful, 2.0)
+    a = evaluate(SetClickModel(c, singles, n), pi_items, U0, V, harmful, 2.0)
+    b = evaluate(ItemClickModel(c), pi_items, U0, V, harmful, 2.0)
     np.testing.assert_allclose(a.p, b.p, atol=1e-14)
     np.testing.assert_allclose(a.f, b.f, atol=1e-13)
 
@@ -91,7 +91,7 @@ def test_harm_equals_paper_form_when_no_harmful_item_is_recommended():
     pi = rng.dirichlet(np.ones(V.shape[0]), U0.shape[0])
     pi[:, harmful] = 0
     pi /= pi.sum(1, keepdims=True)
-    met = evaluate(ItemPolicy(3.0), pi, U0, V, harmful, lam=5.0)
+    met = evaluate(ItemClickModel(3.0), pi, U0, V, harmful, lam=5.0)
     sig_h = organic_choice(scores(U0, V))[:, harmful].sum(1)
     np.testing.assert_allclose(met.ph, sig_h * (1 - met.pclk), rtol=1e-12)  # pH = (s_H/s_Ω)(1 − pCLK)
     np.testing.assert_allclose(met.f, met.pclk - 5.0 * met.ph)
@@ -103,9 +103,9 @@ def test_consumption_is_a_distribution(seed, c, cls):
     rng, V, U0, harmful = _toy(seed=seed)
     V = V * rng.uniform(0.1, 4.0)  # wide score ranges
     if cls == "item":
-        pol, theta = ItemPolicy(c), rng.dirichlet(np.ones(V.shape[0]) * 0.3, U0.shape[0])
+        pol, theta = ItemClickModel(c), rng.dirichlet(np.ones(V.shape[0]) * 0.3, U0.shape[0])
     else:
-        pol, theta = SamplingPolicy(c, 3), rng.uniform(0, 1, (U0.shape[0], V.shape[0])) ** 2
+        pol, theta = SamplingClickModel(c, 3), rng.uniform(0, 1, (U0.shape[0], V.shape[0])) ** 2
     met = evaluate(pol, theta, U0, V, harmful, lam=1.0)
     assert np.all(np.isfinite(met.p)) and np.all(met.p >= -1e-12) and np.all(met.p <= 1 + 1e-12)
     np.testing.assert_allclose(met.p.sum(1), 1.0, atol=1e-9)
@@ -117,8 +117,8 @@ def test_fixed_point_is_fixed_and_stable(method):
     rng, V, U0, harmful = _toy(m=5)
     params = HarmParams(lam=3.0)
     pi = rng.dirichlet(np.ones(V.shape[0]), 5)
-    sp = stationary_profile(ItemPolicy(2.0), pi, U0, V, harmful, params, tol=1e-12, method=method, max_iter=500)
-    p = evaluate(ItemPolicy(2.0), pi, sp.U, V, harmful, 3.0).p
+    sp = stationary_profile(ItemClickModel(2.0), pi, U0, V, harmful, params, tol=1e-12, method=method, max_iter=500)
+    p = evaluate(ItemClickModel(2.0), pi, sp.U, V, harmful, 3.0).p
     F = attraction_map(p, U0, V, params.alphas(harmful), params.beta)
     assert np.abs(F - sp.U).max() <= 1e-12
     assert sp.ok and np.all(sp.converged) and np.all(sp.residual <= 1e-12)
@@ -130,8 +130,8 @@ def test_newton_and_picard_agree_and_newton_needs_fewer_iterations():
     rng, V, U0, harmful = _toy(m=4)
     params = HarmParams(lam=3.0, alpha_harmful=0.7, alpha_benign=0.2, beta=0.05)
     pi = rng.dirichlet(np.ones(V.shape[0]), 4)
-    a = stationary_profile(ItemPolicy(2.0), pi, U0, V, harmful, params, tol=1e-12, method="newton")
-    b = stationary_profile(ItemPolicy(2.0), pi, U0, V, harmful, params, tol=1e-12, method="picard", max_iter=2000)
+    a = stationary_profile(ItemClickModel(2.0), pi, U0, V, harmful, params, tol=1e-12, method="newton")
+    b = stationary_profile(ItemClickModel(2.0), pi, U0, V, harmful, params, tol=1e-12, method="picard", max_iter=2000)
     np.testing.assert_allclose(a.U, b.U, atol=1e-10)
     assert a.iterations.max() < b.iterations.min()
 
@@ -140,17 +140,17 @@ def test_non_convergence_is_reported_and_strict_raises():
     rng, V, U0, harmful = _toy()
     params = HarmParams(alpha_harmful=0.8, alpha_benign=0.8, beta=0.01)
     pi = rng.dirichlet(np.ones(V.shape[0]), U0.shape[0])
-    sp = stationary_profile(ItemPolicy(1.0), pi, U0, V, harmful, params, method="picard", max_iter=2, tol=1e-12)
+    sp = stationary_profile(ItemClickModel(1.0), pi, U0, V, harmful, params, method="picard", max_iter=2, tol=1e-12)
     assert not sp.ok and not sp.converged.any() and np.all(sp.residual > 1e-12)
     with pytest.raises(StationaryProfileError, match="residual"):
-        stationary_profile(ItemPolicy(1.0), pi, U0, V, harmful, params, method="picard", max_iter=2, strict=True)
+        stationary_profile(ItemClickModel(1.0), pi, U0, V, harmful, params, method="picard", max_iter=2, strict=True)
 
 
 def test_static_preferences_fixed_point_is_u0():
     rng, V, U0, harmful = _toy()
     params = HarmParams(alpha_harmful=0.0, alpha_benign=0.0, beta=0.3)
     pi = rng.dirichlet(np.ones(V.shape[0]), U0.shape[0])
-    sp = stationary_profile(ItemPolicy(1.0), pi, U0, V, harmful, params)
+    sp = stationary_profile(ItemClickModel(1.0), pi, U0, V, harmful, params)
     np.testing.assert_allclose(sp.U, U0, atol=1e-14)
     assert np.all(sp.spectral_radius < 1e-12)
 
@@ -159,9 +159,9 @@ def _policies(rng, m, n):
     sets = np.stack([rng.permutation(n)[:2] for _ in range(m * 4)]).reshape(m, 4, 2)
     q = rng.uniform(0.05, 0.95, (m, n))
     return [
-        ("item", ItemPolicy(2.0), rng.dirichlet(np.ones(n), m)),
-        ("set", SetPolicy(2.0, sets, n), rng.dirichlet(np.ones(4), m)),
-        ("sampling", SamplingPolicy(2.0, 3), q),
+        ("item", ItemClickModel(2.0), rng.dirichlet(np.ones(n), m)),
+        ("set", SetClickModel(2.0, sets, n), rng.dirichlet(np.ones(4), m)),
+        ("sampling", SamplingClickModel(2.0, 3), q),
     ]
 
 
@@ -204,9 +204,9 @@ def test_ift_gradient_matches_autograd_through_unrolled_fixed_point(cls):
     params = HarmParams(lam=3.0)
     m, n = U0.shape[0], V.shape[0]
     if cls == "item":
-        pol, theta = ItemPolicy(2.0), rng.dirichlet(np.ones(n), m)
+        pol, theta = ItemClickModel(2.0), rng.dirichlet(np.ones(n), m)
     else:
-        pol, theta = SamplingPolicy(2.0, 3), rng.uniform(0.05, 0.95, (m, n))
+        pol, theta = SamplingClickModel(2.0, 3), rng.uniform(0.05, 0.95, (m, n))
     sp = stationary_profile(pol, theta, U0, V, harmful, params, tol=1e-14)
     g = objective_gradient(pol, theta, sp, U0, V, harmful, params)
     tm = TorchHarmModel(V, harmful, U0, 2.0, 3.0, 0.5, 0.25, 0.2, cls, device="cpu")
@@ -242,8 +242,8 @@ def test_gradient_memory_is_linear_in_items():
     params = HarmParams()
     tracemalloc.start()
     try:
-        sp = stationary_profile(ItemPolicy(6.0), pi, U0, V, harmful, params)
-        g = objective_gradient(ItemPolicy(6.0), pi, sp, U0, V, harmful, params)
+        sp = stationary_profile(ItemClickModel(6.0), pi, U0, V, harmful, params)
+        g = objective_gradient(ItemClickModel(6.0), pi, sp, U0, V, harmful, params)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

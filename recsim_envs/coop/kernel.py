@@ -111,7 +111,7 @@ def _randint(keys, ctrs, r, n):
 
 
 @njit(cache=True)
-def fitness(s, nc, d, fp):  # noqa: ANN001, ANN201 -- numba scalars
+def fitness(s: int, nc: int, d: int, fp: np.ndarray) -> float:
     """Fitness Π_x of node x with strategy ``s`` (1 = C), ``nc`` cooperating neighbours out of ``d``: the sum of
     its pairwise payoffs against every neighbour (Santos, Pacheco & Lenaerts 2006; Carvalho 2021),
 
@@ -124,7 +124,7 @@ def fitness(s, nc, d, fp):  # noqa: ANN001, ANN201 -- numba scalars
 
 
 @njit(cache=True)
-def fitness_all(strat, ncn, deg, fp, out):  # noqa: ANN001, ANN201 -- numba arrays
+def fitness_all(strat: np.ndarray, ncn: np.ndarray, deg: np.ndarray, fp: np.ndarray, out: np.ndarray) -> None:
     """out[r, v] = :func:`fitness` of every node of every replica."""
     for r in range(strat.shape[0]):
         for v in range(strat.shape[1]):
@@ -330,7 +330,7 @@ def _nth_candidate(pos, deg, rec, members, r, a, group, size, excl, degree, m):
 
 
 @njit(cache=True)
-def has_candidate(pos, deg, rec, r, a, excl, n):
+def has_candidate(pos: np.ndarray, deg: np.ndarray, rec: np.ndarray, r: int, a: int, excl: bool, n: int) -> bool:
     """Whether a has any valid new partner (used before asking an agent)."""
     if not excl:
         return n - 1 - deg[r, a] > 0
@@ -366,7 +366,7 @@ def _check_absorbed(cnt, msize, r, n):
 
 
 @njit(cache=True)
-def advance(state, rules, fp, ip):  # noqa: ANN001, ANN201 -- CoopState and numba arrays
+def advance(state: CoopState, rules: np.ndarray, fp: np.ndarray, ip: np.ndarray) -> None:
     """Run every replica whose status is RUNNING until absorption, the time limit, or an EXTERNAL rewire.
 
     One elementary step (docs/models/coop.md): x uniform, y a uniform neighbour of x, p = Fermi(Π_y − Π_x).
@@ -468,7 +468,7 @@ def advance(state, rules, fp, ip):  # noqa: ANN001, ANN201 -- CoopState and numb
 
 
 @njit(cache=True)
-def apply_external(state, rules, r, z, n):  # noqa: ANN001, ANN201 -- CoopState and numba scalars
+def apply_external(state: CoopState, rules: np.ndarray, r: int, z: int, n: int) -> bool:
     """Carry out (z ≥ 0) or decline (z < 0) replica r's pending rewire; return False if z is not a candidate."""
     nbr, pos, deg, strat, ncn, rec, degcount, cnt = (
         state.nbr, state.pos, state.deg, state.strat, state.ncn, state.rec, state.degcount, state.cnt,
@@ -489,7 +489,7 @@ def apply_external(state, rules, r, z, n):  # noqa: ANN001, ANN201 -- CoopState 
 
 
 @njit(cache=True)
-def candidate_mask(state, rules, r, n, out):  # noqa: ANN001, ANN201 -- CoopState and numba arrays
+def candidate_mask(state: CoopState, rules: np.ndarray, r: int, n: int, out: np.ndarray) -> None:
     """out[c] = 1 for every valid new partner of the pending rewiring node (all zero if nothing is pending)."""
     pos, rec, cnt = state.pos, state.rec, state.cnt
     for c in range(n):
@@ -613,7 +613,15 @@ def _switch_in(nbr, pos, deg, keys, ctrs, r, n, u, v):
 
 
 @njit(cache=True)
-def init_replicas(which, state, k, n_contenders, n_seeds, p_coop, stop_absorb):  # noqa: ANN001, ANN201
+def init_replicas(
+    which: np.ndarray,
+    state: CoopState,
+    k: int,
+    n_contenders: int,
+    n_seeds: int,
+    p_coop: float,
+    stop_absorb: bool,
+) -> None:
     """Fresh episode for replicas with ``which[r]`` of ``state`` (a :class:`CoopState`): random k-regular graph,
     i.i.d. strategies (C with probability ``p_coop``), recommender 0 (NO_MED default) for all but ``n_seeds``
     uniformly chosen seed users, split evenly (round robin) among contenders 1..n_contenders."""
@@ -680,7 +688,7 @@ def init_replicas(which, state, k, n_contenders, n_seeds, p_coop, stop_absorb): 
 
 
 @njit(cache=True)
-def choose_pending(rule, state, r, n):  # noqa: ANN001, ANN201 -- CoopState and numba scalars
+def choose_pending(rule: int, state: CoopState, r: int, n: int) -> int:
     """The partner that heuristic ``rule`` picks for replica r's pending rewire (−1: none), drawn from the
     replica's own stream exactly as :func:`advance` draws it for a non-EXTERNAL rule at the same point. Used by
     the multi-agent env so that a heuristic agent acting through the agent interface follows the simulator."""

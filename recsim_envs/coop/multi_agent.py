@@ -65,7 +65,8 @@ one line of shares.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -376,6 +377,20 @@ class RecommenderCompetitionAEC(AECEnv):
         }
 
 
+@runtime_checkable
+class OpponentPolicy(Protocol):
+    """A fixed policy for the other seats of :class:`AgentView` (a plain callable ``obs -> action`` also serves)."""
+
+    def act(self, obs: np.ndarray) -> int: ...
+
+
+@runtime_checkable
+class Reseedable(Protocol):
+    """An opponent policy with its own random stream, reseeded by :meth:`AgentView.reset` with a seed."""
+
+    def reset(self, *, seed: int) -> Any: ...
+
+
 class AgentView(gym.Env):
     """One agent's seat of :class:`RecommenderCompetitionAEC` as a single-agent Gymnasium env (for training one
     learner while the others follow fixed policies: independent learners, one at a time).
@@ -393,7 +408,9 @@ class AgentView(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, me: str, others: dict[str, Any], **env_kwargs: Any):
+    def __init__(
+        self, me: str, others: dict[str, OpponentPolicy | Callable[[np.ndarray], int]], **env_kwargs: Any
+    ) -> None:
         self.aec = RecommenderCompetitionAEC(**env_kwargs)
         if me not in self.aec.possible_agents:
             raise ValueError(f"me must be one of {self.aec.possible_agents}, got {me!r}")
@@ -402,7 +419,7 @@ class AgentView(gym.Env):
             raise ValueError(f"others must give a policy for every other agent, missing {sorted(missing)}")
         self.me = me
         self.others = others
-        self._act = {a: getattr(p, "act", p) for a, p in others.items()}
+        self._act = {a: p.act if isinstance(p, OpponentPolicy) else p for a, p in others.items()}
         self.observation_space = self.aec.observation_space(me)
         self.action_space = self.aec.action_space(me)
         self._obs: dict[str, np.ndarray] | None = None
@@ -424,8 +441,9 @@ class AgentView(gym.Env):
         skipped = 0
         if seed is not None:
             for i, a in enumerate(self.aec.possible_agents):
-                if a in self.others and hasattr(self.others[a], "reset"):
-                    self.others[a].reset(seed=int(seed) + i)
+                other = self.others.get(a)
+                if isinstance(other, Reseedable):
+                    other.reset(seed=int(seed) + i)
         self.aec.reset(seed=seed)
         while True:
             _, term, trunc = self._advance()

@@ -31,20 +31,20 @@ class TorchHarmModel:
 
     def __init__(
         self,
-        V,
-        harmful,
-        U0,
-        c,
-        lam,
-        alpha_harmful,
-        alpha_benign,
-        beta,
-        policy_class="item",
-        device=None,
-        dtype=torch.float64,
+        V: np.ndarray,
+        harmful: np.ndarray,
+        U0: np.ndarray,
+        c: float,
+        lam: float,
+        alpha_harmful: float,
+        alpha_benign: float,
+        beta: float,
+        policy_class: str = "item",
+        device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float64,
         s_bound: float | None = None,
         step: float = 0.4,
-    ):
+    ) -> None:
         if policy_class not in ("item", "sampling"):
             raise ValueError(f"policy_class must be one of ['item', 'sampling'], got {policy_class!r}")
         self.device = torch.device(device) if device is not None else default_device()
@@ -86,13 +86,16 @@ class TorchHarmModel:
         r = q * s * (rho * Phi_w[..., None, :]).sum(-1)
         return r, o
 
-    def consumption(self, theta, U):
+    def consumption(
+        self, theta: torch.Tensor, U: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(p, r, o, σ) at profiles U: consumption p = r + o σ, clicks r, organic probability o, organic choice σ."""
         s = torch.exp(U @ self.V.T)
         sig = s / s.sum(-1, keepdim=True)
         r, o = self.clicks(theta, s)
         return r + o[..., None] * sig, r, o, sig
 
-    def objective(self, theta, U):
+    def objective(self, theta: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
         """f = pCLK − λ pH at profiles U (pH = P(consume a harmful item))."""
         p, r, o, sig = self.consumption(theta, U)
         return (1.0 - o) - self.lam * (p * self.hmask).sum(-1)
@@ -103,16 +106,18 @@ class TorchHarmModel:
         return attraction_map(self.consumption(theta, U)[0], U0, self.V, self.alpha, self.beta)
 
     # -- fixed point and gradients --------------------------------------------------------------------------------
-    def _jac(self, theta, U):
+    def _jac(self, theta: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
         """Per-user ∂F/∂u [m, d, d] (vmap of a per-user jacrev)."""
 
-        def F1(th, u, u0):
+        def F1(th: torch.Tensor, u: torch.Tensor, u0: torch.Tensor) -> torch.Tensor:
             return self.F(th[None], u[None], u0[None])[0]
 
         return vmap(jacrev(F1, argnums=1))(theta, U, self.U0)
 
     @torch.no_grad()
-    def stationary_profile(self, theta, tol: float = 1e-10, max_iter: int = 100, U_init=None):
+    def stationary_profile(
+        self, theta: torch.Tensor, tol: float = 1e-10, max_iter: int = 100, U_init: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, int, torch.Tensor]:
         """Newton on u − F(u) with a plain step where Newton does not reduce the residual. Returns (U, iterations,
         residual per user)."""
         U = (self.U0 if U_init is None else U_init).clone()
@@ -133,7 +138,7 @@ class TorchHarmModel:
             U = torch.where(better[:, None], cand, U + G)
         return U, it, res
 
-    def ift_gradient(self, theta, U_bar):
+    def ift_gradient(self, theta: torch.Tensor, U_bar: torch.Tensor) -> torch.Tensor:
         """∇_θ f(θ, ū(θ)) in adjoint form: J per user (d×d), batched solve, one VJP through F."""
         theta = theta.detach().requires_grad_(True)
         U = U_bar.detach().requires_grad_(True)
@@ -146,7 +151,7 @@ class TorchHarmModel:
         (vjp,) = torch.autograd.grad((Fv * w).sum(), theta)
         return df_dth + vjp
 
-    def unrolled_objective(self, theta, n_steps: int = 200):
+    def unrolled_objective(self, theta: torch.Tensor, n_steps: int = 200) -> torch.Tensor:
         """f(θ, F^N(u0)) with autograd through every step (the independent check of the IFT gradient)."""
         U = self.U0
         for _ in range(n_steps):

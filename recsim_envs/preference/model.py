@@ -53,7 +53,12 @@ def choice_probabilities(
     ``log_slates`` (e.g. from ``world.action_slates(..., log=True)``) when slates are narrow: bins that
     underflowed to 0 in ``slates`` may still carry the choice once multiplied by exp(β_c xᵀu).
     """
-    ls = _log_of(slates) if log_slates is None else np.asarray(log_slates, dtype=float)
+    if log_slates is not None:
+        ls = np.asarray(log_slates, dtype=float)
+    elif slates is not None:
+        ls = _log_of(slates)
+    else:
+        raise ValueError("choice_probabilities needs slates or log_slates, got neither")
     return softmax(ls[..., None, :] + np.asarray(beta_c)[:, None] * COS)
 
 

@@ -18,6 +18,7 @@ the two cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +32,9 @@ _S11 = np.uint64(11)
 _INV53 = 1.0 / float(1 << 53)
 
 
-def splitmix64_mix(z):  # noqa: ANN001, ANN201 -- uint64 ndarray or uint64 scalar (numba), see module docstring
-    """SplitMix64 finaliser (Steele, Lea & Flood 2014) with wrapping uint64 arithmetic.
+def splitmix64_mix(z: Any) -> Any:
+    """SplitMix64 finaliser (Steele, Lea & Flood 2014) with wrapping uint64 arithmetic; ``z`` a uint64 ndarray or
+    a uint64 scalar (inside numba).
 
     In place on a uint64 array (callers pass a copy) and by rebinding on a uint64 scalar, so the one body serves
     :func:`splitmix64` (NumPy) and :func:`splitmix64_scalar` (numba)."""
@@ -103,7 +105,12 @@ def categorical(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(idx, last_pos)
 
 
-def episode_keys(seed, n: int, np_random: np.random.Generator, previous: np.ndarray | None) -> np.ndarray:
+def episode_keys(
+    seed: int | list[int] | tuple[int, ...] | np.ndarray | None,
+    n: int,
+    np_random: np.random.Generator,
+    previous: np.ndarray | None,
+) -> np.ndarray:
     """Stream keys for the users of a reset (the rule of CONTRIBUTING.md, shared by every env).
 
     ``seed`` an int ``s``: user ``i`` gets ``seed_to_key(s + i)`` (a single env is ``n = 1``); a list of ``n``
@@ -123,7 +130,7 @@ def episode_keys(seed, n: int, np_random: np.random.Generator, previous: np.ndar
     return seed_to_key(seeds)
 
 
-def generator_seed(seed):
+def generator_seed(seed: int | list[int] | tuple[int, ...] | np.ndarray | None) -> int | None:
     """The int that seeds a vector env's own ``np_random`` when ``reset`` gets one seed per user (the first)."""
     if isinstance(seed, (list, tuple, np.ndarray)):
         return int(np.asarray(seed).reshape(-1)[0]) if len(seed) else None
