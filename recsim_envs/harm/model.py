@@ -590,15 +590,9 @@ def ift_cotangents(
 
 
 def objective_gradient(
-    policy: ClickModelClass,
-    theta: np.ndarray,
-    sp: StationaryProfile,
-    U0: np.ndarray,
-    V: np.ndarray,
-    harmful: np.ndarray,
-    params: HarmParams,
-    anchor: np.ndarray | None = None,
-) -> np.ndarray:
+    policy: ClickModelClass, theta: np.ndarray, sp: StationaryProfile, U0: np.ndarray, V: np.ndarray,
+    harmful: np.ndarray, params: HarmParams, anchor: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
     """∇_θ f(θ, ū(θ)) by the implicit function theorem in adjoint form (docs/models/harm.md), shape [m, dim θ].
 
     Only [m, n, d] arrays and a batched d×d solve (:func:`ift_cotangents`), then one vector–Jacobian product
