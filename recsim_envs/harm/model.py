@@ -329,7 +329,6 @@ class SamplingClickModel:
 ItemPolicy = ItemClickModel
 SetPolicy = SetClickModel
 SamplingPolicy = SamplingClickModel
-ClickModel = ClickProbabilities
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from recsim_envs.utils.validation import check_array, check_choice, check_real
 BETA_C_PRESETS = ("two_bumps", "constant")
 
 
-def beta_c_profile(preset: str | np.ndarray = "two_bumps", width: float = 2.0) -> np.ndarray:
+def beta_c_profile(preset: object = "two_bumps", width: float = 2.0) -> np.ndarray:
     """Choice-stochasticity profile β_c(u) over the 36 preference bins (paper Fig. 9).
 
     ``"two_bumps"`` (default): β_c(θ) = 1·exp(w(cos(θ − 80°) − 1)) + 4·exp(w(cos(θ − 270°) − 1)), local maxima
