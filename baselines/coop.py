@@ -18,7 +18,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from recsim_envs.coop.rules import rule_code, rule_name
+from recsim_envs.coop import kernel as K
+from recsim_envs.coop.rules import EXCLUSIVE, EXTERNAL, rule_code, rule_name
 from recsim_envs.coop.simulator import simulate
 from recsim_envs.coop.task import build_rewiring
 
@@ -87,6 +88,74 @@ class HeuristicPolicy:
                 return int(self.rng.choice(np.flatnonzero(~mask)))  # a masked node: the env declines the rewire
             cand = mask
         return int(self.rng.choice(np.flatnonzero(cand)))
+
+
+def _kernel_state(env: Any) -> tuple[Any, bool]:
+    """(the :class:`~recsim_envs.coop.simulator.CoopBatch`, whether the agent's rule is exclusive) behind a coop
+    single env, native vector env or multi-agent env; ``TypeError`` for anything else."""
+    inner = getattr(env, "unwrapped", env)
+    task = getattr(inner, "task", None)
+    if task is not None and hasattr(task, "batch"):
+        batch = task.batch
+        exclusive = bool(task.options.competition and batch.config.rules[task.AGENT] & EXCLUSIVE)
+        return batch, exclusive
+    if hasattr(inner, "batch") and hasattr(inner, "exclusive"):  # RecommenderCompetitionAEC
+        return inner.batch, bool(inner.exclusive)
+    raise TypeError(f"env must be a coop env (single, vector or multi-agent), got {type(env).__name__}")
+
+
+class RulePolicy:
+    """The kernel's rewiring rules (:mod:`recsim_envs.coop.kernel`) as one batched policy for the coop envs.
+
+    ``rule`` is any heuristic of :mod:`recsim_envs.coop.rules` (``NULL``, ``NO_MED``, ``GOOD``, ``BAD``,
+    ``RANDOM``, ``FAIR``, the grid ``{C,D,ANY}_{LOW,HIGH}``; a ``_X`` suffix is accepted: exclusivity follows
+    the env's agent). ``bind(env)`` attaches the env (single, native vector or multi-agent; the rollout engine
+    :func:`agents.rollout.rollout` binds it), and each ``act`` asks the compiled kernel for the partner of every
+    pending rewire, drawn from the replica's own stream exactly as the simulator draws it for a rule compiled
+    into the kernel (``kernel.choose_pending_all``). A rule that finds no partner answers the focused node
+    itself, a masked action that the env (``invalid_action="skip"``) treats as a declined rewire — the
+    simulator's skip. So on ``CooperationRewiring*`` ids the env driven by this policy follows
+    :func:`recsim_envs.coop.simulate` with the same seeds step for step (tested); with exclusive competition
+    rules the simulator also draws for rewires that never reach an agent, so only the law is the same.
+    The policy holds no generator of its own (``reset`` does nothing): the env's seed fixes every draw.
+    """
+
+    batched = True
+
+    def __init__(self, rule: str = "GOOD", env: Any = None):
+        code = rule_code(str(rule).upper(), "rule") & (EXCLUSIVE - 1)
+        if code == EXTERNAL:
+            raise ValueError(f"rule must be a rewiring heuristic (not EXTERNAL), got {rule!r}")
+        self.code = code
+        self.rule = rule_name(code)
+        self._batch: Any = None
+        self._exclusive = False
+        self._out = np.zeros(0, dtype=np.int64)
+        if env is not None:
+            self.bind(env)
+
+    def bind(self, env: Any) -> RulePolicy:
+        """Act for ``env`` from now on (returns ``self``)."""
+        self._batch, self._exclusive = _kernel_state(env)
+        self._out = np.zeros(self._batch.R, dtype=np.int64)
+        return self
+
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing to reset: every draw comes from the env's replica streams."""
+
+    def act(self, obs: dict[str, Any], info: dict[str, Any] | None = None) -> Any:
+        """The partner of each pending rewire (the focused node, i.e. decline, where the rule finds none)."""
+        b = self._batch
+        if b is None:
+            raise RuntimeError("RulePolicy.act needs the env: call bind(env) first (agents.rollout does)")
+        code = self.code | (EXCLUSIVE if self._exclusive else 0)
+        K.choose_pending_all(
+            code, b.nbr, b.pos, b.deg, b.strat, b.ncn, b.rec, b.members, b.msize, b.keys, b.ctrs, b.cnt, b.n,
+            self._out,
+        )  # fmt: skip
+        action = np.where(self._out >= 0, self._out, np.maximum(b.cnt[:, K.C_PA], 0))
+        single = np.asarray(obs["node_features"]).ndim == 2
+        return int(action[0]) if single else action.copy()
 
 
 def model_kwargs(env_id: str = "recsim_envs/CooperationRewiring-v0", **overrides: Any) -> dict[str, Any]:
