@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 import recsim_envs  # noqa: F401  (registers the ids, so callers need not import it first)
-from agents.rollout import Step, rollout
+from agents.rollout import Step, check_pos_int, rollout
 
 
 def _check_episodes(n_episodes: Any) -> int:
@@ -163,6 +163,41 @@ def evaluate_single(
     return _evaluate(policy, env_id, n_episodes, seed, env_kwargs, max_steps, "single")
 
 
+class _LongRunSums:
+    """Hook of :func:`long_run_averages`: sums of info entries over the steps after the burn-in."""
+
+    def __init__(self, keys: tuple[str, ...], burn: int) -> None:
+        self.keys, self.burn = keys, burn
+        self.sums: dict[str, np.ndarray] = {}
+        self.last: dict[str, Any] = {}
+
+    def __call__(self, step: Step) -> None:
+        self.last = step.step_info
+        if step.t >= self.burn:
+            for key in self.keys:
+                value = np.asarray(step.step_info[key], dtype=float)
+                self.sums[key] = self.sums[key] + value if key in self.sums else value.copy()
+
+
+def long_run_averages(
+    policy: Any,
+    venv: Any,
+    burn: int,
+    steps: int,
+    keys: tuple[str, ...],
+    seed: int = 0,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Per-user time averages of the info entries ``keys`` over ``steps`` steps after ``burn`` burn-in steps of a
+    native vector env whose episodes do not end (e.g. ``horizon=10**9``), reset with ``seed``; the policy keeps
+    its own generator. Returns (averages, the last step's info)."""
+    burn = int(burn)
+    if burn < 0:
+        raise ValueError(f"burn must be an integer in [0, inf), got {burn!r}")
+    hook = _LongRunSums(tuple(keys), burn)
+    rollout(policy, venv, venv.num_envs, seed, hook=hook, steps=burn + check_pos_int("steps", steps), policy_seed=None)
+    return {k: v / steps for k, v in hook.sums.items()}, hook.last
+
+
 def evaluate(
     policy: Any, env_id: str, n_episodes: int, seed: int = 0, env_kwargs: dict[str, Any] | None = None
 ) -> dict[str, np.ndarray]:
@@ -171,4 +206,4 @@ def evaluate(
     return fn(policy, env_id, n_episodes, seed=seed, env_kwargs=env_kwargs)
 
 
-__all__ = ["MetricTotals", "SB3Policy", "evaluate", "evaluate_batched", "evaluate_single"]
+__all__ = ["MetricTotals", "SB3Policy", "evaluate", "evaluate_batched", "evaluate_single", "long_run_averages"]

@@ -83,7 +83,7 @@ _UNSET: Any = object()
 
 def rollout(
     policy: Any,
-    env_id: str,
+    env_id: str | gym.Env | gym.vector.VectorEnv,
     n_episodes: int,
     seed: int = 0,
     *,
@@ -100,7 +100,11 @@ def rollout(
     Episodes end when every user of a chunk finished its first one (``RuntimeError`` if that takes more than
     ``max_steps`` steps); ``steps=T`` instead takes exactly ``T`` steps (long-run averages on ids whose episodes
     do not end). ``chunk=None`` runs all users in one vector env. ``policy_seed`` defaults to ``seed``.
+    ``env_id`` may also be an env the caller built (a native vector env with ``num_envs == n_episodes``, or a
+    single env): it is used as is and left open.
     """
+    if not isinstance(env_id, str):
+        return _rollout_given(policy, env_id, n_episodes, seed, hook, max_steps, steps, policy_seed)
     n_total = check_pos_int("n_episodes", n_episodes)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
@@ -134,6 +138,32 @@ def rollout(
         if env is not None:
             env.close()
     return Rollout(np.concatenate(returns), np.concatenate(lengths))
+
+
+def _rollout_given(
+    policy: Any,
+    env: Any,
+    n_episodes: int,
+    seed: int,
+    hook: Hook | None,
+    max_steps: int,
+    steps: int | None,
+    policy_seed: int | None,
+) -> Rollout:
+    """:func:`rollout` on an env built by the caller."""
+    n = check_pos_int("n_episodes", n_episodes)
+    max_steps = check_pos_int("max_steps", max_steps)
+    batched = isinstance(env, gym.vector.VectorEnv)
+    if steps is not None:
+        steps = check_pos_int("steps", steps)
+        if not batched:
+            raise ValueError("steps is only for a vector env (long runs), got a single env")
+    if (env.num_envs if batched else 1) != n:
+        raise ValueError(f"n_episodes must equal the given env's num_envs ({env.num_envs if batched else 1}), got {n}")
+    p_seed = int(seed) if policy_seed is _UNSET else policy_seed
+    name = getattr(getattr(env, "spec", None), "id", type(env).__name__)
+    ret, length = _run(env, policy, n, 0, int(seed), p_seed, hook, max_steps, steps, str(name), batched)
+    return Rollout(ret, length)
 
 
 def _run(

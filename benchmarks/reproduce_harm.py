@@ -210,6 +210,7 @@ def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: 
     import gymnasium as gym
 
     import recsim_envs  # noqa: F401
+    from agents.evaluation import long_run_averages
     from baselines.harm import StationaryPolicy
 
     rows = []
@@ -232,15 +233,9 @@ def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: 
             sol = METHODS[method](HarmProblem.from_env(venv))
             policy = StationaryPolicy(sol, venv, seed=0)
             burn = int(np.ceil(10 / (0.45 * scale)))
-            obs, info = venv.reset(seed=0)
-            clicks, harms = np.zeros(n_envs), np.zeros(n_envs)
-            for t in range(burn + steps):
-                obs, _, _, _, info = venv.step(policy.act(obs, info))
-                if t >= burn:
-                    clicks += info["click"]
-                    harms += info["harm"]
+            rates, info = long_run_averages(policy, venv, burn, steps, ("click", "harm"), seed=0)
             users = info["user"]
-            dc, dh = clicks / steps - sol.pclk[users], harms / steps - sol.ph[users]
+            dc, dh = rates["click"] - sol.pclk[users], rates["harm"] - sol.ph[users]
             row = settings_row(
                 settings,
                 dict(
@@ -252,11 +247,11 @@ def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: 
                     users=n_envs,
                     steps=steps,
                     burn_in=burn,
-                    click_env=float((clicks / steps).mean()),
+                    click_env=float(rates["click"].mean()),
                     click_analytic=float(sol.pclk[users].mean()),
                     click_gap=float(dc.mean()),
                     click_se=float(dc.std(ddof=1) / np.sqrt(n_envs)),
-                    harm_env=float((harms / steps).mean()),
+                    harm_env=float(rates["harm"].mean()),
                     harm_analytic=float(sol.ph[users].mean()),
                     harm_gap=float(dh.mean()),
                     harm_se=float(dh.std(ddof=1) / np.sqrt(n_envs)),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import recsim_envs  # noqa: F401
+from agents.evaluation import long_run_averages
 from baselines.harm import HarmProblem, StationaryPolicy, ift, top_k_u0, uniform
 from recsim_envs.harm.model import ItemPolicy, SamplingPolicy, evaluate
 
@@ -137,16 +138,9 @@ def _long_run_gap(env_id, solver, scale, num_envs, burn, steps, **kw):
     )
     # (α, β) scaled together leave the stationary profile unchanged; small steps concentrate the process there
     sol = solver(HarmProblem.from_env(venv))
-    policy = StationaryPolicy(sol, venv, seed=2)
-    obs, info = venv.reset(seed=0)
-    clicks, harms = np.zeros(num_envs), np.zeros(num_envs)
-    for t in range(burn + steps):
-        obs, _, _, _, info = venv.step(policy.act(obs, info))
-        if t >= burn:
-            clicks += info["click"]
-            harms += info["harm"]
+    rates, info = long_run_averages(StationaryPolicy(sol, venv, seed=2), venv, burn, steps, ("click", "harm"))
     users = info["user"]
-    return clicks / steps - sol.pclk[users], harms / steps - sol.ph[users]
+    return rates["click"] - sol.pclk[users], rates["harm"] - sol.ph[users]
 
 
 @pytest.mark.parametrize("solver", [uniform, top_k_u0, ift], ids=["uniform", "top-k", "ift"])
@@ -181,14 +175,8 @@ def test_long_run_gap_is_detectable_with_a_wrong_model():
     prob = HarmProblem.from_env(venv)
     sol = top_k_u0(prob)
     wrong = top_k_u0(HarmProblem(prob.V, prob.harmful, prob.U0, prob.params, prob.c * 1.3, prob.k))
-    policy = StationaryPolicy(sol, venv, seed=2)
-    obs, info = venv.reset(seed=0)
-    clicks = np.zeros(160)
-    for t in range(2700):
-        obs, _, _, _, info = venv.step(policy.act(obs, info))
-        if t >= 700:
-            clicks += info["click"]
-    d = clicks / 2000 - wrong.pclk[info["user"]]
+    rates, info = long_run_averages(StationaryPolicy(sol, venv, seed=2), venv, 700, 2000, ("click",))
+    d = rates["click"] - wrong.pclk[info["user"]]
     assert abs(d.mean()) > 4 * d.std(ddof=1) / np.sqrt(d.size)
 
 
