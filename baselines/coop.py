@@ -1,10 +1,10 @@
 """Rewiring heuristics (Carvalho 2021) as Policy objects for the coop envs, and fast R-replica evaluation.
 
-Two ways to use the heuristics:
+Two ways to use the heuristics, both the compiled kernel's rules (:mod:`recsim_envs.coop.kernel`, written once):
 
-- :class:`HeuristicPolicy` follows the Policy protocol (``act(obs, info)``, ``reset(seed)``) and picks z from an
-  env observation of ``CooperationRewiring-v0`` / ``RecommenderCompetition-v0``: plug it into the leaderboard
-  next to learned agents. It reads only the observation (mask, strategies, degrees, dropped node, graph).
+- :class:`RulePolicy` follows the Policy protocol (``act(obs, info)``, ``reset(seed)``; batched) and picks z for
+  the pending rewire of every replica of a bound ``CooperationRewiring*`` / ``RecommenderCompetition`` env, single,
+  vector or multi-agent: plug it into the leaderboard and the training/evaluation code next to learned agents.
 - :func:`evaluate_rules` runs rules inside the compiled simulator on R replicas at once (the same model as the
   env with the rule in place of the agent), for evaluation tables: seconds for 30 replicas of the N = 500
   preset, instead of stepping an env decision by decision.
@@ -25,69 +25,6 @@ from recsim_envs.coop.task import build_rewiring
 
 #: model kwargs of a registered coop id that :func:`recsim_envs.coop.simulate` also takes
 _MODEL_KEYS = ("n_nodes", "degree", "beta", "W", "T", "S", "fermi_mode", "max_steps")
-
-
-class HeuristicPolicy:
-    """A rewiring rule acting on the coop envs' Dict observation.
-
-    ``rule``: ``NO_MED`` (a neighbour of the dropped node), ``GOOD``, ``BAD``, ``RANDOM``, ``FAIR`` or a grid
-    rule ``{C,D,ANY}_{LOW,RAND,HIGH}``; ``_X`` names are accepted (the competition env's mask already restricts
-    to the agent's users when ``agent_exclusive``). Candidates = the action mask ∩ the rule's group; ties in
-    degree are broken uniformly. If the rule's candidate set is empty, ``fallback="skip"`` (default) returns a
-    masked node, which the env (``invalid_action="skip"``) treats as a declined rewire — exactly what the
-    simulator's rule does, so the policy through the env and :func:`evaluate_rules` follow the same law (tested);
-    ``fallback="random"`` picks a uniform valid node instead (needed with ``invalid_action="raise"``).
-    """
-
-    def __init__(self, rule: str = "GOOD", seed: int | None = None, fallback: str = "skip"):
-        code = rule_code(rule, "rule")
-        self.rule = rule_name(code).removesuffix("_X")
-        if self.rule in ("NULL", "EXTERNAL"):
-            raise ValueError(f"rule must be a rewiring heuristic, got {rule!r}")
-        if fallback not in ("random", "skip"):
-            raise ValueError(f"fallback must be one of ['random', 'skip'], got {fallback!r}")
-        self.fallback = fallback
-        self.rng = np.random.default_rng(seed)
-
-    def reset(self, seed: int | None = None) -> None:
-        if seed is not None:
-            self.rng = np.random.default_rng(seed)
-
-    def _neighbours(self, obs: dict[str, Any], node: int) -> np.ndarray:
-        if "adjacency" in obs:
-            return np.asarray(obs["adjacency"])[node] != 0
-        ei = np.asarray(obs["edge_index"])
-        out = np.zeros(len(obs["action_mask"]), dtype=bool)
-        out[ei[1, ei[0] == node]] = True
-        return out
-
-    def candidates(self, obs: dict[str, Any]) -> np.ndarray:
-        """bool [N]: the nodes this rule may pick in the current observation."""
-        mask = np.asarray(obs["action_mask"]) != 0
-        strat = np.asarray(obs["node_features"])[:, 0]
-        deg = np.asarray(obs["node_features"])[:, 1]
-        a, b = int(obs["focused_node"]), int(obs["dropped_node"])
-        rule = self.rule
-        if rule == "NO_MED":
-            return mask & self._neighbours(obs, b)
-        group = {"GOOD": 1, "BAD": 0, "RANDOM": None, "FAIR": int(strat[a])}.get(rule)
-        if rule.startswith(("C_", "D_", "ANY_")):
-            group = {"C": 1, "D": 0, "ANY": None}[rule.split("_")[0]]
-        cand = mask if group is None else mask & (strat == group)
-        if rule.endswith(("_LOW", "_HIGH")) and cand.any():
-            d = np.where(cand, deg, np.inf if rule.endswith("_LOW") else -np.inf)
-            best = d.min() if rule.endswith("_LOW") else d.max()
-            cand = cand & (d == best)
-        return cand
-
-    def act(self, obs: dict[str, Any], info: dict[str, Any] | None = None) -> int:
-        cand = self.candidates(obs)
-        if not cand.any():
-            mask = np.asarray(obs["action_mask"]) != 0
-            if self.fallback == "skip" and not mask.all():
-                return int(self.rng.choice(np.flatnonzero(~mask)))  # a masked node: the env declines the rewire
-            cand = mask
-        return int(self.rng.choice(np.flatnonzero(cand)))
 
 
 def _kernel_state(env: Any) -> tuple[Any, bool]:
@@ -128,16 +65,14 @@ class RulePolicy:
             raise ValueError(f"rule must be a rewiring heuristic (not EXTERNAL), got {rule!r}")
         self.code = code
         self.rule = rule_name(code)
-        self._batch: Any = None
-        self._exclusive = False
-        self._out = np.zeros(0, dtype=np.int64)
+        self._env: Any = None
         if env is not None:
             self.bind(env)
 
     def bind(self, env: Any) -> RulePolicy:
-        """Act for ``env`` from now on (returns ``self``)."""
-        self._batch, self._exclusive = _kernel_state(env)
-        self._out = np.zeros(self._batch.R, dtype=np.int64)
+        """Act for ``env`` from now on (returns ``self``); ``TypeError`` if it is not a coop env."""
+        _kernel_state(env)
+        self._env = env
         return self
 
     def reset(self, seed: int | None = None) -> None:
@@ -145,17 +80,21 @@ class RulePolicy:
 
     def act(self, obs: dict[str, Any], info: dict[str, Any] | None = None) -> Any:
         """The partner of each pending rewire (the focused node, i.e. decline, where the rule finds none)."""
-        b = self._batch
-        if b is None:
+        if self._env is None:
             raise RuntimeError("RulePolicy.act needs the env: call bind(env) first (agents.rollout does)")
-        code = self.code | (EXCLUSIVE if self._exclusive else 0)
+        b, exclusive = _kernel_state(self._env)
+        code = self.code | (EXCLUSIVE if exclusive else 0)
+        out = np.empty(b.R, dtype=np.int64)
         K.choose_pending_all(
-            code, b.nbr, b.pos, b.deg, b.strat, b.ncn, b.rec, b.members, b.msize, b.keys, b.ctrs, b.cnt, b.n,
-            self._out,
+            code, b.nbr, b.pos, b.deg, b.strat, b.ncn, b.rec, b.members, b.msize, b.keys, b.ctrs, b.cnt, b.n, out
         )  # fmt: skip
-        action = np.where(self._out >= 0, self._out, np.maximum(b.cnt[:, K.C_PA], 0))
+        action = np.where(out >= 0, out, np.maximum(b.cnt[:, K.C_PA], 0))
         single = np.asarray(obs["node_features"]).ndim == 2
-        return int(action[0]) if single else action.copy()
+        return int(action[0]) if single else action
+
+
+#: the former name of :class:`RulePolicy` (an observation-based copy of the rules, now the kernel's own)
+HeuristicPolicy = RulePolicy
 
 
 def model_kwargs(env_id: str = "recsim_envs/CooperationRewiring-v0", **overrides: Any) -> dict[str, Any]:
