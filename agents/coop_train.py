@@ -172,10 +172,9 @@ def ranker_settings(
     """Every setting that changes a training run's results, except its length (a finished run may be continued to
     a larger ``n_timesteps``): env id, reward, seed, the resolved hyperparameter entry and the env kwargs."""
     hp = {k: v for k, v in hyperparams.items() if k != "n_timesteps"}
-    return json.loads(json.dumps(
-        {"env_id": env_id, "reward": reward, "seed": int(seed), "hyperparams": hp, "env_kwargs": dict(env_kwargs or {})},
-        default=str,
-    ))  # fmt: skip
+    settings = {"env_id": env_id, "reward": reward, "seed": int(seed), "hyperparams": hp}
+    settings["env_kwargs"] = dict(env_kwargs or {})
+    return json.loads(json.dumps(settings, default=str))
 
 
 def ranker_run_dir(root: str | Path, settings: dict[str, Any]) -> Path:
@@ -222,7 +221,8 @@ def train_ranker(
     both from :func:`agents.train.run_part_seeds`, env seeds that no other run or part shares). Writes into
     ``run_dir``: ``settings.json`` (:func:`ranker_settings`; a folder holding another setting's run is refused with
     ``ValueError``), ``curve.jsonl`` (rows ``timesteps, episodes, return, cooperator_fraction, rewires, wall_s``
-    plus ``settings`` and ``settings_hash``, keyed by (settings hash, timesteps)), ``checkpoint.zip`` (every ``checkpoint_every`` steps, atomic), ``model.zip`` and ``config.json`` when done.
+    plus ``settings`` and ``settings_hash``, keyed by (settings hash, timesteps)), ``checkpoint.zip`` (every
+    ``checkpoint_every`` steps, atomic), ``model.zip`` and ``config.json`` when done.
     A finished run directory is returned as is, or continued from its ``model.zip`` when ``n_timesteps`` asks
     for more; one with only a checkpoint resumes from it. Resumed parts use fresh episodes from streams no other run
     or part uses (a valid run of the same configuration, not bit-identical to an uninterrupted one);
@@ -279,7 +279,8 @@ def train_ranker(
         model.learn(total - done_steps, callback=callback, reset_num_timesteps=done_steps == 0)
         callback.flush()
     _atomic_save(model, run_dir / "model.zip")
-    model.env.close()
+    if model.env is not None:
+        model.env.close()
     summary = {
         "env_id": env_id,
         "reward": reward,
@@ -290,7 +291,7 @@ def train_ranker(
         "hyperparams": json.loads(json.dumps(raw, default=str)),
         "env_kwargs": dict(env_kwargs or {}),
         "settings_hash": settings_hash(settings),
-        "policy_config": asdict(model.policy.ranking_config),
+        "policy_config": asdict(model.policy.ranking_config),  # type: ignore[call-overload]
     }
     atomic_write_text(done_file, json.dumps(summary, indent=1))
     return summary

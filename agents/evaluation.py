@@ -59,7 +59,7 @@ class SB3Policy:
 
     batched = True
 
-    def __init__(self, model, deterministic: bool = True):
+    def __init__(self, model: Any, deterministic: bool = True) -> None:
         import inspect
 
         self.model = model
@@ -73,7 +73,7 @@ class SB3Policy:
         if seed is not None:
             self.model.set_random_seed(seed)
 
-    def act(self, obs, info: dict[str, Any]):
+    def act(self, obs: Any, info: dict[str, Any]) -> Any:
         space = self.model.observation_space
         if isinstance(obs, dict):  # Dict observation spaces (e.g. the coop graph envs)
             single = all(np.asarray(obs[k]).shape == space[k].shape for k in space.spaces)
@@ -105,7 +105,7 @@ class SB3Policy:
 class MetricTotals:
     """Rollout hook: per user, the sum over its first episode of every :func:`_step_metrics` entry."""
 
-    def __init__(self, n_total: int):
+    def __init__(self, n_total: int) -> None:
         self.n_total = n_total
         self.totals: dict[str, np.ndarray] = {}
 

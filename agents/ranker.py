@@ -83,7 +83,7 @@ def load_ranker(path: str | Path, deterministic: bool = True, seed: int = 0) -> 
     if not path.exists():
         raise ValueError(f"path {str(path)!r} does not exist")
     model = MaskablePPO.load(path, device="cpu")
-    return LearnedRanker(model.policy, deterministic=deterministic, seed=seed)
+    return LearnedRanker(model.policy, deterministic=deterministic, seed=seed)  # type: ignore[arg-type]  # checked inside
 
 
 __all__ = ["LearnedRanker", "load_ranker"]

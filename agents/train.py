@@ -131,7 +131,7 @@ def build_config(
     )
 
 
-def resolve_policy(policy):
+def resolve_policy(policy: Any) -> Any:
     """A YAML ``policy`` value: an SB3 alias ('MlpPolicy', ...), 'GNNRankingPolicy' (agents.gnn), or an import path
     'package.module:Class' for any custom policy class."""
     if not isinstance(policy, str):
@@ -151,7 +151,7 @@ def resolve_policy(policy):
     return policy
 
 
-def make_model(config: TrainConfig, tensorboard_log: str | None = None, verbose: int = 0):
+def make_model(config: TrainConfig, tensorboard_log: str | None = None, verbose: int = 0) -> tuple[Any, dict]:
     """The SB3 model and its training ``VecEnv`` for ``config`` (nothing trained yet)."""
     import torch
 
@@ -182,7 +182,7 @@ def run_name(config: TrainConfig) -> str:
     return f"{config.env_id.split('/')[-1]}_{config.variant}_s{config.seed}"
 
 
-def in_memory_logger(verbose: int = 0):
+def in_memory_logger(verbose: int = 0) -> Any:
     """An SB3 logger that writes nowhere but stdout (when ``verbose``): SB3's default logger would create an empty
     ``SB3-<date>`` folder in the temp directory on every ``learn`` without a TensorBoard folder."""
     from stable_baselines3.common.logger import HumanOutputFormat, Logger
@@ -197,7 +197,7 @@ def train(
     checkpoint_freq: int = 0,
     tensorboard: bool = True,
     verbose: int = 0,
-):
+) -> tuple[Any, Path | None]:
     """Train per ``config``; return ``(model, run_dir)``. ``log_folder=None`` trains in memory only."""
     from stable_baselines3.common.callbacks import CheckpointCallback
 
@@ -255,7 +255,7 @@ def load_config(run_dir: str | Path) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in data.items() if k in fields})
 
 
-def load_agent(path: str | Path, deterministic: bool = True):
+def load_agent(path: str | Path, deterministic: bool = True) -> tuple[Any, TrainConfig]:
     """Reload a run (its directory or its ``model.zip``/checkpoint); return ``(SB3Policy, TrainConfig)``."""
     from agents.evaluation import SB3Policy
 

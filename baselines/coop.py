@@ -59,7 +59,7 @@ class RulePolicy:
 
     batched = True
 
-    def __init__(self, rule: str = "GOOD", env: Any = None):
+    def __init__(self, rule: str = "GOOD", env: Any = None) -> None:
         code = rule_code(str(rule).upper(), "rule") & (EXCLUSIVE - 1)
         if code == EXTERNAL:
             raise ValueError(f"rule must be a rewiring heuristic (not EXTERNAL), got {rule!r}")

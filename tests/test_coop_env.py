@@ -200,7 +200,12 @@ def test_heuristic_policy_picks_from_its_candidate_set(rule):
         strat, deg = obs["node_features"][:, 0], obs["adjacency"].sum(1)
         a, b = obs["focused_node"], obs["dropped_node"]
         mask = obs["action_mask"] == 1
-        group = {"GOOD": strat == 1, "C_HIGH": strat == 1, "FAIR": strat == strat[a], "NO_MED": obs["adjacency"][b] == 1}
+        group = {
+            "GOOD": strat == 1,
+            "C_HIGH": strat == 1,
+            "FAIR": strat == strat[a],
+            "NO_MED": obs["adjacency"][b] == 1,
+        }
         cand = mask & group.get(rule, strat == 0 if rule == "BAD" else np.ones_like(mask))
         if rule in ("C_HIGH", "ANY_LOW") and cand.any():
             ext = deg[cand].max() if rule == "C_HIGH" else deg[cand].min()

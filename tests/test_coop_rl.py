@@ -1,6 +1,7 @@
 """agents/coop_rl.py (and agents.coop_train, agents.ranker, baselines.coop.RulePolicy) on the real cooperation
-envs: the kernel-rule policy through the env vs the simulator, the engagement reward, the learned ranker as a policy (masking, seeding, any N, competition observations), a tiny training
-run that resumes after a kill, and the competition rollout. Budgets are tiny (the whole file takes ~40 s)."""
+envs: the kernel-rule policy through the env vs the simulator, the engagement reward, the learned ranker as a
+policy (masking, seeding, any N, competition observations), a tiny training run that resumes after a kill, the
+settings-keyed run folder, and the competition rollout. Budgets are tiny (the whole file takes ~40 s)."""
 
 from __future__ import annotations
 
