@@ -85,3 +85,27 @@ def test_harm_agents_tiny_run(tmp_path):
     n = len(_rows(tmp_path / "rows.jsonl"))
     assert harm_agents.main(args) == 0
     assert len(_rows(tmp_path / "rows.jsonl")) == n
+
+
+def test_rollout_engine_refuses_bad_arguments():
+    from agents.rollout import rollout
+    from baselines.preference import BeliefMyopicPolicy
+
+    env_id = reproduce_preference.ORACLE
+    pol = BeliefMyopicPolicy(gym_config(env_id))
+    for kwargs, match in (
+        ({"n_episodes": 0}, "n_episodes must be an integer in"),
+        ({"n_episodes": 2, "mode": "batch"}, "mode must be one of"),
+        ({"n_episodes": 2, "mode": "single", "steps": 5}, "steps is only for mode='vector'"),
+        ({"n_episodes": 2, "chunk": 0}, "chunk must be an integer in"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            rollout(pol, env_id, **kwargs)
+    with pytest.raises(RuntimeError, match="did not end within max_steps=3"):
+        rollout(pol, env_id, 2, max_steps=3)
+
+
+def gym_config(env_id):
+    import gymnasium as gym
+
+    return gym.make(env_id).unwrapped.config
