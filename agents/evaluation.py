@@ -1,6 +1,7 @@
 """Evaluating any policy on any registered id: per-episode totals of the return and every named metric.
 
-Two paths that give the same numbers for the same seeds:
+Two paths that give the same numbers for the same seeds (both the rollout engine :mod:`agents.rollout` with the
+:class:`MetricTotals` hook):
 
 - :func:`evaluate_batched` runs ``n_episodes`` users at once in the id's native vector env (user ``i`` seeded
   ``seed + i``) and calls the policy on stacked observations — for policies that accept a batch (SB3 models
@@ -18,11 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 import recsim_envs  # noqa: F401  (registers the ids, so callers need not import it first)
-from baselines.protocol import reset_policy
+from agents.rollout import Step, check_pos_int, rollout
 
 
 def _check_episodes(n_episodes: Any) -> int:
@@ -59,7 +59,7 @@ class SB3Policy:
 
     batched = True
 
-    def __init__(self, model, deterministic: bool = True):
+    def __init__(self, model: Any, deterministic: bool = True) -> None:
         import inspect
 
         self.model = model
@@ -73,7 +73,7 @@ class SB3Policy:
         if seed is not None:
             self.model.set_random_seed(seed)
 
-    def act(self, obs, info: dict[str, Any]):
+    def act(self, obs: Any, info: dict[str, Any]) -> Any:
         space = self.model.observation_space
         if isinstance(obs, dict):  # Dict observation spaces (e.g. the coop graph envs)
             single = all(np.asarray(obs[k]).shape == space[k].shape for k in space.spaces)
@@ -102,8 +102,39 @@ class SB3Policy:
             self._starts = self._starts | np.asarray(mask, dtype=bool)
 
 
+class MetricTotals:
+    """Rollout hook: per user, the sum over its first episode of every :func:`_step_metrics` entry."""
+
+    def __init__(self, n_total: int) -> None:
+        self.n_total = n_total
+        self.totals: dict[str, np.ndarray] = {}
+
+    def __call__(self, step: Step) -> None:
+        for name, value in _step_metrics(step.step_info, step.reward, len(step.rows)).items():
+            total = self.totals.setdefault(name, np.zeros(self.n_total))
+            total[step.rows] += np.where(step.active, value, 0.0)
+
+
+def _evaluate(
+    policy: Any,
+    env_id: str,
+    n_episodes: int,
+    seed: int,
+    env_kwargs: dict[str, Any] | None,
+    max_steps: int,
+    mode: str,
+    chunk: int = 1000,
+) -> dict[str, np.ndarray]:
+    n_total = _check_episodes(n_episodes)
+    hook = MetricTotals(n_total)
+    res = rollout(
+        policy, env_id, n_total, seed, env_kwargs=env_kwargs, hook=hook, mode=mode, chunk=chunk, max_steps=max_steps
+    )
+    return {**hook.totals, "length": res.lengths.astype(float)}
+
+
 def evaluate_batched(
-    policy,
+    policy: Any,
     env_id: str,
     n_episodes: int,
     seed: int = 0,
@@ -115,45 +146,13 @@ def evaluate_batched(
 
     Users are run in chunks of at most ``chunk`` (memory); each user's first episode is recorded and what the
     vector env does after that user finished (autoreset) is ignored. ``policy.reset(seed)`` is called at the
-    start of each chunk.
+    start of each chunk (:func:`agents.rollout.rollout`, ``mode="vector"``).
     """
-    n_total = _check_episodes(n_episodes)
-    results: list[dict[str, np.ndarray]] = []
-    for start in range(0, n_total, chunk):
-        n = min(chunk, n_total - start)
-        venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", **(env_kwargs or {}))
-        obs, info = venv.reset(seed=int(seed) + start)
-        reset_policy(policy, int(seed) + start)
-        totals: dict[str, np.ndarray] = {}
-        length = np.zeros(n, dtype=np.int64)
-        active = np.ones(n, dtype=bool)
-        for _ in range(max_steps):
-            action = policy.act(obs, info)
-            obs, reward, terminated, truncated, info = venv.step(np.asarray(action))
-            done = np.logical_or(terminated, truncated)
-            src = info
-            if done.any() and "final_info" in info:
-                # finished users' step metrics, as they were before the autoreset
-                src = {**info, **{k: v for k, v in info["final_info"].items() if not k.startswith("_")}}
-            for name, value in _step_metrics(src, reward, n).items():
-                totals.setdefault(name, np.zeros(n))
-                totals[name] += np.where(active, value, 0.0)
-            length += active
-            active &= ~done
-            if hasattr(policy, "episode_started"):
-                policy.episode_started(done)
-            if not active.any():
-                break
-        else:
-            raise RuntimeError(f"{env_id}: episodes did not end within max_steps={max_steps}")
-        venv.close()
-        totals["length"] = length.astype(float)
-        results.append(totals)
-    return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
+    return _evaluate(policy, env_id, n_episodes, seed, env_kwargs, max_steps, "vector", chunk)
 
 
 def evaluate_single(
-    policy,
+    policy: Any,
     env_id: str,
     n_episodes: int,
     seed: int = 0,
@@ -161,32 +160,50 @@ def evaluate_single(
     max_steps: int = 100_000,
 ) -> dict[str, np.ndarray]:
     """Evaluate any Policy-protocol object on single envs seeded ``seed + i``; ``reset(seed + i)`` per episode."""
-    n_total = _check_episodes(n_episodes)
-    env = gym.make(env_id, **(env_kwargs or {}))
-    rows: list[dict[str, float]] = []
-    for i in range(n_total):
-        obs, info = env.reset(seed=int(seed) + i)
-        reset_policy(policy, int(seed) + i)
-        totals: dict[str, float] = {}
-        steps = 0
-        for steps in range(1, max_steps + 1):  # noqa: B007
-            obs, reward, terminated, truncated, info = env.step(policy.act(obs, info))
-            for name, value in _step_metrics(info, reward, 1).items():
-                totals[name] = totals.get(name, 0.0) + float(value[0])
-            if terminated or truncated:
-                break
-        else:
-            raise RuntimeError(f"{env_id}: episode did not end within max_steps={max_steps}")
-        totals["length"] = float(steps)
-        rows.append(totals)
-    env.close()
-    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    return _evaluate(policy, env_id, n_episodes, seed, env_kwargs, max_steps, "single")
 
 
-def evaluate(policy, env_id: str, n_episodes: int, seed: int = 0, env_kwargs=None) -> dict[str, np.ndarray]:
+class _LongRunSums:
+    """Hook of :func:`long_run_averages`: sums of info entries over the steps after the burn-in."""
+
+    def __init__(self, keys: tuple[str, ...], burn: int) -> None:
+        self.keys, self.burn = keys, burn
+        self.sums: dict[str, np.ndarray] = {}
+        self.last: dict[str, Any] = {}
+
+    def __call__(self, step: Step) -> None:
+        self.last = step.step_info
+        if step.t >= self.burn:
+            for key in self.keys:
+                value = np.asarray(step.step_info[key], dtype=float)
+                self.sums[key] = self.sums[key] + value if key in self.sums else value.copy()
+
+
+def long_run_averages(
+    policy: Any,
+    venv: Any,
+    burn: int,
+    steps: int,
+    keys: tuple[str, ...],
+    seed: int = 0,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Per-user time averages of the info entries ``keys`` over ``steps`` steps after ``burn`` burn-in steps of a
+    native vector env whose episodes do not end (e.g. ``horizon=10**9``), reset with ``seed``; the policy keeps
+    its own generator. Returns (averages, the last step's info)."""
+    burn = int(burn)
+    if burn < 0:
+        raise ValueError(f"burn must be an integer in [0, inf), got {burn!r}")
+    hook = _LongRunSums(tuple(keys), burn)
+    rollout(policy, venv, venv.num_envs, seed, hook=hook, steps=burn + check_pos_int("steps", steps), policy_seed=None)
+    return {k: v / steps for k, v in hook.sums.items()}, hook.last
+
+
+def evaluate(
+    policy: Any, env_id: str, n_episodes: int, seed: int = 0, env_kwargs: dict[str, Any] | None = None
+) -> dict[str, np.ndarray]:
     """Batched evaluation when the policy says it accepts batches (``policy.batched``), else one env at a time."""
     fn: Callable = evaluate_batched if getattr(policy, "batched", False) else evaluate_single
     return fn(policy, env_id, n_episodes, seed=seed, env_kwargs=env_kwargs)
 
 
-__all__ = ["SB3Policy", "evaluate", "evaluate_batched", "evaluate_single"]
+__all__ = ["MetricTotals", "SB3Policy", "evaluate", "evaluate_batched", "evaluate_single", "long_run_averages"]

@@ -522,13 +522,6 @@ def transfer_policy_weights(source: GNNRankingPolicy, target: GNNRankingPolicy) 
     target.net.load_state_dict(source.net.state_dict())
 
 
-def register_policy_alias(name: str = "GNNRankingPolicy") -> None:
-    """Let ``MaskablePPO("GNNRankingPolicy", env)`` (and zoo YAML ``policy: 'GNNRankingPolicy'``) find the class."""
-    from sb3_contrib import MaskablePPO
-
-    MaskablePPO.policy_aliases = {**MaskablePPO.policy_aliases, name: GNNRankingPolicy}
-
-
 __all__ = [
     "DenseGraphAttention",
     "GraphBatch",
@@ -539,7 +532,6 @@ __all__ = [
     "RankingNet",
     "graph_tensors",
     "masked_logits",
-    "register_policy_alias",
     "resolve_graph_keys",
     "transfer_policy_weights",
 ]

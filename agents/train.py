@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from agents.hyperparams import (
@@ -40,8 +41,41 @@ from agents.hyperparams import (
     resolve,
 )
 
-#: env seeds of training run ``seed`` start at ``seed * ENV_SEED_STRIDE`` so runs never share users
+#: env seeds of a fresh training run ``seed`` start at ``seed * ENV_SEED_STRIDE`` (see :func:`run_part_seeds`)
 ENV_SEED_STRIDE = 100_000
+#: run seeds are in [0, MAX_RUN_SEED) and a part index below MAX_PART: the bit layout of resumed parts' seeds
+MAX_RUN_SEED = 2**19
+MAX_PART = 2**25
+_PART_BASE = 2**40  # above every fresh run's env seeds (seed * ENV_SEED_STRIDE < 2**19 * 100000 < 2**36)
+_ENV_BITS = 17  # 2**17 > ENV_SEED_STRIDE >= n_envs
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+def run_part_seeds(seed: int, part: int = 0, n_envs: int = 1) -> tuple[int, int]:
+    """(first env seed, model seed) of part ``part`` of training run ``seed``; env ``i`` of the part gets the
+    first env seed ``+ i``.
+
+    Part 0 (a fresh run) keeps the historical seeds ``seed · ENV_SEED_STRIDE`` and model seed ``seed``. A later
+    part (a resumed run; ``agents.coop_train`` numbers it ``ceil(done_steps / n_envs)``, distinct for every
+    resume point of a run) starts at ``2**40 + ((seed · 2**25 + part) · 2**17)``: an injective bit layout, so the
+    env seed sets of two different (seed, part) pairs with ``n_envs ≤ ENV_SEED_STRIDE`` are disjoint by
+    construction, and all lie below ``2**62``. The model seed of a later part comes from
+    ``numpy.random.SeedSequence([seed, part])``. ``ValueError`` outside ``seed ∈ [0, 2**19)``,
+    ``part ∈ [0, 2**25)``, ``n_envs ∈ [1, ENV_SEED_STRIDE]``. (The former rule ``seed · 100000 + done_steps``
+    started run 0 resumed at 100,000 steps exactly on run 1's seeds.)
+    """
+    seed = _check_int("seed", seed, 0, MAX_RUN_SEED - 1)
+    part = _check_int("part", part, 0, MAX_PART - 1)
+    _check_int("n_envs", n_envs, 1, ENV_SEED_STRIDE)
+    if part == 0:
+        return seed * ENV_SEED_STRIDE, seed
+    model_seed = int(np.random.SeedSequence([seed, part]).generate_state(1, np.uint32)[0])
+    return _PART_BASE + (((seed << 25) | part) << _ENV_BITS), model_seed
 
 
 @dataclass
@@ -50,7 +84,7 @@ class TrainConfig:
 
     algo: str  # zoo name: ppo, ppo_lstm, ppo_mask
     env_id: str  # registered id, e.g. recsim_envs/PreferenceShiftOracle-v0
-    seed: int = 0  # seeds torch/numpy in SB3 and the env users (env i of run s gets s * 100000 + i)
+    seed: int = 0  # seeds torch/numpy in SB3 and the env users (env i of run s gets s * 100000 + i; run_part_seeds)
     variant: str = "ltv"  # which hyperparameter file: ltv (<algo>.yml) or myopic (<algo>_myopic.yml)
     env_kwargs: dict = field(default_factory=dict)  # passed to gymnasium.make / make_vec
     hyperparams: dict = field(default_factory=dict)  # the zoo entry after overrides (JSON-able)
@@ -77,8 +111,7 @@ def build_config(
     algo = canonical_algo(algo)
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer in [0, inf), got {seed!r}")
+    _check_int("seed", seed, 0, MAX_RUN_SEED - 1)
     if vectorization not in ("native", "dummy"):
         raise ValueError(f"vectorization must be one of ['native', 'dummy'], got {vectorization!r}")
     raw = load_hyperparams(algo, env_id, variant, conf_file)
@@ -98,7 +131,7 @@ def build_config(
     )
 
 
-def resolve_policy(policy):
+def resolve_policy(policy: Any) -> Any:
     """A YAML ``policy`` value: an SB3 alias ('MlpPolicy', ...), 'GNNRankingPolicy' (agents.gnn), or an import path
     'package.module:Class' for any custom policy class."""
     if not isinstance(policy, str):
@@ -118,7 +151,7 @@ def resolve_policy(policy):
     return policy
 
 
-def make_model(config: TrainConfig, tensorboard_log: str | None = None, verbose: int = 0):
+def make_model(config: TrainConfig, tensorboard_log: str | None = None, verbose: int = 0) -> tuple[Any, dict]:
     """The SB3 model and its training ``VecEnv`` for ``config`` (nothing trained yet)."""
     import torch
 
@@ -129,7 +162,7 @@ def make_model(config: TrainConfig, tensorboard_log: str | None = None, verbose:
     env = make_sb3_vec_env(
         config.env_id,
         meta["n_envs"],
-        seed=config.seed * ENV_SEED_STRIDE,
+        seed=run_part_seeds(config.seed, 0, meta["n_envs"])[0],
         env_kwargs=config.env_kwargs,
         vectorization=config.vectorization,
     )
@@ -149,7 +182,7 @@ def run_name(config: TrainConfig) -> str:
     return f"{config.env_id.split('/')[-1]}_{config.variant}_s{config.seed}"
 
 
-def in_memory_logger(verbose: int = 0):
+def in_memory_logger(verbose: int = 0) -> Any:
     """An SB3 logger that writes nowhere but stdout (when ``verbose``): SB3's default logger would create an empty
     ``SB3-<date>`` folder in the temp directory on every ``learn`` without a TensorBoard folder."""
     from stable_baselines3.common.logger import HumanOutputFormat, Logger
@@ -164,7 +197,7 @@ def train(
     checkpoint_freq: int = 0,
     tensorboard: bool = True,
     verbose: int = 0,
-):
+) -> tuple[Any, Path | None]:
     """Train per ``config``; return ``(model, run_dir)``. ``log_folder=None`` trains in memory only."""
     from stable_baselines3.common.callbacks import CheckpointCallback
 
@@ -222,7 +255,7 @@ def load_config(run_dir: str | Path) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in data.items() if k in fields})
 
 
-def load_agent(path: str | Path, deterministic: bool = True):
+def load_agent(path: str | Path, deterministic: bool = True) -> tuple[Any, TrainConfig]:
     """Reload a run (its directory or its ``model.zip``/checkpoint); return ``(SB3Policy, TrainConfig)``."""
     from agents.evaluation import SB3Policy
 

@@ -1,10 +1,10 @@
 """Rewiring heuristics (Carvalho 2021) as Policy objects for the coop envs, and fast R-replica evaluation.
 
-Two ways to use the heuristics:
+Two ways to use the heuristics, both the compiled kernel's rules (:mod:`recsim_envs.coop.kernel`, written once):
 
-- :class:`HeuristicPolicy` follows the Policy protocol (``act(obs, info)``, ``reset(seed)``) and picks z from an
-  env observation of ``CooperationRewiring-v0`` / ``RecommenderCompetition-v0``: plug it into the leaderboard
-  next to learned agents. It reads only the observation (mask, strategies, degrees, dropped node, graph).
+- :class:`RulePolicy` follows the Policy protocol (``act(obs, info)``, ``reset(seed)``; batched) and picks z for
+  the pending rewire of every replica of a bound ``CooperationRewiring*`` / ``RecommenderCompetition`` env, single,
+  vector or multi-agent: plug it into the leaderboard and the training/evaluation code next to learned agents.
 - :func:`evaluate_rules` runs rules inside the compiled simulator on R replicas at once (the same model as the
   env with the rule in place of the agent), for evaluation tables: seconds for 30 replicas of the N = 500
   preset, instead of stepping an env decision by decision.
@@ -18,7 +18,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from recsim_envs.coop.rules import rule_code, rule_name
+from recsim_envs.coop import kernel as K
+from recsim_envs.coop.rules import EXCLUSIVE, EXTERNAL, rule_code, rule_name
 from recsim_envs.coop.simulator import simulate
 from recsim_envs.coop.task import build_rewiring
 
@@ -26,67 +27,74 @@ from recsim_envs.coop.task import build_rewiring
 _MODEL_KEYS = ("n_nodes", "degree", "beta", "W", "T", "S", "fermi_mode", "max_steps")
 
 
-class HeuristicPolicy:
-    """A rewiring rule acting on the coop envs' Dict observation.
+def _kernel_state(env: Any) -> tuple[Any, bool]:
+    """(the :class:`~recsim_envs.coop.simulator.CoopBatch`, whether the agent's rule is exclusive) behind a coop
+    single env, native vector env or multi-agent env; ``TypeError`` for anything else."""
+    inner = getattr(env, "unwrapped", env)
+    task = getattr(inner, "task", None)
+    if task is not None and hasattr(task, "batch"):
+        batch = task.batch
+        exclusive = bool(task.options.competition and batch.config.rules[task.AGENT] & EXCLUSIVE)
+        return batch, exclusive
+    if hasattr(inner, "batch") and hasattr(inner, "exclusive"):  # RecommenderCompetitionAEC
+        return inner.batch, bool(inner.exclusive)
+    raise TypeError(f"env must be a coop env (single, vector or multi-agent), got {type(env).__name__}")
 
-    ``rule``: ``NO_MED`` (a neighbour of the dropped node), ``GOOD``, ``BAD``, ``RANDOM``, ``FAIR`` or a grid
-    rule ``{C,D,ANY}_{LOW,RAND,HIGH}``; ``_X`` names are accepted (the competition env's mask already restricts
-    to the agent's users when ``agent_exclusive``). Candidates = the action mask ∩ the rule's group; ties in
-    degree are broken uniformly. If the rule's candidate set is empty, ``fallback="skip"`` (default) returns a
-    masked node, which the env (``invalid_action="skip"``) treats as a declined rewire — exactly what the
-    simulator's rule does, so the policy through the env and :func:`evaluate_rules` follow the same law (tested);
-    ``fallback="random"`` picks a uniform valid node instead (needed with ``invalid_action="raise"``).
+
+class RulePolicy:
+    """The kernel's rewiring rules (:mod:`recsim_envs.coop.kernel`) as one batched policy for the coop envs.
+
+    ``rule`` is any heuristic of :mod:`recsim_envs.coop.rules` (``NULL``, ``NO_MED``, ``GOOD``, ``BAD``,
+    ``RANDOM``, ``FAIR``, the grid ``{C,D,ANY}_{LOW,HIGH}``; a ``_X`` suffix is accepted: exclusivity follows
+    the env's agent). ``bind(env)`` attaches the env (single, native vector or multi-agent; the rollout engine
+    :func:`agents.rollout.rollout` binds it), and each ``act`` asks the compiled kernel for the partner of every
+    pending rewire, drawn from the replica's own stream exactly as the simulator draws it for a rule compiled
+    into the kernel (``kernel.choose_pending_all``). A rule that finds no partner answers the focused node
+    itself, a masked action that the env (``invalid_action="skip"``) treats as a declined rewire — the
+    simulator's skip. So on ``CooperationRewiring*`` ids the env driven by this policy follows
+    :func:`recsim_envs.coop.simulate` with the same seeds step for step (tested); with exclusive competition
+    rules the simulator also draws for rewires that never reach an agent, so only the law is the same.
+    The policy holds no generator of its own (``reset`` does nothing): the env's seed fixes every draw.
     """
 
-    def __init__(self, rule: str = "GOOD", seed: int | None = None, fallback: str = "skip"):
-        code = rule_code(rule, "rule")
-        self.rule = rule_name(code).removesuffix("_X")
-        if self.rule in ("NULL", "EXTERNAL"):
-            raise ValueError(f"rule must be a rewiring heuristic, got {rule!r}")
-        if fallback not in ("random", "skip"):
-            raise ValueError(f"fallback must be one of ['random', 'skip'], got {fallback!r}")
-        self.fallback = fallback
-        self.rng = np.random.default_rng(seed)
+    batched = True
+
+    def __init__(self, rule: str = "GOOD", env: Any = None) -> None:
+        code = rule_code(str(rule).upper(), "rule") & (EXCLUSIVE - 1)
+        if code == EXTERNAL:
+            raise ValueError(f"rule must be a rewiring heuristic (not EXTERNAL), got {rule!r}")
+        self.code = code
+        self.rule = rule_name(code)
+        self._env: Any = None
+        if env is not None:
+            self.bind(env)
+
+    def bind(self, env: Any) -> RulePolicy:
+        """Act for ``env`` from now on (returns ``self``); ``TypeError`` if it is not a coop env."""
+        _kernel_state(env)
+        self._env = env
+        return self
 
     def reset(self, seed: int | None = None) -> None:
-        if seed is not None:
-            self.rng = np.random.default_rng(seed)
+        """Nothing to reset: every draw comes from the env's replica streams."""
 
-    def _neighbours(self, obs: dict[str, Any], node: int) -> np.ndarray:
-        if "adjacency" in obs:
-            return np.asarray(obs["adjacency"])[node] != 0
-        ei = np.asarray(obs["edge_index"])
-        out = np.zeros(len(obs["action_mask"]), dtype=bool)
-        out[ei[1, ei[0] == node]] = True
-        return out
+    def act(self, obs: dict[str, Any], info: dict[str, Any] | None = None) -> Any:
+        """The partner of each pending rewire (the focused node, i.e. decline, where the rule finds none)."""
+        if self._env is None:
+            raise RuntimeError("RulePolicy.act needs the env: call bind(env) first (agents.rollout does)")
+        b, exclusive = _kernel_state(self._env)
+        code = self.code | (EXCLUSIVE if exclusive else 0)
+        out = np.empty(b.R, dtype=np.int64)
+        K.choose_pending_all(
+            code, b.nbr, b.pos, b.deg, b.strat, b.ncn, b.rec, b.members, b.msize, b.keys, b.ctrs, b.cnt, b.n, out
+        )  # fmt: skip
+        action = np.where(out >= 0, out, np.maximum(b.cnt[:, K.C_PA], 0))
+        single = np.asarray(obs["node_features"]).ndim == 2
+        return int(action[0]) if single else action
 
-    def candidates(self, obs: dict[str, Any]) -> np.ndarray:
-        """bool [N]: the nodes this rule may pick in the current observation."""
-        mask = np.asarray(obs["action_mask"]) != 0
-        strat = np.asarray(obs["node_features"])[:, 0]
-        deg = np.asarray(obs["node_features"])[:, 1]
-        a, b = int(obs["focused_node"]), int(obs["dropped_node"])
-        rule = self.rule
-        if rule == "NO_MED":
-            return mask & self._neighbours(obs, b)
-        group = {"GOOD": 1, "BAD": 0, "RANDOM": None, "FAIR": int(strat[a])}.get(rule)
-        if rule.startswith(("C_", "D_", "ANY_")):
-            group = {"C": 1, "D": 0, "ANY": None}[rule.split("_")[0]]
-        cand = mask if group is None else mask & (strat == group)
-        if rule.endswith(("_LOW", "_HIGH")) and cand.any():
-            d = np.where(cand, deg, np.inf if rule.endswith("_LOW") else -np.inf)
-            best = d.min() if rule.endswith("_LOW") else d.max()
-            cand = cand & (d == best)
-        return cand
 
-    def act(self, obs: dict[str, Any], info: dict[str, Any] | None = None) -> int:
-        cand = self.candidates(obs)
-        if not cand.any():
-            mask = np.asarray(obs["action_mask"]) != 0
-            if self.fallback == "skip" and not mask.all():
-                return int(self.rng.choice(np.flatnonzero(~mask)))  # a masked node: the env declines the rewire
-            cand = mask
-        return int(self.rng.choice(np.flatnonzero(cand)))
+#: the former name of :class:`RulePolicy` (an observation-based copy of the rules, now the kernel's own)
+HeuristicPolicy = RulePolicy
 
 
 def model_kwargs(env_id: str = "recsim_envs/CooperationRewiring-v0", **overrides: Any) -> dict[str, Any]:

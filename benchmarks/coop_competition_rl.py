@@ -85,14 +85,13 @@ def train_learner(run_dir: Path, me: str, rnd: int, seed: int, steps: int, froze
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
     from agents.coop_rl import _atomic_save, gnn_hyperparams, run_part_seeds
-    from agents.gnn import register_policy_alias
     from agents.hyperparams import resolve
+    from agents.train import resolve_policy
     from recsim_envs.coop.multi_agent import AgentView
 
     path = run_dir / f"{me}_r{rnd}.zip"
     if path.exists():
         return
-    register_policy_alias()
     n_envs = 8
     venv = VecMonitor(DummyVecEnv([lambda: AgentView(me, frozen, recommenders=AGENTS, **game) for _ in range(n_envs)]))
     env_seed, model_seed = run_part_seeds(seed * 10 + AGENTS.index(me), rnd)
@@ -105,7 +104,7 @@ def train_learner(run_dir: Path, me: str, rnd: int, seed: int, steps: int, froze
         raw = gnn_hyperparams("recsim_envs/RecommenderCompetition-v0")
         raw.update(n_steps=64, batch_size=256)
         _, kwargs = resolve(raw)
-        model = MaskablePPO("GNNRankingPolicy", venv, seed=model_seed, device="cpu", **kwargs)
+        model = MaskablePPO(resolve_policy("GNNRankingPolicy"), venv, seed=model_seed, device="cpu", **kwargs)
     from agents.train import in_memory_logger
 
     model.set_logger(in_memory_logger())

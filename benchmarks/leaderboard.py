@@ -197,12 +197,12 @@ def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
         out.update(_harm_baselines(env_id))
         return out
     if family == "coop":
-        from baselines.coop import HeuristicPolicy
+        from baselines.coop import RulePolicy
 
         # Carvalho's rewiring recommenders; the competition env takes the same rules on the agent's own users
         # (Carvalho's RANDOM rule is uniform over the valid links: the generic "random" policy, not repeated)
         rules = ("NO_MED", "GOOD", "BAD", "FAIR")
-        out.update({r: (lambda r=r: HeuristicPolicy(r, seed=0)) for r in rules})
+        out.update({r: (lambda r=r: RulePolicy(r)) for r in rules})
         return out
     try:
         module = importlib.import_module(f"baselines.{family}")

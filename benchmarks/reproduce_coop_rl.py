@@ -180,7 +180,7 @@ def stage_competition(out: Path, seeds, replicas: int, steps: int | None, execut
         if store.has(policy=name, trained_on=trained_on, seed=seed):
             continue
         if trained_on == "heuristic":
-            policy = RulePolicy(src, seed=0)
+            policy = RulePolicy(src)
         elif (Path(src) / "model.zip").exists():
             policy = load_ranker(src)
         else:

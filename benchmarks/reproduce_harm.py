@@ -43,6 +43,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -203,15 +204,49 @@ def run(args) -> tuple[RowStore, list[dict]]:
     return store, [by_hash[h] for h in hashes if h in by_hash]
 
 
-def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: int = 3000) -> list[dict]:
-    """Long-run click/harm rates of fixed policies in the vector env vs the analytic pCLK/pH at ū (synthetic,
-    k = 1). Scale 1 = the paper's step sizes; smaller scales shrink (α, β) together, which keeps ū but removes the
-    fluctuation bias of the stochastic profile."""
+def long_run_check(
+    solver: Any,
+    scale: float,
+    n_envs: int,
+    burn: int,
+    steps: int,
+    policy_seed: int = 0,
+    env_id: str = "recsim_envs/HarmMitigation-v0",
+    horizon: int = 10**9,
+    **env_kwargs: Any,
+) -> tuple[HarmProblem, Any, dict[str, np.ndarray], np.ndarray]:
+    """Long-run click/harm rates of ``solver``'s stationary policy in ``n_envs`` users of ``env_id`` whose step
+    sizes (α, β) are the paper's times ``scale`` (scaled together they keep the stationary profile ū): per-user
+    time averages over ``steps`` steps after ``burn`` (:func:`agents.evaluation.long_run_averages`, env seed 0).
+    Returns (the problem, its solution, the rates ``{"click", "harm"}``, each env's user at the end)."""
     import gymnasium as gym
 
     import recsim_envs  # noqa: F401
+    from agents.evaluation import long_run_averages
     from baselines.harm import StationaryPolicy
 
+    venv = gym.make_vec(
+        env_id,
+        num_envs=n_envs,
+        vectorization_mode="vector_entry_point",
+        alpha_harmful=0.5 * scale,
+        alpha_benign=0.25 * scale,
+        beta=0.2 * scale,
+        horizon=horizon,
+        **env_kwargs,
+    )
+    prob = HarmProblem.from_env(venv)
+    sol = solver(prob)
+    policy = StationaryPolicy(sol, venv, seed=policy_seed)
+    rates, info = long_run_averages(policy, venv, burn, steps, ("click", "harm"), seed=0)
+    venv.close()
+    return prob, sol, rates, np.asarray(info["user"])
+
+
+def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: int = 3000) -> list[dict]:
+    """Long-run click/harm rates of fixed policies in the vector env vs the analytic pCLK/pH at ū (synthetic,
+    k = 1). Scale 1 = the paper's step sizes; smaller scales shrink (α, β) together, which keeps ū but removes the
+    fluctuation bias of the stochastic profile (:func:`long_run_check`)."""
     rows = []
     for scale in scales:
         for method in ("top-k(u0)", "ift"):
@@ -220,27 +255,9 @@ def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: 
             if store.has_settings(settings):
                 rows.append(next(r for r in store.rows if r["settings_hash"] == settings_hash(settings)))
                 continue
-            venv = gym.make_vec(
-                "recsim_envs/HarmMitigation-v0",
-                num_envs=n_envs,
-                vectorization_mode="vector_entry_point",
-                alpha_harmful=0.5 * scale,
-                alpha_benign=0.25 * scale,
-                beta=0.2 * scale,
-                horizon=10**9,
-            )
-            sol = METHODS[method](HarmProblem.from_env(venv))
-            policy = StationaryPolicy(sol, venv, seed=0)
             burn = int(np.ceil(10 / (0.45 * scale)))
-            obs, info = venv.reset(seed=0)
-            clicks, harms = np.zeros(n_envs), np.zeros(n_envs)
-            for t in range(burn + steps):
-                obs, _, _, _, info = venv.step(policy.act(obs, info))
-                if t >= burn:
-                    clicks += info["click"]
-                    harms += info["harm"]
-            users = info["user"]
-            dc, dh = clicks / steps - sol.pclk[users], harms / steps - sol.ph[users]
+            _, sol, rates, users = long_run_check(METHODS[method], scale, n_envs, burn, steps)
+            dc, dh = rates["click"] - sol.pclk[users], rates["harm"] - sol.ph[users]
             row = settings_row(
                 settings,
                 dict(
@@ -252,11 +269,11 @@ def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: 
                     users=n_envs,
                     steps=steps,
                     burn_in=burn,
-                    click_env=float((clicks / steps).mean()),
+                    click_env=float(rates["click"].mean()),
                     click_analytic=float(sol.pclk[users].mean()),
                     click_gap=float(dc.mean()),
                     click_se=float(dc.std(ddof=1) / np.sqrt(n_envs)),
-                    harm_env=float((harms / steps).mean()),
+                    harm_env=float(rates["harm"].mean()),
                     harm_analytic=float(sol.ph[users].mean()),
                     harm_gap=float(dh.mean()),
                     harm_se=float(dh.std(ddof=1) / np.sqrt(n_envs)),

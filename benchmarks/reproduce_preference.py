@@ -74,31 +74,40 @@ QUICK = {"seeds": 3, "timesteps": 200_000}
 FULL = {"seeds": 10, "timesteps": 300_000}
 
 
-def rollout(policy, env_id: str, n_users: int, seed: int, env_kwargs: dict | None = None) -> dict[str, Any]:
-    """Run ``n_users`` one-episode users; return per-user metric totals and the preference histogram [H+1, 36]."""
+_METRICS = ("engagement", "engagement_initial", "engagement_natural")
+
+
+class _PreferenceTotals:
+    """Rollout hook: per-user sums of the expected and sampled metrics and the preference histogram's rows."""
+
+    def __init__(self, n_users: int) -> None:
+        self.totals = {k: np.zeros(n_users) for k in _METRICS}
+        self.sampled = {k: np.zeros(n_users) for k in _METRICS}
+        self.prefs: list[np.ndarray] = []
+
+    def __call__(self, step: Any) -> None:
+        if step.t == 0:
+            self.prefs.append(np.asarray(step.info["preference_bin"]))
+        for k in _METRICS:
+            self.totals[k] += step.step_info[f"expected_{k}"]
+            self.sampled[k] += step.step_info[k]
+        self.prefs.append(np.asarray(step.step_info["next_preference_bin"]))
+
+
+def rollout(policy: Any, env_id: str, n_users: int, seed: int, env_kwargs: dict | None = None) -> dict[str, Any]:
+    """Run ``n_users`` one-episode users (:func:`agents.rollout.rollout`, one vector env); return per-user metric
+    totals and the preference histogram [H+1, 36]."""
     import gymnasium as gym
 
-    from baselines.protocol import reset_policy
+    from agents.rollout import rollout as run
 
-    venv = gym.make_vec(env_id, num_envs=n_users, vectorization_mode="vector_entry_point", **(env_kwargs or {}))
-    obs, info = venv.reset(seed=seed)
-    reset_policy(policy, seed)
-    horizon = venv.unwrapped.config.horizon
-    prefs = [np.asarray(info["preference_bin"])]
-    totals = {k: np.zeros(n_users) for k in ("engagement", "engagement_initial", "engagement_natural")}
-    sampled = {k: np.zeros(n_users) for k in totals}
-    for t in range(horizon):
-        action = policy.act(obs, info)
-        obs, _, terminated, _, info = venv.step(np.asarray(action, dtype=np.int64))
-        step = info["final_info"] if t == horizon - 1 else info
-        for k in totals:
-            totals[k] += step[f"expected_{k}"]
-            sampled[k] += step[k]
-        prefs.append(np.asarray(step["next_preference_bin"]))
-    if not np.all(terminated):
-        raise RuntimeError(f"{env_id}: episodes did not end after horizon={horizon} steps")
-    venv.close()
-    hist = np.stack([np.bincount(p, minlength=36) for p in prefs]) / n_users
+    env = gym.make(env_id, **(env_kwargs or {}))
+    horizon = env.unwrapped.config.horizon
+    env.close()
+    hook = _PreferenceTotals(n_users)
+    run(policy, env_id, n_users, seed, env_kwargs=env_kwargs, hook=hook, chunk=None, max_steps=horizon)
+    totals, sampled = hook.totals, hook.sampled
+    hist = np.stack([np.bincount(p, minlength=36) for p in hook.prefs]) / n_users
     return {
         **{k: float(v.mean()) for k, v in totals.items()},
         "sum": float(sum(v.mean() for v in totals.values())),

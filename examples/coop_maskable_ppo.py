@@ -8,7 +8,7 @@ import numpy as np
 from sb3_contrib import MaskablePPO
 
 import recsim_envs  # noqa: F401
-from baselines.coop import HeuristicPolicy
+from baselines.coop import RulePolicy
 
 env_id = "recsim_envs/CooperationRewiringN10-v0"
 model = MaskablePPO("MultiInputPolicy", gym.make(env_id), n_steps=256, batch_size=64, seed=0, device="cpu")
@@ -30,11 +30,11 @@ def mean_return(act, episodes=20):
     return float(np.mean(totals)), float(np.std(totals, ddof=1) / np.sqrt(episodes))
 
 
-good = HeuristicPolicy("GOOD", seed=0)
+good = RulePolicy("GOOD")
 ppo = mean_return(lambda e, o, i: int(model.predict(o, action_masks=e.unwrapped.action_masks(), deterministic=True)[0]))
 rng = np.random.default_rng(0)
 rand = mean_return(lambda e, o, i: int(rng.choice(np.flatnonzero(o["action_mask"]))))
-scores = {"MaskablePPO": ppo, "GOOD": mean_return(lambda e, o, i: good.act(o, i)), "random valid choice": rand}
+scores = {"MaskablePPO": ppo, "GOOD": mean_return(lambda e, o, i: good.bind(e).act(o, i)), "random valid choice": rand}
 print("return = 2·(cooperator fraction − ½) at the episode end; mean ± standard error over 20 episodes")
 for name, (m, se) in scores.items():
     print(f"  {name:20s} {m:+.2f} ± {se:.2f}")

@@ -32,20 +32,41 @@ def test_reproduce_preference_tiny_run_and_resume(tmp_path):
     assert _rows(tmp_path / "rows.jsonl") == rows
 
 
-def test_reproduce_preference_rollout_matches_the_env_metrics():
-    """The reproduction's rollout totals equal agents.evaluation's on the same users (independent code path)."""
+def test_rollout_engine_matches_a_hand_written_loop():
+    """The one rollout engine (vector env in chunks, per-step hook) against an independent hand computation: single
+    envs seeded seed + i stepped by a plain loop. Per user: the return, the episode length, and the per-step
+    metric the hook sums (expected engagement) — and reproduce_preference's rollout reports their means."""
     import gymnasium as gym
 
-    from agents.evaluation import evaluate_batched
+    from agents.rollout import rollout
     from baselines.preference import BeliefMyopicPolicy
 
-    env_id = reproduce_preference.ORACLE
+    env_id, n, seed = reproduce_preference.ORACLE, 10, 5
     cfg = gym.make(env_id).unwrapped.config
-    res = reproduce_preference.rollout(BeliefMyopicPolicy(cfg), env_id, 64, seed=5)
-    ref = evaluate_batched(BeliefMyopicPolicy(cfg), env_id, 64, seed=5)
-    for k in ("engagement", "engagement_initial", "engagement_natural"):
-        assert res[k] == pytest.approx(ref[f"expected_{k}"].mean())
-        assert res[f"sampled_{k}"] == pytest.approx(ref[k].mean())
+    ret, length, expected = np.zeros(n), np.zeros(n), np.zeros(n)
+    env = gym.make(env_id)
+    for i in range(n):
+        policy = BeliefMyopicPolicy(cfg)
+        policy.reset(seed + i)
+        obs, info = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            obs, r, term, trunc, info = env.step(policy.act(obs, info))
+            ret[i] += r
+            length[i] += 1
+            expected[i] += info["expected_engagement"]
+            done = term or trunc
+    sums = np.zeros(n)
+
+    def hook(step):
+        sums[step.rows] += np.where(step.active, step.step_info["expected_engagement"], 0.0)
+
+    res = rollout(BeliefMyopicPolicy(cfg), env_id, n, seed, hook=hook, chunk=3)  # chunks 3 + 3 + 3 + 1
+    np.testing.assert_allclose(res.returns, ret, rtol=1e-12)
+    np.testing.assert_array_equal(res.lengths, length)
+    np.testing.assert_allclose(sums, expected, rtol=1e-12)
+    rep = reproduce_preference.rollout(BeliefMyopicPolicy(cfg), env_id, n, seed=seed)
+    assert rep["engagement"] == pytest.approx(expected.mean(), rel=1e-12)
 
 
 def test_natural_shift_heatmap_drifts_to_80_degrees():
@@ -64,3 +85,27 @@ def test_harm_agents_tiny_run(tmp_path):
     n = len(_rows(tmp_path / "rows.jsonl"))
     assert harm_agents.main(args) == 0
     assert len(_rows(tmp_path / "rows.jsonl")) == n
+
+
+def test_rollout_engine_refuses_bad_arguments():
+    from agents.rollout import rollout
+    from baselines.preference import BeliefMyopicPolicy
+
+    env_id = reproduce_preference.ORACLE
+    pol = BeliefMyopicPolicy(gym_config(env_id))
+    for kwargs, match in (
+        ({"n_episodes": 0}, "n_episodes must be an integer in"),
+        ({"n_episodes": 2, "mode": "batch"}, "mode must be one of"),
+        ({"n_episodes": 2, "mode": "single", "steps": 5}, "steps is only for mode='vector'"),
+        ({"n_episodes": 2, "chunk": 0}, "chunk must be an integer in"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            rollout(pol, env_id, **kwargs)
+    with pytest.raises(RuntimeError, match="did not end within max_steps=3"):
+        rollout(pol, env_id, 2, max_steps=3)
+
+
+def gym_config(env_id):
+    import gymnasium as gym
+
+    return gym.make(env_id).unwrapped.config

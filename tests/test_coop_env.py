@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import recsim_envs  # noqa: F401
-from baselines.coop import HeuristicPolicy, evaluate_rules, model_kwargs
+from baselines.coop import RulePolicy, evaluate_rules, model_kwargs
 from recsim_envs.coop import kernel as K
 from recsim_envs.coop.env import CooperationRewiringEnv
 from recsim_envs.coop.simulator import simulate
@@ -189,15 +189,28 @@ def test_vector_env_autoreset_same_step():
 
 @pytest.mark.parametrize("rule", ["GOOD", "BAD", "FAIR", "NO_MED", "C_HIGH", "ANY_LOW"])
 def test_heuristic_policy_picks_from_its_candidate_set(rule):
+    """The kernel's rule as a single-env policy picks from the rule's candidate set, computed here from the
+    observation (mask ∩ the rule's group; the degree extreme for grid rules); no candidate: a declined rewire."""
     env = CooperationRewiringEnv(**SMALL)
     obs, _ = env.reset(seed=4)
-    pol = HeuristicPolicy(rule, seed=0)
+    pol = RulePolicy(rule, env)
     checked = 0
     for _ in range(60):
         z = pol.act(obs, {})
-        cand = pol.candidates(obs)
         strat, deg = obs["node_features"][:, 0], obs["adjacency"].sum(1)
         a, b = obs["focused_node"], obs["dropped_node"]
+        mask = obs["action_mask"] == 1
+        group = {
+            "GOOD": strat == 1,
+            "C_HIGH": strat == 1,
+            "FAIR": strat == strat[a],
+            "NO_MED": obs["adjacency"][b] == 1,
+        }
+        cand = mask & group.get(rule, strat == 0 if rule == "BAD" else np.ones_like(mask))
+        if rule in ("C_HIGH", "ANY_LOW") and cand.any():
+            ext = deg[cand].max() if rule == "C_HIGH" else deg[cand].min()
+            cand &= deg == ext
+        assert cand.any() or z == a, rule
         if cand.any():
             assert cand[z] and obs["action_mask"][z] == 1
             if rule == "GOOD":
@@ -254,11 +267,11 @@ def test_competition_heuristics_seat_the_rule_where_the_agent_sits():
 
 @pytest.mark.parametrize("rule", ["GOOD", "NO_MED"])
 def test_heuristic_through_the_env_matches_the_rule_inside_the_simulator(rule):
-    """Same law two ways: the agent path (kernel pauses, HeuristicPolicy reads the observation, apply) vs the
-    rule compiled into the kernel. Compare the mean coops return with a two-sample z-test."""
+    """Same law two ways: the agent path (kernel pauses, RulePolicy answers through the single env, apply) vs the
+    rule compiled into the kernel on other seeds. Compare the mean coops return with a two-sample z-test."""
     env_id = "recsim_envs/CooperationRewiringN10-v0"
     env = gym.make(env_id)
-    pol = HeuristicPolicy(rule, seed=1)
+    pol = RulePolicy(rule, env)
     rets = []
     for ep in range(400):
         obs, info = env.reset(seed=70_000 + ep)

@@ -6,8 +6,7 @@ import gymnasium as gym
 import pytest
 
 import recsim_envs  # noqa: F401
-from agents.coop_rl import run_part_seeds
-from agents.train import ENV_SEED_STRIDE
+from agents.train import ENV_SEED_STRIDE, MAX_PART, MAX_RUN_SEED, run_part_seeds
 
 
 @pytest.mark.parametrize("k", [126, 200])
@@ -21,20 +20,37 @@ def test_most_opponents_allowed_builds():
     env.reset(seed=0)
 
 
-def test_resumed_training_parts_never_share_env_seeds():
-    """Env seeds e..e+n_envs−1 of every (run seed, resume point) part are disjoint from every other part's,
-    including the case the old rule ``seed·100000 + done_steps`` got wrong (run 0 resumed at 100,000 steps
-    started exactly on run 1's fresh seeds)."""
-    n_envs = 64
-    assert 0 * ENV_SEED_STRIDE + 100_000 == 1 * ENV_SEED_STRIDE  # the old collision, for the record
-    parts = [(s, d) for s in range(40) for d in (0, 4096, 20_480, 100_000, 200_000, 1_000_000, 10**9)]
-    starts = sorted((run_part_seeds(s, d)[0], (s, d)) for s, d in parts)
+def _first_collision(first_env_seed, runs, n_envs: int):
+    """The first two (run seed, part) pairs whose env seed sets [first, first + n_envs) overlap, or None."""
+    starts = sorted((first_env_seed(s, p), (s, p)) for s, p in runs)
     for (a, pa), (b, pb) in zip(starts, starts[1:]):
-        assert b - a >= n_envs, (pa, pb)
-    assert all(0 <= e < 2**62 - n_envs for e, _ in starts)
-    # fresh runs keep their historical seeds; model seeds differ between parts of one run
+        if b - a < n_envs:
+            return pa, pb
+    return None
+
+
+def test_training_parts_never_share_env_seeds():
+    """Env seeds of every (run seed, part) of training — fresh runs and long/resumed ones — are disjoint sets
+    (run_part_seeds), while the former rule ``seed·100000 + done_steps`` makes run 0 resumed at 100,000 steps
+    start on run 1's seeds; the same check finds that collision. Parts are numbered ceil(done_steps / n_envs)
+    (agents.coop_train), so done_steps = n_envs · part."""
+    n_envs = 64
+    runs = [(s, p) for s in range(40) for p in (0, 1, 64, 320, 1_563, 3_125, 15_625, 2**25 - 1)]
+    assert _first_collision(lambda s, p: run_part_seeds(s, p, n_envs)[0], runs, n_envs) is None
+    old = _first_collision(lambda s, p: s * ENV_SEED_STRIDE + p * n_envs, runs, n_envs)
+    assert old is not None  # e.g. (0, 1563) resumed at 100,032 steps overlaps run 1's fresh seeds
+    # every seed fits the envs' int64 seeds; the largest run seed and part too
+    top = run_part_seeds(MAX_RUN_SEED - 1, MAX_PART - 1, ENV_SEED_STRIDE)[0]
+    assert 0 <= top and top + ENV_SEED_STRIDE < 2**62
+    assert run_part_seeds(MAX_RUN_SEED - 1, 0, ENV_SEED_STRIDE)[0] + ENV_SEED_STRIDE <= 2**40  # below every part
+    # fresh runs keep their historical seeds; model seeds differ between parts of one run; deterministic
     assert run_part_seeds(3, 0) == (3 * ENV_SEED_STRIDE, 3)
-    models = {run_part_seeds(3, d)[1] for d in (0, 4096, 100_000)}
-    assert len(models) == 3
-    # deterministic: the same part always gets the same streams
-    assert run_part_seeds(7, 123_456) == run_part_seeds(7, 123_456)
+    assert len({run_part_seeds(3, p)[1] for p in (0, 1, 64, 1_563)}) == 4
+    assert run_part_seeds(7, 1_929) == run_part_seeds(7, 1_929)
+    for kwargs, match in (
+        ({"seed": MAX_RUN_SEED, "part": 0}, "seed must be an integer in"),
+        ({"seed": 0, "part": MAX_PART}, "part must be an integer in"),
+        ({"seed": 0, "part": 1, "n_envs": ENV_SEED_STRIDE + 1}, "n_envs must be an integer in"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            run_part_seeds(**kwargs)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pettingzoo.test import api_test, seed_test
 
-from baselines.coop import HeuristicPolicy
+from baselines.coop import RulePolicy
 from recsim_envs.coop import kernel as K
 from recsim_envs.coop.multi_agent import env, raw_env
 from recsim_envs.coop.render import _RECS
@@ -66,16 +66,19 @@ def test_two_heuristic_agents_reproduce_the_simulator_on_the_same_seed(seed):
 
 def test_exclusive_heuristic_agents_follow_the_simulator_in_distribution():
     """With exclusive rules the simulator spends draws on rewires that have no candidate (they never reach an
-    agent), so trajectories differ; the law must not. Observation-based GOOD_X vs RANDOM_X agents over 100 seeds
+    agent), so trajectories differ; the law must not. Kernel-rule GOOD_X vs RANDOM_X agents (baselines.coop.RulePolicy
+    bound to the multi-agent env) over 100 seeds
     vs the simulator over 400 replicas (half the users seeded, where the rules matter for cooperation: putting
     BAD in GOOD's seat moves the final cooperator fraction by z ≈ −4 here), two-sample z-tests on the final
     GOOD_X share and cooperator fraction."""
     model = {**MODEL, "seed_fraction": 0.5}
-    pols = {a: HeuristicPolicy(r, seed=i) for i, (a, r) in enumerate(RULES.items())}
+    pols = {a: RulePolicy(r) for a, r in RULES.items()}
     ours = []
     for s in range(100):
         e = raw_env(recommenders=tuple(RULES), **model)
         e.reset(seed=50_000 + s)
+        for p in pols.values():
+            p.bind(e)
         _play(e, lambda a, o: pols[a].act(o))
         ours.append((e.batch.reccount[0, 1], e.batch.msize[0, 1]))
     ours = np.array(ours) / model["n_nodes"]
@@ -215,9 +218,11 @@ def test_agent_view_return_is_the_agents_adoption_return():
 
     from recsim_envs.coop.multi_agent import AgentView
 
-    other = HeuristicPolicy("RANDOM", seed=0)
-    me = HeuristicPolicy("GOOD", seed=1)
+    other = RulePolicy("RANDOM")
+    me = RulePolicy("GOOD")
     view = AgentView("aligned", {"engagement": other}, recommenders=tuple(RULES), **MODEL)
+    other.bind(view.aec)
+    me.bind(view.aec)
     for seed in range(5):
         obs, info = view.reset(seed=seed)
         start = info["share"]

@@ -1,6 +1,7 @@
-"""agents/coop_rl.py on the real cooperation envs: heuristics as env policies vs the simulator, the engagement
-reward, the learned ranker as a policy (masking, seeding, any N, competition observations), a tiny training
-run that resumes after a kill, and the competition rollout. Budgets are tiny (the whole file takes ~40 s)."""
+"""agents/coop_rl.py (and agents.coop_train, agents.ranker, baselines.coop.RulePolicy) on the real cooperation
+envs: the kernel-rule policy through the env vs the simulator, the engagement reward, the learned ranker as a
+policy (masking, seeding, any N, competition observations), a tiny training run that resumes after a kill, the
+settings-keyed run folder, and the competition rollout. Budgets are tiny (the whole file takes ~40 s)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import torch as th
 
 import recsim_envs  # noqa: F401
 from agents.coop_rl import (
+    HEURISTICS,
     LearnedRanker,
-    RulePolicy,
     engagement_scale,
     gnn_hyperparams,
     load_ranker,
@@ -25,6 +26,7 @@ from agents.coop_rl import (
     train_ranker,
 )
 from agents.gnn import GNNRankingPolicy
+from baselines.coop import RulePolicy
 
 N10 = "recsim_envs/CooperationRewiringN10-v0"
 N30 = "recsim_envs/CooperationRewiringN30-v0"
@@ -46,18 +48,29 @@ def tiny_run(tmp_path_factory):
     return d, summary
 
 
-@pytest.mark.parametrize("rule", ["GOOD", "BAD", "NO_MED"])
-def test_rule_policy_through_env_matches_simulator(rule):
-    """The same rule run by the env (agent = RulePolicy) and by the compiled simulator: same distribution of the
-    final cooperator fraction and #rewires (independent random streams, so compared within 4 standard errors)."""
-    r = 400
-    env = rollout_learned(RulePolicy(rule, seed=1), N10, r, seed=5000)
+@pytest.mark.parametrize("rule", [r for r in HEURISTICS if r != "NO_MED"])
+def test_rule_policy_through_env_reproduces_the_simulator(rule):
+    """The kernel's rule as a policy through the env (the agent's pause, the policy, apply) and the same rule
+    compiled into the simulator, same seeds: every replica ends with the same metrics and the same number of
+    steps — the same trajectory."""
+    r = 24
+    env = rollout_learned(RulePolicy(rule), N10, r, seed=5000)
     sim = run_heuristics([rule], r, 5000, model_kwargs(N10))[rule]
+    for key in ("cooperator_fraction", "rewires", "rewires_done", "heterogeneity", "max_degree", "steps"):
+        np.testing.assert_array_equal(env[key], np.asarray(sim[key], dtype=float), err_msg=f"{rule} {key}")
+    assert np.all(env["decisions"] >= 1)
+
+
+def test_no_med_policy_through_env_matches_simulator_in_distribution():
+    """NO_MED draws for a rewire whose node has no valid partner at all inside the simulator, while the env only
+    pauses when one exists, so trajectories part; the law is the same (compared within 4 standard errors)."""
+    r = 400
+    env = rollout_learned(RulePolicy("NO_MED"), N10, r, seed=5000)
+    sim = run_heuristics(["NO_MED"], r, 5000, model_kwargs(N10))["NO_MED"]
     for key in ("cooperator_fraction", "rewires"):
         a, b = env[key], np.asarray(sim[key], dtype=float)
         se = np.sqrt(a.var() / r + b.var() / r)
-        assert abs(a.mean() - b.mean()) < 4 * se + 1e-9, (rule, key, a.mean(), b.mean(), se)
-    assert np.all(env["decisions"] >= 1)
+        assert abs(a.mean() - b.mean()) < 4 * se + 1e-9, (key, a.mean(), b.mean(), se)
 
 
 def test_rule_policy_picks_from_its_candidate_set():
@@ -75,7 +88,7 @@ def test_rule_policy_picks_from_its_candidate_set():
         ("C_HIGH", mask & strat),
         ("D_LOW", mask & ~strat),
     ):
-        a = RulePolicy(rule, seed=0).act(obs, {})
+        a = RulePolicy(rule, venv).act(obs, {})
         has = cand.any(1)
         assert np.all(cand[rows[has], a[has]]), rule
         assert np.all(a[~has] == focus[~has]), rule  # no candidate: decline (a masked action)
@@ -85,9 +98,11 @@ def test_rule_policy_picks_from_its_candidate_set():
         if rule == "D_LOW":
             best = np.where(cand, deg, 1e9).min(1)
             assert np.all(deg[rows[has], a[has]] == best[has])
-    assert np.all(RulePolicy("NULL").act(obs, {}) == focus)
-    with pytest.raises(ValueError, match="rule must be one of"):
+    assert np.all(RulePolicy("NULL", venv).act(obs, {}) == focus)
+    with pytest.raises(ValueError, match="rule"):
         RulePolicy("BEST")
+    with pytest.raises(RuntimeError, match="bind"):
+        RulePolicy("GOOD").act(obs, {})
 
 
 def test_engagement_reward_counts_rewire_requests():
@@ -175,16 +190,45 @@ def test_train_ranker_writes_curve_and_resumes_after_kill(tiny_run, tmp_path):
         train_ranker(N10, "coops", -1, tmp_path / "x")
 
 
-def test_gnn_hyperparams_picks_the_gnn_entry_among_duplicates(tmp_path):
+def test_gnn_hyperparams_reads_the_strict_yaml(tmp_path):
+    """One YAML loader: duplicate keys are an error (a plain load would keep the last silently); an entry whose
+    policy is not the GNN is refused."""
     conf = tmp_path / "ppo_mask.yml"
     conf.write_text(
         "recsim_envs/CooperationRewiringN10-v0:\n  policy: 'GNNRankingPolicy'  # a\n  n_envs: 8  # b\n"
         "recsim_envs/CooperationRewiringN10-v0:\n  policy: 'MultiInputPolicy'  # c\n  n_envs: 16  # d\n"
     )
+    with pytest.raises(ValueError, match="duplicate key"):
+        gnn_hyperparams(N10, conf)
+    conf.write_text(
+        "recsim_envs/CooperationRewiringN10-v0:\n  policy: 'GNNRankingPolicy'\n  n_envs: 8\n"
+        "recsim_envs/CooperationRewiringN30-v0:\n  policy: 'MultiInputPolicy'\n  n_envs: 16\n"
+    )
     assert gnn_hyperparams(N10, conf) == {"policy": "GNNRankingPolicy", "n_envs": 8}
     with pytest.raises(ValueError, match="no GNNRankingPolicy entry"):
         gnn_hyperparams(N30, conf)
+    with pytest.raises(ValueError, match="has no entry"):
+        gnn_hyperparams(COMP, conf)
     assert gnn_hyperparams(N10)["policy"] == "GNNRankingPolicy"  # the shipped file
+
+
+def test_train_ranker_keys_the_run_folder_by_its_settings(tiny_run, tmp_path):
+    """Each curve row carries the run's settings and their hash; a folder holding another setting's run (other
+    seed, other hyperparameters) is refused instead of resumed; folders named by the hash differ."""
+    from agents.coop_rl import ranker_run_dir
+    from agents.store import settings_hash
+
+    d, summary = tiny_run
+    rows = [json.loads(x) for x in (d / "curve.jsonl").read_text().splitlines()]
+    for r in rows:
+        assert r["settings"]["seed"] == 0 and r["settings"]["reward"] == "coops"
+        assert r["settings"]["hyperparams"]["n_steps"] == 32 and r["settings"]["env_id"] == N10
+        assert r["settings_hash"] == settings_hash(r["settings"]) == summary["settings_hash"]
+    for seed, overrides in ((1, TINY), (0, {**TINY, "n_steps": 64})):
+        with pytest.raises(ValueError, match="holds a run with other settings"):
+            train_ranker(N10, "coops", seed, d, n_timesteps=512, overrides=overrides)
+    other = {**rows[0]["settings"], "seed": 1}
+    assert ranker_run_dir(tmp_path, other) != ranker_run_dir(tmp_path, rows[0]["settings"])
 
 
 def test_policy_hyperparams_entry_builds_gnn_policy(tiny_run):

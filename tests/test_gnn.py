@@ -21,7 +21,6 @@ from agents.gnn import (
     RankingConfig,
     RankingNet,
     graph_tensors,
-    register_policy_alias,
     resolve_graph_keys,
     transfer_policy_weights,
 )
@@ -325,12 +324,16 @@ def test_validation_errors():
         GNNRankingPolicy(graph_space(6), spaces.Discrete(7), lambda _: 3e-4)
 
 
-def test_policy_alias_for_zoo_yaml():
-    register_policy_alias()
+def test_policy_name_for_zoo_yaml_resolves_without_a_global_alias():
+    """The YAML name resolves through agents.train.resolve_policy; MaskablePPO's alias table is left alone."""
     from stable_baselines3.common.env_util import make_vec_env
 
+    from agents.train import resolve_policy
+
     env = make_vec_env(TriadicClosureEnv, n_envs=1, seed=0, env_kwargs={"n": 6})
-    assert isinstance(MaskablePPO("GNNRankingPolicy", env, n_steps=16, batch_size=16).policy, GNNRankingPolicy)
+    policy = resolve_policy("GNNRankingPolicy")
+    assert isinstance(MaskablePPO(policy, env, n_steps=16, batch_size=16).policy, GNNRankingPolicy)
+    assert "GNNRankingPolicy" not in MaskablePPO.policy_aliases
 
 
 def greedy_success(model: MaskablePPO, n: int, episodes: int, seed: int) -> tuple[float, float]:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import recsim_envs  # noqa: F401
-from baselines.harm import HarmProblem, StationaryPolicy, ift, top_k_u0, uniform
+from baselines.harm import HarmProblem, ift, top_k_u0, uniform
+from benchmarks.reproduce_harm import long_run_check
 from recsim_envs.harm.model import ItemPolicy, SamplingPolicy, evaluate
 
 SMALL = dict(n_items=30, n_users=12)
@@ -124,29 +125,10 @@ def test_episode_ends_at_horizon_and_users_are_seed_controlled():
 
 
 def _long_run_gap(env_id, solver, scale, num_envs, burn, steps, **kw):
-    """Per-user time averages of click and harm minus the analytic pCLK/pH at the user's stationary profile."""
-    venv = gym.make_vec(
-        env_id,
-        num_envs=num_envs,
-        vectorization_mode="vector_entry_point",
-        alpha_harmful=0.5 * scale,
-        alpha_benign=0.25 * scale,
-        beta=0.2 * scale,
-        horizon=10**7,
-        **kw,
-    )
-    # (α, β) scaled together leave the stationary profile unchanged; small steps concentrate the process there
-    sol = solver(HarmProblem.from_env(venv))
-    policy = StationaryPolicy(sol, venv, seed=2)
-    obs, info = venv.reset(seed=0)
-    clicks, harms = np.zeros(num_envs), np.zeros(num_envs)
-    for t in range(burn + steps):
-        obs, _, _, _, info = venv.step(policy.act(obs, info))
-        if t >= burn:
-            clicks += info["click"]
-            harms += info["harm"]
-    users = info["user"]
-    return clicks / steps - sol.pclk[users], harms / steps - sol.ph[users]
+    """Per-user time averages of click and harm minus the analytic pCLK/pH at the user's stationary profile
+    ((α, β) scaled together leave the stationary profile unchanged; small steps concentrate the process there)."""
+    _, sol, rates, users = long_run_check(solver, scale, num_envs, burn, steps, 2, env_id, 10**7, **kw)
+    return rates["click"] - sol.pclk[users], rates["harm"] - sol.ph[users]
 
 
 @pytest.mark.parametrize("solver", [uniform, top_k_u0, ift], ids=["uniform", "top-k", "ift"])
@@ -168,27 +150,9 @@ def test_long_run_average_matches_analytic_objective_sampling():
 
 def test_long_run_gap_is_detectable_with_a_wrong_model():
     """The Monte-Carlo check has power: the analytic values of a *different* c are rejected."""
-    venv = gym.make_vec(
-        "recsim_envs/HarmMitigation-v0",
-        num_envs=160,
-        vectorization_mode="vector_entry_point",
-        alpha_harmful=0.01,
-        alpha_benign=0.005,
-        beta=0.004,
-        horizon=10**7,
-        **SMALL,
-    )
-    prob = HarmProblem.from_env(venv)
-    sol = top_k_u0(prob)
+    prob, sol, rates, users = long_run_check(top_k_u0, 0.02, 160, 700, 2000, 2, horizon=10**7, **SMALL)
     wrong = top_k_u0(HarmProblem(prob.V, prob.harmful, prob.U0, prob.params, prob.c * 1.3, prob.k))
-    policy = StationaryPolicy(sol, venv, seed=2)
-    obs, info = venv.reset(seed=0)
-    clicks = np.zeros(160)
-    for t in range(2700):
-        obs, _, _, _, info = venv.step(policy.act(obs, info))
-        if t >= 700:
-            clicks += info["click"]
-    d = clicks / 2000 - wrong.pclk[info["user"]]
+    d = rates["click"] - wrong.pclk[users]
     assert abs(d.mean()) > 4 * d.std(ddof=1) / np.sqrt(d.size)
 
 

@@ -698,3 +698,10 @@ def choose_pending(rule: int, state: CoopState, r: int, n: int) -> int:
     return _choose_target(
         rule, nbr, pos, deg, strat, ncn, rec, members, msize, keys, ctrs, r, cnt[r, C_PA], cnt[r, C_PB], n
     )
+
+
+@njit(cache=True)
+def choose_pending_all(rule, nbr, pos, deg, strat, ncn, rec, members, msize, keys, ctrs, cnt, n, out):
+    """:func:`choose_pending` for every replica at once: ``out[r]`` = the partner, or −1 (none, or not pending)."""
+    for r in range(cnt.shape[0]):
+        out[r] = choose_pending(rule, nbr, pos, deg, strat, ncn, rec, members, msize, keys, ctrs, cnt, r, n)

@@ -28,7 +28,7 @@ Observation (agent j, its own users' view): ``Dict`` with
 - ``time`` ``Box(0, 1, (1,), float32)``: elementary steps / ``max_steps``; ``shares`` ``Box(0, 1, (1 + M,))``:
   every recommender's share of users (default first), public information.
 The first two features and the other keys are those of ``RecommenderCompetition-v0``, so the GNN ranking
-policy (``agents.gnn``) and ``agents.coop_rl.RulePolicy`` run on them unchanged.
+policy (``agents.gnn``) and ``baselines.coop.RulePolicy`` (bound to this env) run on them unchanged.
 
 Action: ``Discrete(N)``, the partner z. A masked z declines the rewire (counted as skipped, as the simulator
 does when a rule finds no candidate) with ``invalid_action="skip"`` (default), or raises ``ValueError`` with
@@ -47,12 +47,12 @@ An agent whose users all leave can never regain one (users only adopt recommende
 terminated. The episode ends for all at all-C / all-D (terminated, when ``stop_on_absorption``) or after
 ``max_steps`` (truncated).
 
-Heuristic agents: any policy that maps an observation to an action plugs in, e.g. ``RulePolicy("GOOD")`` of
-``agents.coop_rl`` (its own random draws, from the observation). :meth:`RecommenderCompetitionAEC.rule_action`
-instead answers with the simulator's rule drawn from the replica's own stream, so a game of heuristic agents run
-through this env reproduces ``simulate(..., contenders=...)`` draw for draw (exact for the non-exclusive rules;
-with exclusive rules the simulator spends random draws on rewires that have no candidate, which never reach an
-agent here, so the match is in distribution only).
+Heuristic agents: any policy that maps an observation to an action plugs in; ``baselines.coop.RulePolicy("GOOD",
+env)`` and :meth:`RecommenderCompetitionAEC.rule_action` both answer with the simulator's rule drawn from the
+replica's own stream, so a game of heuristic agents run through this env reproduces
+``simulate(..., contenders=...)`` draw for draw (exact for the non-exclusive rules; with exclusive rules the
+simulator spends random draws on rewires that have no candidate, which never reach an agent here, so the match is
+in distribution only).
 
 Determinism: ``reset(seed=s)`` fixes everything (the replica key is ``seed_to_key(s)`` as in the single envs).
 Only the AEC form is provided: agents act one at a time, when their users rewire, so a ``parallel_env`` would
@@ -395,9 +395,9 @@ class AgentView(gym.Env):
     """One agent's seat of :class:`RecommenderCompetitionAEC` as a single-agent Gymnasium env (for training one
     learner while the others follow fixed policies: independent learners, one at a time).
 
-    ``others`` maps every other agent to a policy: an object with ``act(obs)`` (``LearnedRanker``, ``RulePolicy``,
-    ``baselines.coop.HeuristicPolicy``; one with ``reset(seed)`` is reseeded by ``reset(seed=s)`` with s + its
-    position, so the view is deterministic) or a plain callable ``obs -> action``. ``step`` plays ``me``'s
+    ``others`` maps every other agent to a policy: an object with ``act(obs)`` (``LearnedRanker``,
+    ``baselines.coop.RulePolicy`` bound to ``view.aec``; one with ``reset(seed)`` is reseeded by ``reset(seed=s)``
+    with s + its position, so the view is deterministic) or a plain callable ``obs -> action``. ``step`` plays ``me``'s
     action, then the others' turns, until ``me`` acts again or is done; the reward is ``me``'s reward accumulated
     since its last action (the AEC env's ``last()``), so a return equals the agent's return in the multi-agent
     env. ``me``'s episode ends when ``me`` is terminated (it lost all its users, or the game ended) or truncated.
