@@ -190,7 +190,10 @@ def _solve(prob: HarmProblem, pol, theta, **kw) -> StationaryProfile:
 def top_k_items(prob: HarmProblem, U: np.ndarray, k: int | None = None) -> np.ndarray:
     """The k (default ``prob.k``) allowed items with the highest score at profiles U, [m, k] (ties by index)."""
     sc = np.where(prob.allowed, U @ prob.V.T, -np.inf)
-    return np.argsort(-sc, axis=1, kind="stable")[:, : prob.k if k is None else k]
+    k = prob.k if k is None else k
+    if k == 1:  # argmax returns the first maximum, as the stable sort does
+        return np.argmax(sc, axis=1)[:, None]
+    return np.argsort(-sc, axis=1, kind="stable")[:, :k]
 
 
 def _theta_for_sets(prob: HarmProblem, items: np.ndarray):
@@ -303,9 +306,13 @@ def alternating(
             break
         done += 1
         theta, sets = _theta_for_sets(prob, items)
-        pol, _, _ = _policy_and_projection(prob, sets)
-        sp = _solve(prob, pol, theta, U_init=U, anchor=None if anchor == "u0" else U, diagnostics=False)
-        U, prev = sp.U, items
+        if prob.k == 1 and prob.policy_class == "cardinality":  # the specialised single-item fixed point
+            anc = prob.U0 if anchor == "u0" else U
+            U = single_item_stationary(items[:, 0], anc, prob.V, prob.harmful, prob.params, prob.c, U_init=U, tol=1e-12)[0]
+        else:
+            pol, _, _ = _policy_and_projection(prob, sets)
+            U = _solve(prob, pol, theta, U_init=U, anchor=None if anchor == "u0" else U, diagnostics=False).U
+        prev = items
     name = f"alternating[{start} start" + (", previous-profile anchor]" if anchor == "previous" else "]")
     sol = _solution(name, prob, theta, sets, t0=t0, iterations=done)
     sol.extra.update(start=start, anchor=anchor, seed=seed if start == "random" else None)
@@ -514,6 +521,7 @@ def ift(
     exact_limit: int = 256,
     screen: int = 8,
     kkt_tol: float = 1e-6,
+    certify_first: bool = True,
 ) -> HarmSolution:
     """IFT-gradient policy: multi-start projected gradient ascent, best per user (module docstring).
 
@@ -541,6 +549,17 @@ def ift(
             raise ValueError(f"{name} must be an integer ≥ {lo}, got {val!r}")
     if prob.policy_class == "cardinality" and prob.k > 1:
         return _ift_sets(prob, max_iter, ftol, column_rounds, exact_limit, screen, t0)
+    if prob.policy_class == "cardinality" and certify_first and tuple(sorted(starts)) == tuple(sorted(IFT_STARTS)):
+        sol = _ift_certified_vertex(prob, max_iter, ftol, vertex_starts, exact_limit, screen, kkt_tol)
+    else:
+        sol = _ift_multistart(prob, max_iter, ftol, starts, vertex_starts, exact_limit, screen, kkt_tol)
+    sol.seconds = time.perf_counter() - t0
+    return sol
+
+
+def _ift_multistart(prob, max_iter, ftol, starts, vertex_starts, exact_limit, screen, kkt_tol) -> HarmSolution:
+    """The ascent from every start, best per user (k = 1 bounded cardinality and sampling)."""
+    t0 = time.perf_counter()
     item_k1 = prob.policy_class == "cardinality"
     inits, names, cert = [], [], {}  # inits: (θ, f, ū) per start
 
@@ -592,8 +611,61 @@ def ift(
         kkt, gmax = kkt_norm(prob, sol)
         cert.update(kkt_norm=kkt, kkt_ok=kkt <= kkt_tol * (1.0 + gmax))
         sol.extra.update(cert)
-    sol.seconds = time.perf_counter() - t0
     return sol
+
+
+def _ift_certified_vertex(prob, max_iter, ftol, vertex_starts, exact_limit, screen, kkt_tol) -> HarmSolution:
+    """k = 1 bounded cardinality, all starts: certify the best start first, ascend only where that fails.
+
+    Every start is scored exactly at its stationary profile — every single item (exhaustive when n_allowed ≤
+    ``exact_limit``, else the screened ones), uniform, and, when the single items are screened, top-k(u0) and the
+    three alternating results (with an exhaustive search those are single items, dominated by the best one). Where
+    the best start is a single item satisfying the KKT conditions on the simplex (:func:`kkt_norm`, one IFT
+    gradient), it is returned as it is: a projected-gradient ascent from it would stop at once. The full
+    multi-start ascent (:func:`_ift_multistart`) runs only for the remaining users (uniform best, or the KKT test
+    failed), so those get exactly the previous optimiser's result. ``extra["ascended"]`` flags them."""
+    m = prob.m
+    items, f_items, exhaustive, U_items = single_item_candidates(prob, exact_limit, screen, True)
+    cand = [(items[:, 0], f_items[:, 0], U_items[:, 0], "single item #1")]
+    if not exhaustive:  # starts that may name items outside the screen
+        alts = [alternating(prob, start=st) for st in ("uniform", "u0")]
+        alts.append(alternating(prob, start="u0", anchor="previous"))
+        for a in [top_k_u0(prob)] + alts:
+            name = "top-k(u0)" if a.method == "top-k(u0)" else a.method
+            cand.append((np.argmax(a.theta, 1), a.f, a.profile.U, name))
+    fs = np.stack([c[1] for c in cand])  # [starts, m]
+    pick = np.argmax(fs, axis=0)
+    best_item = np.stack([c[0] for c in cand])[pick, np.arange(m)]
+    U_best = np.stack([c[2] for c in cand])[pick, np.arange(m)]
+    uni = uniform(prob)
+    theta = _theta_for_sets(prob, best_item[:, None])[0]
+    sol = _solution("ift", prob, theta, U_init=U_best)
+    sol.extra["start"] = np.asarray([c[3] for c in cand])[pick]
+    kkt, gmax = kkt_norm(prob, sol)
+    ok = (kkt <= kkt_tol * (1.0 + gmax)) & (sol.f >= uni.f) & sol.profile.converged
+    redo = np.flatnonzero(~ok)
+    if redo.size:
+        sub = _ift_multistart(
+            prob.subset_users(redo), max_iter, ftol, IFT_STARTS, vertex_starts, exact_limit, screen, kkt_tol
+        )
+        better = sub.f > sol.f[redo]  # the ascent includes the vertex starts: never worse, kept only if better
+        r = redo[better]
+        sol.theta[r] = sub.theta[better]
+        sol = _solution("ift", prob, sol.theta, U_init=_merge_rows(sol.profile.U, r, sub.profile.U[better]))
+        sol.extra["start"] = np.asarray([c[3] for c in cand])[pick]
+        sol.extra["start"][r] = sub.extra["start"][better]
+        kkt, gmax = kkt_norm(prob, sol)
+    sol.extra.update(
+        best_single_item=items[:, 0], best_single_item_f=f_items[:, 0], single_items_exhaustive=exhaustive,
+        kkt_norm=kkt, kkt_ok=kkt <= kkt_tol * (1.0 + gmax), ascended=np.isin(np.arange(m), redo),
+    )  # fmt: skip
+    return sol
+
+
+def _merge_rows(A: np.ndarray, rows: np.ndarray, B: np.ndarray) -> np.ndarray:
+    out = A.copy()
+    out[rows] = B
+    return out
 
 
 def kkt_norm(prob: HarmProblem, sol: HarmSolution) -> tuple[np.ndarray, np.ndarray]:
