@@ -50,6 +50,7 @@ from recsim_envs.harm.model import (
     single_item_stationary,
     stationary_profile,
 )
+from recsim_envs.harm.core import _score_sum_bound
 
 POLICY_CLASSES = ("cardinality", "sampling")
 
@@ -67,7 +68,8 @@ class HarmProblem:
     policy_class: str = "cardinality"
     allow_harmful: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        self._s_bound: float | None = None
         if self.policy_class not in POLICY_CLASSES:
             raise ValueError(f"policy_class must be one of {list(POLICY_CLASSES)}, got {self.policy_class!r}")
         self.allowed = np.ones(self.V.shape[0], bool) if self.allow_harmful else ~np.asarray(self.harmful, bool)
@@ -90,10 +92,14 @@ class HarmProblem:
         return self.V.shape[0]
 
     def sampling_policy(self) -> SamplingPolicy:
-        # fixed quadrature nodes for the whole problem (profiles stay in the hull of {u0} ∪ V, where s_Ω peaks at a
-        # vertex): F is then one smooth function whatever subset of users a solver step touches
-        pts = np.concatenate([self.U0, self.V])
-        return SamplingPolicy(self.c, self.k, s_bound=float(scores(pts, self.V).sum(-1).max()))
+        """The sampling policy class with fixed quadrature nodes for the whole problem: profiles stay in the hull
+        of {u0} ∪ V, where s_Ω peaks at a vertex, so F is one smooth function whatever subset of users a solver
+        step touches. The bound on s_Ω is the env's (exact in row chunks of bounded memory, or the hull's
+        bounding-box bound on large problems): O((n_users + n_items)·d) memory, no [points × items] array."""
+        if self._s_bound is None:
+            pts = np.concatenate([self.U0, self.V])
+            self._s_bound = _score_sum_bound(pts, self.V, pts.min(0), pts.max(0))
+        return SamplingPolicy(self.c, self.k, s_bound=self._s_bound)
 
     def subset_users(self, idx: np.ndarray) -> HarmProblem:
         return HarmProblem(
