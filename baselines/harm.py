@@ -633,17 +633,16 @@ def _ift_certified_vertex(prob, max_iter, ftol, vertex_starts, exact_limit, scre
     m = prob.m
     items, f_items, exhaustive, U_items = single_item_candidates(prob, exact_limit, screen, True)
     cand = [(items[:, 0], f_items[:, 0], U_items[:, 0], "single item #1")]
-    if not exhaustive:  # starts that may name items outside the screen
-        alts = [alternating(prob, start=st) for st in ("uniform", "u0")]
-        alts.append(alternating(prob, start="u0", anchor="previous"))
-        for a in [top_k_u0(prob)] + alts:
-            name = "top-k(u0)" if a.method == "top-k(u0)" else a.method
-            cand.append((np.argmax(a.theta, 1), a.f, a.profile.U, name))
+    uni = uniform(prob)
+    if not exhaustive:  # the alternating chains may name items outside the screen (top-k(u0) is in it)
+        table = (items, f_items, U_items)
+        for name, U_start in (("alternating[uniform start]", uni.profile.U), ("alternating[u0 start]", prob.U0)):
+            table, it_a, f_a, U_a = _alternating_chain_k1(prob, table, U_start)
+            cand.append((it_a, f_a, U_a, name))
     fs = np.stack([c[1] for c in cand])  # [starts, m]
     pick = np.argmax(fs, axis=0)
     best_item = np.stack([c[0] for c in cand])[pick, np.arange(m)]
     U_best = np.stack([c[2] for c in cand])[pick, np.arange(m)]
-    uni = uniform(prob)
     theta = _theta_for_sets(prob, best_item[:, None])[0]
     sol = _solution("ift", prob, theta, U_init=U_best)
     sol.extra["start"] = np.asarray([c[3] for c in cand])[pick]
@@ -666,6 +665,41 @@ def _ift_certified_vertex(prob, max_iter, ftol, vertex_starts, exact_limit, scre
         kkt_norm=kkt, kkt_ok=kkt <= kkt_tol * (1.0 + gmax), ascended=np.isin(np.arange(m), redo),
     )  # fmt: skip
     return sol
+
+
+def _alternating_chain_k1(prob: HarmProblem, table: tuple, U_start: np.ndarray, rounds: int = 10):
+    """k = 1 alternating optimisation (u0 anchor) from profiles ``U_start``, on a per-user table of exactly solved
+    single items (items [m, K], f [m, K], ū [m, K, d]; −1 marks an empty slot): item ← top item at the stationary
+    profile of the current item, ``rounds`` items at most, stopping at a repeat — :func:`alternating`'s sequence,
+    with each single-item fixed point solved once and shared by every chain. Items missing from the table are
+    solved (batched over the users that need them) and added. Returns the grown table and the final item, f, ū."""
+    items, f_tab, U_tab = table
+    m = prob.m
+    rows = np.arange(m)
+    cur = top_k_items(prob, U_start, 1)[:, 0]
+    active = np.ones(m, bool)
+    for r in range(rounds):
+        match = items == cur[:, None]
+        missing = np.flatnonzero(~match.any(1))
+        if missing.size:  # one new column, filled for the users that need it
+            f_new, U_new = single_item_values(prob.subset_users(missing), cur[missing, None], return_profiles=True)
+            col_i = np.full((m, 1), -1, dtype=items.dtype)
+            col_f = np.full((m, 1), -np.inf)
+            col_U = np.full((m, 1, U_tab.shape[2]), np.nan)
+            col_i[missing, 0], col_f[missing, 0], col_U[missing, 0] = cur[missing], f_new[:, 0], U_new[:, 0]
+            items = np.concatenate([items, col_i], 1)
+            f_tab = np.concatenate([f_tab, col_f], 1)
+            U_tab = np.concatenate([U_tab, col_U], 1)
+            match = items == cur[:, None]
+        j = np.argmax(match, axis=1)
+        if r == rounds - 1:
+            break
+        nxt = top_k_items(prob, U_tab[rows, j], 1)[:, 0]
+        active &= nxt != cur
+        if not active.any():
+            break
+        cur = np.where(active, nxt, cur)
+    return (items, f_tab, U_tab), cur, f_tab[rows, j], U_tab[rows, j]
 
 
 def _merge_rows(A: np.ndarray, rows: np.ndarray, B: np.ndarray) -> np.ndarray:

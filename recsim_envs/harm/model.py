@@ -542,7 +542,8 @@ def single_item_stationary(
     beta = params.beta
     P, d = U0.shape
     n = V.shape[0]
-    VV = (V[:, :, None] * V[:, None, :]).reshape(n, d * d)
+    iu, ju = np.triu_indices(d)
+    VVu = V[:, iu] * V[:, ju]  # the upper triangle of v vᵀ per item: M is symmetric
     vi = V[items]
     av = alpha[items]
     hm = harmful.astype(float)
@@ -574,18 +575,23 @@ def single_item_stationary(
         # f at the current point (kept for users that stop here): pCLK − λ pH with p = o σ + r e_v
         f[idx] = r - params.lam * (o * (sig @ hm) + r * hm[items[idx]])
         res[idx] = np.where(worse, prev_res[idx], rr)
-        b = ~(have[idx] & (rr <= chord_below)) | worse  # rows that build a fresh Jacobian
+        b = (~(have[idx] & (rr <= chord_below)) | worse) & ~done  # rows that build a fresh Jacobian
         if b.any():
             vbar = sig[b] @ V
             Ab, Fb, ob, vb = A[b], F[b], o[b], v[b]
-            M = (asig[b] @ VV).reshape(-1, d, d)
+            Mu = asig[b] @ VVu
+            M = np.empty((Mu.shape[0], d, d))
+            M[:, iu, ju] = Mu
+            M[:, ju, iu] = Mu
             rq = r[b] * ob
             dN = ob[:, None, None] * (M - Ab[:, :, None] * vbar[:, None, :])
             dN += rq[:, None, None] * (a_v[b][:, None] * vb - Ab)[:, :, None] * vb[:, None, :]
             dD = ob[:, None] * (Ab - B[b][:, None] * vbar) + (rq * (a_v[b] - B[b]))[:, None] * vb
             IJ[idx[b]] = np.eye(d) - (dN - Fb[:, :, None] * dD[:, None, :]) / D[b][:, None, None]
             have[idx[b]] = True
-        step = batched_solve(IJ[idx], G)
+        step = np.zeros_like(G)
+        nd = ~done
+        step[nd] = batched_solve(IJ[idx[nd]], G[nd])
         bad = ~np.isfinite(step).all(-1)
         step[bad] = G[bad]
         new = u + step
