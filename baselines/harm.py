@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from recsim_envs.harm.core import _score_sum_bound
 from recsim_envs.harm.model import (
     HarmParams,
     ItemPolicy,
@@ -50,7 +51,6 @@ from recsim_envs.harm.model import (
     single_item_stationary,
     stationary_profile,
 )
-from recsim_envs.harm.core import _score_sum_bound
 
 POLICY_CLASSES = ("cardinality", "sampling")
 
@@ -314,7 +314,9 @@ def alternating(
         theta, sets = _theta_for_sets(prob, items)
         if prob.k == 1 and prob.policy_class == "cardinality":  # the specialised single-item fixed point
             anc = prob.U0 if anchor == "u0" else U
-            U = single_item_stationary(items[:, 0], anc, prob.V, prob.harmful, prob.params, prob.c, U_init=U, tol=1e-12)[0]
+            U = single_item_stationary(
+                items[:, 0], anc, prob.V, prob.harmful, prob.params, prob.c, U_init=U, tol=1e-12
+            )[0]
         else:
             pol, _, _ = _policy_and_projection(prob, sets)
             U = _solve(prob, pol, theta, U_init=U, anchor=None if anchor == "u0" else U, diagnostics=False).U
@@ -542,6 +544,15 @@ def ift(
     ``best_single_item_f`` (exhaustive when n_allowed ≤ ``exact_limit``, flagged by ``single_items_exhaustive``),
     ``kkt_norm`` — the norm of the gradient projected on the tangent cone of the simplex at θ (zero exactly at a
     KKT point; see :func:`kkt_norm`) — and ``kkt_ok`` = kkt_norm ≤ ``kkt_tol`` · (1 + ‖∇f‖∞).
+
+    k = 1 bounded cardinality with every start (the default) and ``certify_first`` (default): every start is scored
+    exactly first and the best one — on every problem measured so far a single item — is returned where it meets
+    the KKT conditions, the ascent running only for the users where it does not (:func:`_ift_certified_vertex`;
+    ``extra["ascended"]`` flags them). An ascent from a KKT vertex stops at once, so this changes the result only
+    where another start's ascent would climb above the best start: never on the tested problems (the tests compare
+    it with ``certify_first=False``, which ascends from every start on every user). In that path, when the single
+    items are screened, the alternating starts are run on the shared table of solved single items
+    (:func:`_alternating_chain_k1`) and the previous-profile-anchor alternating start is not used.
 
     k > 1 bounded cardinality: column generation over a per-user support of k-sets (``column_rounds`` rounds, each
     adding the Dinkelbach best-gradient set and re-optimising π on the support), run from two starts on the initial

@@ -242,7 +242,12 @@ def test_certified_vertex_path_is_never_worse_than_the_full_multi_start_ascent(d
     with the single items screened (``exact_limit`` below n, so the alternating chains matter)."""
     cases = [(default_problem, {}, default_solution)]
     for seed, (n, m, lam, c, kw) in enumerate(
-        [(5, 20, 100.0, 6.0, {}), (8, 20, 300.0, 10.0, {}), (7, 20, 1.0, 2.0, {}), (60, 30, 30.0, 6.0, {"exact_limit": 10})]
+        [
+            (5, 20, 100.0, 6.0, {}),
+            (8, 20, 300.0, 10.0, {}),
+            (7, 20, 1.0, 2.0, {}),
+            (60, 30, 30.0, 6.0, {"exact_limit": 10}),
+        ]
     ):
         cat = synthetic_catalogue(n, m, seed=seed + 40)
         prob = HarmProblem(cat.V, cat.harmful, cat.U0, HarmParams(lam=lam), c, 1)

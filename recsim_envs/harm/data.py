@@ -25,11 +25,11 @@ integers in [0, 2^31 − 1], ``rating`` a number in [0.5, 5] (the MovieLens star
 catalogue, a (userId, movieId) pair rated twice with *different* ratings is refused, identical repeats count once.
 
 The biased MF (:func:`train_biased_mf`) is alternating least squares over the observed ratings only (sparse,
-O(#ratings · d²) per sweep, stopped at a documented relative tolerance). Embeddings are cached on disk by a SHA-256 of the filtered ratings and every MF
-setting (labels do not enter MF) (``$RECSIM_CACHE_DIR`` or ``~/.cache/recsim_envs``), written atomically (temp
-file + ``os.replace``); an unreadable or inconsistent cache file is detected, refitted and replaced. The in-process
-memo of :func:`get_catalogue` is keyed by every input file's size and modification time, so editing
-``ratings.csv`` (or a labels file) on disk gives a fresh catalogue.
+O(#ratings · d²) per sweep, stopped at a documented relative tolerance). Embeddings are cached on disk by a SHA-256
+of the filtered ratings and every MF setting (labels do not enter MF) (``$RECSIM_CACHE_DIR`` or
+``~/.cache/recsim_envs``), written atomically (temp file + ``os.replace``); an unreadable or inconsistent cache
+file is detected, refitted and replaced. The in-process memo of :func:`get_catalogue` is keyed by every input
+file's size and modification time, so editing ``ratings.csv`` (or a labels file) on disk gives a fresh catalogue.
 
 A custom catalogue (:func:`make_catalogue`, or ``catalogue=`` of the env) takes user-supplied item embeddings,
 harm flags and initial user profiles, as arrays or an ``.npz`` file.
@@ -522,6 +522,7 @@ def train_biased_mf(
     pos_i[by_item.data.astype(np.int64) - 1] = np.arange(n)
     by_user.data[:] = 1.0
     by_item.data[:] = 1.0
+
     def half_sweep(mat, pos, other, other_bias, target, lam):
         # rows of `mat` are the side being solved; `other` [n_other, d] the fixed factors; target per rating.
         # One compiled pass per side (``ridge_rows``): Gram matrices, solves and the squared error after the solve

@@ -541,7 +541,6 @@ def single_item_stationary(
     alpha = params.alphas(harmful)
     beta = params.beta
     P, d = U0.shape
-    n = V.shape[0]
     iu, ju = np.triu_indices(d)
     VVu = V[:, iu] * V[:, ju]  # the upper triangle of v vᵀ per item: M is symmetric
     vi = V[items]
