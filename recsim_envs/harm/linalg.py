@@ -73,6 +73,7 @@ def _ridge_rows_kernel(indptr, indices, t, Y, lam, X):  # pragma: no cover - com
     b = np.empty(k)
     x = np.empty(k)
     sse = 0.0
+    failed = 0
     for row in range(R):
         for i in range(k):
             b[i] = 0.0
@@ -105,10 +106,10 @@ def _ridge_rows_kernel(indptr, indices, t, Y, lam, X):  # pragma: no cover - com
                 for q in range(j):
                     acc -= L[i, q] * L[j, q]
                 L[i, j] = acc / L[j, j]
-        if not ok:
+        if not ok:  # counted, not signalled by NaN: fastmath may assume finite values
             for i in range(k):
-                X[row, i] = np.nan
-            sse = np.nan
+                X[row, i] = 0.0
+            failed += 1
             continue
         for i in range(k):
             acc = b[i]
@@ -130,7 +131,7 @@ def _ridge_rows_kernel(indptr, indices, t, Y, lam, X):  # pragma: no cover - com
                 xgx += 2.0 * G[i, j] * x[i] * x[j]
             X[row, i] = x[i]
         sse += tt - 2.0 * xb + xgx
-    return sse
+    return sse, failed
 
 
 def ridge_rows(indptr: np.ndarray, indices: np.ndarray, t: np.ndarray, Y: np.ndarray, lam: float):
@@ -144,10 +145,10 @@ def ridge_rows(indptr: np.ndarray, indices: np.ndarray, t: np.ndarray, Y: np.nda
     """
     Y = np.ascontiguousarray(Y, dtype=np.float64)
     X = np.empty((indptr.size - 1, Y.shape[1]))
-    sse = _ridge_rows_kernel(
+    sse, failed = _ridge_rows_kernel(
         np.ascontiguousarray(indptr, dtype=np.int64), np.ascontiguousarray(indices, dtype=np.int64),
         np.ascontiguousarray(t, dtype=np.float64), Y, float(lam), X,
     )  # fmt: skip
-    if not np.isfinite(sse):
+    if failed:
         raise np.linalg.LinAlgError("ridge_rows: a row's Gram matrix + lam·I is not positive definite")
     return X, float(sse)
