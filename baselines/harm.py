@@ -574,7 +574,16 @@ def ift(
     return sol
 
 
-def _ift_multistart(prob, max_iter, ftol, starts, vertex_starts, exact_limit, screen, kkt_tol) -> HarmSolution:
+def _ift_multistart(
+    prob: HarmProblem,
+    max_iter: int,
+    ftol: float,
+    starts: tuple[str, ...],
+    vertex_starts: int,
+    exact_limit: int,
+    screen: int,
+    kkt_tol: float,
+) -> HarmSolution:
     """The ascent from every start, best per user (k = 1 bounded cardinality and sampling)."""
     t0 = time.perf_counter()
     item_k1 = prob.policy_class == "cardinality"
@@ -631,7 +640,9 @@ def _ift_multistart(prob, max_iter, ftol, starts, vertex_starts, exact_limit, sc
     return sol
 
 
-def _ift_certified_vertex(prob, max_iter, ftol, vertex_starts, exact_limit, screen, kkt_tol) -> HarmSolution:
+def _ift_certified_vertex(
+    prob: HarmProblem, max_iter: int, ftol: float, vertex_starts: int, exact_limit: int, screen: int, kkt_tol: float
+) -> HarmSolution:
     """k = 1 bounded cardinality, all starts: certify the best start first, ascend only where that fails.
 
     Every start is scored exactly at its stationary profile — every single item (exhaustive when n_allowed ≤
@@ -678,7 +689,9 @@ def _ift_certified_vertex(prob, max_iter, ftol, vertex_starts, exact_limit, scre
     return sol
 
 
-def _alternating_chain_k1(prob: HarmProblem, table: tuple, U_start: np.ndarray, rounds: int = 10):
+def _alternating_chain_k1(
+    prob: HarmProblem, table: tuple[np.ndarray, np.ndarray, np.ndarray], U_start: np.ndarray, rounds: int = 10
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """k = 1 alternating optimisation (u0 anchor) from profiles ``U_start``, on a per-user table of exactly solved
     single items (items [m, K], f [m, K], ū [m, K, d]; −1 marks an empty slot): item ← top item at the stationary
     profile of the current item, ``rounds`` items at most, stopping at a repeat — :func:`alternating`'s sequence,

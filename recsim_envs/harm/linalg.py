@@ -134,7 +134,9 @@ def _ridge_rows_kernel(indptr, indices, t, Y, lam, X):  # pragma: no cover - com
     return sse, failed
 
 
-def ridge_rows(indptr: np.ndarray, indices: np.ndarray, t: np.ndarray, Y: np.ndarray, lam: float):
+def ridge_rows(
+    indptr: np.ndarray, indices: np.ndarray, t: np.ndarray, Y: np.ndarray, lam: float
+) -> tuple[np.ndarray, float]:
     """Per-row ridge regressions of a CSR matrix's targets on features of its columns, in one compiled pass.
 
     Row ρ has observations (column ``indices[p]``, target ``t[p]``) for p in ``indptr[ρ]:indptr[ρ+1]``; its
