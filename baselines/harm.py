@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from recsim_envs.harm.core import _score_sum_bound
 from recsim_envs.harm.model import (
     HarmParams,
     ItemPolicy,
@@ -67,7 +68,8 @@ class HarmProblem:
     policy_class: str = "cardinality"
     allow_harmful: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        self._s_bound: float | None = None
         if self.policy_class not in POLICY_CLASSES:
             raise ValueError(f"policy_class must be one of {list(POLICY_CLASSES)}, got {self.policy_class!r}")
         self.allowed = np.ones(self.V.shape[0], bool) if self.allow_harmful else ~np.asarray(self.harmful, bool)
@@ -90,10 +92,14 @@ class HarmProblem:
         return self.V.shape[0]
 
     def sampling_policy(self) -> SamplingPolicy:
-        # fixed quadrature nodes for the whole problem (profiles stay in the hull of {u0} ∪ V, where s_Ω peaks at a
-        # vertex): F is then one smooth function whatever subset of users a solver step touches
-        pts = np.concatenate([self.U0, self.V])
-        return SamplingPolicy(self.c, self.k, s_bound=float(scores(pts, self.V).sum(-1).max()))
+        """The sampling policy class with fixed quadrature nodes for the whole problem: profiles stay in the hull
+        of {u0} ∪ V, where s_Ω peaks at a vertex, so F is one smooth function whatever subset of users a solver
+        step touches. The bound on s_Ω is the env's (exact in row chunks of bounded memory, or the hull's
+        bounding-box bound on large problems): O((n_users + n_items)·d) memory, no [points × items] array."""
+        if self._s_bound is None:
+            pts = np.concatenate([self.U0, self.V])
+            self._s_bound = _score_sum_bound(pts, self.V, pts.min(0), pts.max(0))
+        return SamplingPolicy(self.c, self.k, s_bound=self._s_bound)
 
     def subset_users(self, idx: np.ndarray) -> HarmProblem:
         return HarmProblem(
@@ -190,7 +196,10 @@ def _solve(prob: HarmProblem, pol, theta, **kw) -> StationaryProfile:
 def top_k_items(prob: HarmProblem, U: np.ndarray, k: int | None = None) -> np.ndarray:
     """The k (default ``prob.k``) allowed items with the highest score at profiles U, [m, k] (ties by index)."""
     sc = np.where(prob.allowed, U @ prob.V.T, -np.inf)
-    return np.argsort(-sc, axis=1, kind="stable")[:, : prob.k if k is None else k]
+    k = prob.k if k is None else k
+    if k == 1:  # argmax returns the first maximum, as the stable sort does
+        return np.argmax(sc, axis=1)[:, None]
+    return np.argsort(-sc, axis=1, kind="stable")[:, :k]
 
 
 def _theta_for_sets(prob: HarmProblem, items: np.ndarray):
@@ -303,9 +312,15 @@ def alternating(
             break
         done += 1
         theta, sets = _theta_for_sets(prob, items)
-        pol, _, _ = _policy_and_projection(prob, sets)
-        sp = _solve(prob, pol, theta, U_init=U, anchor=None if anchor == "u0" else U, diagnostics=False)
-        U, prev = sp.U, items
+        if prob.k == 1 and prob.policy_class == "cardinality":  # the specialised single-item fixed point
+            anc = prob.U0 if anchor == "u0" else U
+            U = single_item_stationary(
+                items[:, 0], anc, prob.V, prob.harmful, prob.params, prob.c, U_init=U, tol=1e-12
+            )[0]
+        else:
+            pol, _, _ = _policy_and_projection(prob, sets)
+            U = _solve(prob, pol, theta, U_init=U, anchor=None if anchor == "u0" else U, diagnostics=False).U
+        prev = items
     name = f"alternating[{start} start" + (", previous-profile anchor]" if anchor == "previous" else "]")
     sol = _solution(name, prob, theta, sets, t0=t0, iterations=done)
     sol.extra.update(start=start, anchor=anchor, seed=seed if start == "random" else None)
@@ -514,6 +529,7 @@ def ift(
     exact_limit: int = 256,
     screen: int = 8,
     kkt_tol: float = 1e-6,
+    certify_first: bool = True,
 ) -> HarmSolution:
     """IFT-gradient policy: multi-start projected gradient ascent, best per user (module docstring).
 
@@ -529,6 +545,15 @@ def ift(
     ``kkt_norm`` — the norm of the gradient projected on the tangent cone of the simplex at θ (zero exactly at a
     KKT point; see :func:`kkt_norm`) — and ``kkt_ok`` = kkt_norm ≤ ``kkt_tol`` · (1 + ‖∇f‖∞).
 
+    k = 1 bounded cardinality with every start (the default) and ``certify_first`` (default): every start is scored
+    exactly first and the best one — on every problem measured so far a single item — is returned where it meets
+    the KKT conditions, the ascent running only for the users where it does not (:func:`_ift_certified_vertex`;
+    ``extra["ascended"]`` flags them). An ascent from a KKT vertex stops at once, so this changes the result only
+    where another start's ascent would climb above the best start: never on the tested problems (the tests compare
+    it with ``certify_first=False``, which ascends from every start on every user). In that path, when the single
+    items are screened, the alternating starts are run on the shared table of solved single items
+    (:func:`_alternating_chain_k1`) and the previous-profile-anchor alternating start is not used.
+
     k > 1 bounded cardinality: column generation over a per-user support of k-sets (``column_rounds`` rounds, each
     adding the Dinkelbach best-gradient set and re-optimising π on the support), run from two starts on the initial
     support {top-k(u0), the three alternating results, best vertex}: uniform over it, and all mass on its best set."""
@@ -541,6 +566,26 @@ def ift(
             raise ValueError(f"{name} must be an integer ≥ {lo}, got {val!r}")
     if prob.policy_class == "cardinality" and prob.k > 1:
         return _ift_sets(prob, max_iter, ftol, column_rounds, exact_limit, screen, t0)
+    if prob.policy_class == "cardinality" and certify_first and tuple(sorted(starts)) == tuple(sorted(IFT_STARTS)):
+        sol = _ift_certified_vertex(prob, max_iter, ftol, vertex_starts, exact_limit, screen, kkt_tol)
+    else:
+        sol = _ift_multistart(prob, max_iter, ftol, starts, vertex_starts, exact_limit, screen, kkt_tol)
+    sol.seconds = time.perf_counter() - t0
+    return sol
+
+
+def _ift_multistart(
+    prob: HarmProblem,
+    max_iter: int,
+    ftol: float,
+    starts: tuple[str, ...],
+    vertex_starts: int,
+    exact_limit: int,
+    screen: int,
+    kkt_tol: float,
+) -> HarmSolution:
+    """The ascent from every start, best per user (k = 1 bounded cardinality and sampling)."""
+    t0 = time.perf_counter()
     item_k1 = prob.policy_class == "cardinality"
     inits, names, cert = [], [], {}  # inits: (θ, f, ū) per start
 
@@ -592,8 +637,99 @@ def ift(
         kkt, gmax = kkt_norm(prob, sol)
         cert.update(kkt_norm=kkt, kkt_ok=kkt <= kkt_tol * (1.0 + gmax))
         sol.extra.update(cert)
-    sol.seconds = time.perf_counter() - t0
     return sol
+
+
+def _ift_certified_vertex(
+    prob: HarmProblem, max_iter: int, ftol: float, vertex_starts: int, exact_limit: int, screen: int, kkt_tol: float
+) -> HarmSolution:
+    """k = 1 bounded cardinality, all starts: certify the best start first, ascend only where that fails.
+
+    Every start is scored exactly at its stationary profile — every single item (exhaustive when n_allowed ≤
+    ``exact_limit``, else the screened ones), uniform, and, when the single items are screened, top-k(u0) and the
+    three alternating results (with an exhaustive search those are single items, dominated by the best one). Where
+    the best start is a single item satisfying the KKT conditions on the simplex (:func:`kkt_norm`, one IFT
+    gradient), it is returned as it is: a projected-gradient ascent from it would stop at once. The full
+    multi-start ascent (:func:`_ift_multistart`) runs only for the remaining users (uniform best, or the KKT test
+    failed), so those get exactly the previous optimiser's result. ``extra["ascended"]`` flags them."""
+    m = prob.m
+    items, f_items, exhaustive, U_items = single_item_candidates(prob, exact_limit, screen, True)
+    cand = [(items[:, 0], f_items[:, 0], U_items[:, 0], "single item #1")]
+    uni = uniform(prob)
+    if not exhaustive:  # the alternating chains may name items outside the screen (top-k(u0) is in it)
+        table = (items, f_items, U_items)
+        for name, U_start in (("alternating[uniform start]", uni.profile.U), ("alternating[u0 start]", prob.U0)):
+            table, it_a, f_a, U_a = _alternating_chain_k1(prob, table, U_start)
+            cand.append((it_a, f_a, U_a, name))
+    fs = np.stack([c[1] for c in cand])  # [starts, m]
+    pick = np.argmax(fs, axis=0)
+    best_item = np.stack([c[0] for c in cand])[pick, np.arange(m)]
+    U_best = np.stack([c[2] for c in cand])[pick, np.arange(m)]
+    theta = _theta_for_sets(prob, best_item[:, None])[0]
+    sol = _solution("ift", prob, theta, U_init=U_best)
+    sol.extra["start"] = np.asarray([c[3] for c in cand])[pick]
+    kkt, gmax = kkt_norm(prob, sol)
+    ok = (kkt <= kkt_tol * (1.0 + gmax)) & (sol.f >= uni.f) & sol.profile.converged
+    redo = np.flatnonzero(~ok)
+    if redo.size:
+        sub = _ift_multistart(
+            prob.subset_users(redo), max_iter, ftol, IFT_STARTS, vertex_starts, exact_limit, screen, kkt_tol
+        )
+        better = sub.f > sol.f[redo]  # the ascent includes the vertex starts: never worse, kept only if better
+        r = redo[better]
+        sol.theta[r] = sub.theta[better]
+        sol = _solution("ift", prob, sol.theta, U_init=_merge_rows(sol.profile.U, r, sub.profile.U[better]))
+        sol.extra["start"] = np.asarray([c[3] for c in cand])[pick]
+        sol.extra["start"][r] = sub.extra["start"][better]
+        kkt, gmax = kkt_norm(prob, sol)
+    sol.extra.update(
+        best_single_item=items[:, 0], best_single_item_f=f_items[:, 0], single_items_exhaustive=exhaustive,
+        kkt_norm=kkt, kkt_ok=kkt <= kkt_tol * (1.0 + gmax), ascended=np.isin(np.arange(m), redo),
+    )  # fmt: skip
+    return sol
+
+
+def _alternating_chain_k1(
+    prob: HarmProblem, table: tuple[np.ndarray, np.ndarray, np.ndarray], U_start: np.ndarray, rounds: int = 10
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """k = 1 alternating optimisation (u0 anchor) from profiles ``U_start``, on a per-user table of exactly solved
+    single items (items [m, K], f [m, K], ū [m, K, d]; −1 marks an empty slot): item ← top item at the stationary
+    profile of the current item, ``rounds`` items at most, stopping at a repeat — :func:`alternating`'s sequence,
+    with each single-item fixed point solved once and shared by every chain. Items missing from the table are
+    solved (batched over the users that need them) and added. Returns the grown table and the final item, f, ū."""
+    items, f_tab, U_tab = table
+    m = prob.m
+    rows = np.arange(m)
+    cur = top_k_items(prob, U_start, 1)[:, 0]
+    active = np.ones(m, bool)
+    for r in range(rounds):
+        match = items == cur[:, None]
+        missing = np.flatnonzero(~match.any(1))
+        if missing.size:  # one new column, filled for the users that need it
+            f_new, U_new = single_item_values(prob.subset_users(missing), cur[missing, None], return_profiles=True)
+            col_i = np.full((m, 1), -1, dtype=items.dtype)
+            col_f = np.full((m, 1), -np.inf)
+            col_U = np.full((m, 1, U_tab.shape[2]), np.nan)
+            col_i[missing, 0], col_f[missing, 0], col_U[missing, 0] = cur[missing], f_new[:, 0], U_new[:, 0]
+            items = np.concatenate([items, col_i], 1)
+            f_tab = np.concatenate([f_tab, col_f], 1)
+            U_tab = np.concatenate([U_tab, col_U], 1)
+            match = items == cur[:, None]
+        j = np.argmax(match, axis=1)
+        if r == rounds - 1:
+            break
+        nxt = top_k_items(prob, U_tab[rows, j], 1)[:, 0]
+        active &= nxt != cur
+        if not active.any():
+            break
+        cur = np.where(active, nxt, cur)
+    return (items, f_tab, U_tab), cur, f_tab[rows, j], U_tab[rows, j]
+
+
+def _merge_rows(A: np.ndarray, rows: np.ndarray, B: np.ndarray) -> np.ndarray:
+    out = A.copy()
+    out[rows] = B
+    return out
 
 
 def kkt_norm(prob: HarmProblem, sol: HarmSolution) -> tuple[np.ndarray, np.ndarray]:

@@ -3,13 +3,15 @@
 
 1. Time to optimise the IFT-gradient policy for 100 users × 100 items (k = 1) to convergence (goal < 0.5 s on
    2 cores), on the synthetic default and, with ``--movielens``, on ml-latest-small Sci-Fi; median of ``--repeats``.
-   "multi-start" is today's ``baselines.harm.ift`` (uniform, top-k(u0), both alternating results, the best single
-   items, exhaustive at this size); "legacy" is ``ift`` as of git revision ``--legacy-rev`` (two starts, the code
-   before the multi-start optimiser), loaded from git in the same process so both figures come from one run.
-2. Users/s on a 10,000-user × 1,000-item problem (synthetic, k = 1): (a) the full optimisation, multi-start and
-   legacy, in chunks of ``--chunk`` users over the first ``--max-users`` users, spread over ``--workers`` processes
-   (goal ≥ 1,000 users/s for the multi-start on 2 cores); (b) one stationary-profile solve + adjoint IFT gradient
-   per user, NumPy vs the torch twin (CPU, and GPU when ``torch.cuda.is_available()``).
+   "certified" is today's ``baselines.harm.ift`` (every start scored exactly, the best one certified by the KKT
+   conditions, ascent only where that fails); "previous" is ``ift`` as of git revision ``--previous-rev`` (the
+   same starts, ascended on every user); "legacy" is ``ift`` as of ``--legacy-rev`` (two starts). The earlier
+   revisions are loaded from git in the same process, so all figures come from one run.
+2. Users/s on a 10,000-user × 1,000-item problem (synthetic, k = 1): (a) the full optimisation, each of the three,
+   in chunks of ``--chunk`` users over the first ``--max-users`` users, spread over ``--workers`` processes
+   (goal ≥ 1,000 users/s on 2 cores), wall clock and per CPU-second (less sensitive to other jobs), and the
+   per-user f difference between today's and the earlier optimisers on the same users; (b) one stationary-profile
+   solve + adjoint IFT gradient per user, NumPy vs the torch twin (CPU, and GPU when ``torch.cuda.is_available()``).
 3. Env throughput (user-steps/s) of the native vector env, items and sampling variants.
 
 Usage: ``python -m benchmarks.speed_harm [--movielens DIR] [--max-users 1000] [--workers 2]``
@@ -44,6 +46,7 @@ from recsim_envs.harm.data import load_movielens, synthetic_catalogue
 from recsim_envs.harm.model import ItemPolicy, objective_gradient, stationary_profile
 
 LEGACY_REV = "27f385d"  # last revision with the two-start IFT optimiser
+PREVIOUS_REV = "a8850e0"  # last revision whose k = 1 multi-start ran the ascent from every start on every user
 
 
 def legacy_harm(rev: str):
@@ -78,30 +81,38 @@ def _params():
     return HarmParams(lam=100.0, alpha_harmful=0.5, alpha_benign=0.25, beta=0.2)
 
 
-def _optimise(which: str, V, harmful, U0):
-    """One chunk of users: (seconds, mean f) for ``which`` ∈ {"multi-start", "legacy"}."""
-    if which == "legacy":
-        mod = legacy_harm(LEGACY_REV)
+#: the optimisers timed side by side: this code, and earlier revisions loaded from git
+WHICH = {"certified": None, "previous": PREVIOUS_REV, "legacy": LEGACY_REV}
+
+
+def _optimise(which: str, V, harmful, U0) -> tuple[float, float, np.ndarray]:
+    """One chunk of users: (wall seconds, CPU seconds of this process, f per user) for ``which`` ∈ :data:`WHICH`:
+    ``"certified"`` today's ``ift``; ``"previous"`` ``ift`` at revision ``PREVIOUS_REV`` (multi-start ascent from
+    every start on every user); ``"legacy"`` ``ift`` at ``LEGACY_REV`` (two starts)."""
+    if WHICH[which] is not None:
+        mod = legacy_harm(WHICH[which])
         prob = mod.HarmProblem(V, harmful, U0, mod.HarmParams(), 6.0, 1)
-        t = time.perf_counter()
-        sol = mod.ift(prob)
+        opt = mod.ift
     else:
         prob = HarmProblem(V, harmful, U0, _params(), 6.0, 1)
-        t = time.perf_counter()
-        sol = ift(prob)
-    return time.perf_counter() - t, float(sol.f.sum())
+        opt = ift
+    t, c = time.perf_counter(), time.process_time()
+    sol = opt(prob)
+    return time.perf_counter() - t, time.process_time() - c, np.asarray(sol.f)
 
 
-def time_small(cat, repeats: int, which: str) -> tuple[float, float]:
-    times, fsum = [], 0.0
+def time_small(cat, repeats: int, which: str) -> tuple[float, float, float]:
+    """Median wall seconds, median CPU seconds and mean f over ``repeats`` runs."""
+    times, cpus, f = [], [], np.zeros(1)
     for _ in range(repeats):
-        sec, fsum = _optimise(which, cat.V, cat.harmful, cat.U0)
+        sec, cpu, f = _optimise(which, cat.V, cat.harmful, cat.U0)
         times.append(sec)
-    return float(np.median(times)), fsum / cat.n_users
+        cpus.append(cpu)
+    return float(np.median(times)), float(np.median(cpus)), float(f.mean())
 
 
-def large_optimisation(cat, max_users: int, chunk: int, which: str, workers: int) -> tuple[float, int, float]:
-    """Users/s (wall clock, ``workers`` processes over chunks), users done, mean f."""
+def large_optimisation(cat, max_users: int, chunk: int, which: str, workers: int):
+    """Users/s (wall clock, ``workers`` processes over chunks), users done, f per user, total CPU seconds."""
     from concurrent.futures import ProcessPoolExecutor
 
     n = min(max_users, cat.n_users)
@@ -121,7 +132,7 @@ def large_optimisation(cat, max_users: int, chunk: int, which: str, workers: int
     else:
         outs = [_optimise(which, cat.V, cat.harmful, cat.U0[c]) for c in chunks]
     wall = time.perf_counter() - t0
-    return n / wall, n, sum(o[1] for o in outs) / n
+    return n / wall, n, np.concatenate([o[2] for o in outs]), sum(o[1] for o in outs)
 
 
 def large_gradient_numpy(cat, n_users: int, chunk: int) -> float:
@@ -184,25 +195,48 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--workers", type=int, default=2, help="processes for the 10,000-user optimisation")
     ap.add_argument("--legacy-rev", default=LEGACY_REV, help="git revision of the legacy (two-start) optimiser")
-    ap.add_argument("--skip-legacy", action="store_true")
+    ap.add_argument("--previous-rev", default=PREVIOUS_REV, help="git revision of the previous multi-start optimiser")
+    ap.add_argument("--skip-legacy", action="store_true", help="time only today's optimiser")
     args = ap.parse_args(argv)
-    legacy_ok = not args.skip_legacy and legacy_harm(args.legacy_rev) is not None
+    WHICH["legacy"] = args.legacy_rev
+    WHICH["previous"] = args.previous_rev
+    ok = not args.skip_legacy and all(legacy_harm(r) is not None for r in (args.legacy_rev, args.previous_rev))
+    methods = tuple(WHICH) if ok else ("certified",)
     print(f"load average before: {os.getloadavg()}")
 
     print("\n## 1. optimise 100 users × 100 items, k = 1 (to convergence; goal < 0.5 s)")
     cats = {"synthetic": synthetic_catalogue(100, 100, seed=0)}
     if args.movielens:
         cats["ml-latest-small Sci-Fi"] = load_movielens(args.movielens, "Sci-Fi", 100, 100)
+    warm = synthetic_catalogue(20, 5, seed=1)
+    for which in methods:  # imports, compiled kernels' caches and first-touch allocations, outside the timings
+        _optimise(which, warm.V, warm.harmful, warm.U0)
     for name, cat in cats.items():
-        for which in ("multi-start", "legacy") if legacy_ok else ("multi-start",):
-            sec, f = time_small(cat, args.repeats, which)
-            print(f"| {name} | {which} | {sec:.2f} s (median of {args.repeats}) | mean f {f:.4f} |", flush=True)
+        for which in methods:
+            sec, cpu, f = time_small(cat, args.repeats, which)
+            print(
+                f"| {name} | {which} | {sec:.2f} s wall, {cpu:.2f} CPU-s (medians of {args.repeats}) | "
+                f"mean f {f:.4f} |",
+                flush=True,
+            )
 
     print(f"\n## 2. 10,000 users × 1,000 items, k = 1 (synthetic), {args.workers} worker process(es)")
     big = synthetic_catalogue(1000, 10_000, seed=0)
-    for which in ("multi-start", "legacy") if legacy_ok else ("multi-start",):
-        ups, n, f = large_optimisation(big, args.max_users, args.chunk, which, args.workers)
-        print(f"| full optimisation, {which} | {ups:.1f} users/s | {n} of 10,000 users | mean f {f:.4f} |", flush=True)
+    f_by = {}
+    for which in methods:
+        ups, n, f, cpu = large_optimisation(big, args.max_users, args.chunk, which, args.workers)
+        f_by[which] = f
+        print(
+            f"| full optimisation, {which} | {ups:.1f} users/s (wall) | {n / cpu:.1f} users per CPU-second | "
+            f"{n} of 10,000 users | mean f {f.mean():.4f} |",
+            flush=True,
+        )
+    for other in methods[1:]:
+        d = f_by["certified"] - f_by[other]
+        print(
+            f"| certified − {other}, per user | min {d.min():.2e}, max {d.max():.2e} | worse by > 1e-9 on "
+            f"{int((d < -1e-9).sum())} users, better by > 1e-9 on {int((d > 1e-9).sum())} |"
+        )
     g_np = large_gradient_numpy(big, args.grad_users, args.chunk)
     print(f"| fixed point + IFT gradient (NumPy, CPU) | {g_np:.0f} users/s | {args.grad_users} users |")
     try:

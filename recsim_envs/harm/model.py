@@ -612,6 +612,7 @@ def single_item_stationary(
     U_init: np.ndarray | None = None,
     tol: float = 1e-11,
     max_iter: int = 60,
+    chord_below: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stationary profile and f of *single-item* policies (k = 1, item ``items[i]`` recommended with probability 1
     to user row i), batched over rows: (ū [P, d], f [P], converged [P]).
@@ -619,12 +620,14 @@ def single_item_stationary(
     The same fixed point as :func:`stationary_profile` with a one-hot :class:`ItemClickModel`, specialised: with
     r = s_v/(s_v + c), o = 1 − r, A = Σ_w α_w σ_w w, B = Σ_w α_w σ_w, F(u) = (β u0 + o A + α_v r v) / (β + o B + α_v r)
     and ∂F/∂u = (1/D)[o(M − A v̄ᵀ) + r(1−r)(α_v v − A)vᵀ − F(o(A − B v̄) + r(1−r)(α_v − B) v)ᵀ], M = Σ α σ w wᵀ,
-    v̄ = Σ σ w — Newton steps with the same lagged safeguard (plain step where the residual did not fall)."""
+    v̄ = Σ σ w — Newton steps with the same lagged safeguard (plain step where the residual did not fall). Rows whose
+    residual ‖F(u) − u‖∞ is at most ``chord_below`` reuse their last Jacobian (chord steps: no O(n d²) build of M;
+    0 = Newton throughout)."""
     alpha = params.alphas(harmful)
     beta = params.beta
     P, d = U0.shape
-    n = V.shape[0]
-    VV = (V[:, :, None] * V[:, None, :]).reshape(n, d * d)
+    iu, ju = np.triu_indices(d)
+    VVu = V[:, iu] * V[:, ju]  # the upper triangle of v vᵀ per item: M is symmetric
     vi = V[items]
     av = alpha[items]
     hm = harmful.astype(float)
@@ -633,6 +636,8 @@ def single_item_stationary(
     prevF, prev_res = U.copy(), np.full(P, np.inf)
     active = np.ones(P, bool)
     f = np.full(P, np.nan)
+    IJ = np.empty((P, d, d))  # I − J at each row's last Jacobian build
+    have = np.zeros(P, bool)
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -653,14 +658,23 @@ def single_item_stationary(
         # f at the current point (kept for users that stop here): pCLK − λ pH with p = o σ + r e_v
         f[idx] = r - params.lam * (o * (sig @ hm) + r * hm[items[idx]])
         res[idx] = np.where(worse, prev_res[idx], rr)
-        vbar = sig @ V
-        M = (asig @ VV).reshape(-1, d, d)
-        rq = r * o
-        dN = o[:, None, None] * (M - A[:, :, None] * vbar[:, None, :])
-        dN += rq[:, None, None] * (a_v[:, None] * v - A)[:, :, None] * v[:, None, :]
-        dD = o[:, None] * (A - B[:, None] * vbar) + (rq * (a_v - B))[:, None] * v
-        J = (dN - F[:, :, None] * dD[:, None, :]) / D[:, None, None]
-        step = batched_solve(np.eye(d) - J, G)
+        b = (~(have[idx] & (rr <= chord_below)) | worse) & ~done  # rows that build a fresh Jacobian
+        if b.any():
+            vbar = sig[b] @ V
+            Ab, Fb, ob, vb = A[b], F[b], o[b], v[b]
+            Mu = asig[b] @ VVu
+            M = np.empty((Mu.shape[0], d, d))
+            M[:, iu, ju] = Mu
+            M[:, ju, iu] = Mu
+            rq = r[b] * ob
+            dN = ob[:, None, None] * (M - Ab[:, :, None] * vbar[:, None, :])
+            dN += rq[:, None, None] * (a_v[b][:, None] * vb - Ab)[:, :, None] * vb[:, None, :]
+            dD = ob[:, None] * (Ab - B[b][:, None] * vbar) + (rq * (a_v[b] - B[b]))[:, None] * vb
+            IJ[idx[b]] = np.eye(d) - (dN - Fb[:, :, None] * dD[:, None, :]) / D[b][:, None, None]
+            have[idx[b]] = True
+        step = np.zeros_like(G)
+        nd = ~done
+        step[nd] = batched_solve(IJ[idx[nd]], G[nd])
         bad = ~np.isfinite(step).all(-1)
         step[bad] = G[bad]
         new = u + step
