@@ -6,15 +6,25 @@ parallel from ``parallel_from`` users on when numba has more than one thread (``
 ``numba.set_num_threads``; set it to 1 when many env processes share the cores) and the pool is free, serial
 otherwise. numba's default thread pool (workqueue) must not be entered by two Python threads at once, so a
 second caller that finds it busy runs serially instead of waiting or crashing.
+
+Threading layer: unless ``NUMBA_THREADING_LAYER`` is set, importing this module selects numba's built-in
+``workqueue`` layer (numba would otherwise prefer GNU OpenMP where present, which terminates any process that
+forks after using it — e.g. gymnasium's ``AsyncVectorEnv`` or a ``fork`` multiprocessing pool created after an
+oracle env has stepped). The choice applies to the whole process and only before its first parallel kernel.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
+import numba
 import numpy as np
 from numba import get_num_threads
+
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 #: users per work unit of the parallel kernels (``prange`` over chunks of this many users)
 CHUNK = 32
