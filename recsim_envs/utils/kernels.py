@@ -24,7 +24,7 @@ import numpy as np
 from numba import get_num_threads
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+    numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
 
 #: users per work unit of the parallel kernels (``prange`` over chunks of this many users)
 CHUNK = 32
