@@ -248,14 +248,14 @@ def main(argv: list[str] | None = None) -> None:
         help="time these preference ids (none named: all), this tree vs --baseline-rev",
     )
     ap.add_argument("--baseline-rev", default="a8850e0", help="commit to compare with (default: a8850e0)")
-    ap.add_argument("--id-users", type=int, nargs="+", default=None, help=argparse.SUPPRESS)  # older spelling
+    ap.add_argument("--id-users", type=int, nargs="*", default=None, help=argparse.SUPPRESS)  # older spelling
     ap.add_argument("--memory-users", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--old-memory-users", type=int, nargs="*", default=[10_000])
     args = ap.parse_args(argv)
     if args.ids is not None:
         bench_ids(
             args.baseline_rev,
-            args.users or args.id_users or [32, 1024],
+            next(u for u in (args.users, args.id_users, [32, 1024]) if u is not None),
             args.seconds,
             args.memory_users,
             args.old_memory_users,

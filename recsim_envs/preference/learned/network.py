@@ -296,6 +296,8 @@ def _attend_users(lo, hi, qkv, index, pos, keys, values, out):
     _, n_heads, size, dh = keys.shape
     d = n_heads * dh
     att = np.empty(size)
+    acc = np.empty(dh)
+    q = np.empty(dh)
     scale = 1.0 / np.sqrt(dh)
     for j in range(lo, hi):
         i, p = index[j], pos[j]
@@ -305,25 +307,27 @@ def _attend_users(lo, hi, qkv, index, pos, keys, values, out):
             for e in range(dh):
                 kc[p, e] = qkv[j, d + q0 + e]
                 vc[p, e] = qkv[j, 2 * d + q0 + e]
+                q[e] = qkv[j, q0 + e] * scale
+            top = 0.0
             for s in range(p + 1):
                 z = 0.0
                 for e in range(dh):
-                    z += qkv[j, q0 + e] * kc[s, e]
-                att[s] = z * scale
-            top = att[0]  # (no -inf start: fastmath assumes finite values)
-            for s in range(1, p + 1):
-                top = max(top, att[s])
+                    z += q[e] * kc[s, e]
+                att[s] = z
+                if s == 0 or z > top:  # (no -inf start: fastmath assumes finite values)
+                    top = z
             total = 0.0
             for s in range(p + 1):
                 att[s] = np.exp(att[s] - top)
                 total += att[s]
+            acc[:] = 0.0  # (local accumulator: stays in cache lines the stores to ``out`` cannot alias)
+            for s in range(p + 1):
+                w = att[s]
+                for e in range(dh):
+                    acc[e] += w * vc[s, e]
             r = 1.0 / total
             for e in range(dh):
-                out[j, q0 + e] = 0.0
-            for s in range(p + 1):
-                w = att[s] * r
-                for e in range(dh):
-                    out[j, q0 + e] += w * vc[s, e]
+                out[j, q0 + e] = acc[e] * r
 
 
 @njit(cache=True, fastmath=True, parallel=True)
