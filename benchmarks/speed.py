@@ -3,11 +3,15 @@
 Usage: ``python -m benchmarks.speed [--users 1 64 4096] [--seconds 2]``
 
 Every preference id, this tree against an older commit in the same run (issue 18):
-``python -m benchmarks.speed --ids [--baseline-rev REV] [--id-users 32 1024] [--memory-users 1000000]``.
-The old code is ``git archive``d into a temporary folder; each cell runs in a fresh subprocess (old and new
-interleaved) through ``gym.make_vec(..., vectorization_mode="vector_entry_point")`` only, so both trees are
-measured through the same public API. Peak memory is the subprocess's ``ru_maxrss`` after reset and
-horizon + 1 steps (one autoreset included).
+``python -m benchmarks.speed --ids [ID ...] [--users 32 1024] [--baseline-rev REV] [--memory-users 1000000]``
+(no ID: all of them; ``--memory-users`` with no value and ``--old-memory-users`` with none skip the memory
+table). The old code is ``git archive``d into a temporary folder; each cell runs in a fresh subprocess (old and
+new interleaved) through ``gym.make_vec(..., vectorization_mode="vector_entry_point")`` only, so both trees are
+measured through the same public API. Each cell reports user-steps per wall second and, for the new tree, per
+CPU second of the subprocess (all its threads; the figure that survives a busy machine). The subprocesses
+inherit the environment, so thread settings (``NUMBA_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``) apply to both
+trees alike. Peak memory is the subprocess's ``ru_maxrss`` after reset and horizon + 1 steps (one autoreset
+included).
 
 The bare-NumPy loop is the same model step (choice draw, preference draw, the three engagement metrics, the
 same counter-based random streams) written as straight array code with no env, spaces, observations or info
@@ -149,16 +153,17 @@ if mode == "mem":
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 else:
     env.step(acts[0])
-    k, start = 0, time.perf_counter()
+    k, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         for _ in range(10):
             env.step(acts[k % 64])
             k += 1
-    print(k * n / (time.perf_counter() - start))
+    print(k * n / (time.perf_counter() - start), k * n / (time.process_time() - cpu))
 """
 
 
-def _worker(tree: Path, mode: str, env_id: str, n: int, seconds: float, timeout: float = 900) -> float:
+def _worker(tree: Path, mode: str, env_id: str, n: int, seconds: float, timeout: float = 900) -> tuple[float, float]:
+    """(user-steps per wall second, per CPU second) for ``mode="speed"``; (peak bytes, nan) for ``"mem"``."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.setdefault("MPLBACKEND", "Agg")
     try:
@@ -171,11 +176,12 @@ def _worker(tree: Path, mode: str, env_id: str, n: int, seconds: float, timeout:
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        return float("nan")
+        return float("nan"), float("nan")
     if res.returncode != 0:
         print(f"<!-- {env_id} n={n} in {tree}: exit {res.returncode}: {res.stderr.strip()[-300:]} -->")
-        return float("nan")
-    return float(res.stdout.strip().splitlines()[-1])
+        return float("nan"), float("nan")
+    values = [float(v) for v in res.stdout.strip().splitlines()[-1].split()]
+    return values[0], (values[1] if len(values) > 1 else float("nan"))
 
 
 def _export_tree(rev: str, dest: Path) -> Path:
@@ -193,62 +199,75 @@ def bench_ids(
     memory_users: list[int],
     old_memory_users: list[int],
     ids: tuple[str, ...] = PREFERENCE_IDS,
-):
+) -> None:
     repo = Path(__file__).resolve().parents[1]
     load = os.getloadavg()
     print(f"# Preference ids, native vector env, user-steps/s: this tree vs {baseline_rev} (same run)")
     print(
-        f"load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min), {os.cpu_count()} CPUs"
+        f"load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min), {os.cpu_count()} CPUs; "
+        f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '(default)')}, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         old_tree = _export_tree(baseline_rev, Path(tmp))
-        print("| id | users | old | new | new / old | goal |")
-        print("|---|---|---|---|---|---|")
+        print("| id | users | old | new | new / old | new per CPU-second | goal (1,024 users, wall) |")
+        print("|---|---|---|---|---|---|---|")
         for env_id in ids:
-            learned = "Learned" in env_id
             for n in users:
-                # the learned ids are not changed by this comparison's commit range; measure them once
-                old = float("nan") if learned else _worker(old_tree, "speed", env_id, n, seconds)
-                new = _worker(repo, "speed", env_id, n, seconds)
+                old, _ = _worker(old_tree, "speed", env_id, n, seconds)
+                new, new_cpu = _worker(repo, "speed", env_id, n, seconds)
                 goal = ID_GOALS.get(env_id)
                 verdict = "" if goal is None or n != 1024 else f"≥ {goal:,.0f}: {'met' if new >= goal else 'NOT met'}"
-                old_s = "(not measured)" if learned else f"{old:,.0f}"
-                ratio = "" if learned else f"{new / old:.1f}×"
-                print(f"| {env_id} | {n:,} | {old_s} | {new:,.0f} | {ratio} | {verdict} |")
-        print()
-        print("| PreferenceShiftOracle-v0 peak memory (ru_maxrss) | users | GB | bytes / user above 1 user |")
-        print("|---|---|---|---|")
-        for label, tree, sizes in (("old", old_tree, old_memory_users), ("new", repo, memory_users)):
-            base = _worker(tree, "mem", "PreferenceShiftOracle-v0", 1, 0.0)
-            print(f"| {label} | 1 | {base / 1e9:.2f} | — |")
-            for n in sizes:
-                peak = _worker(tree, "mem", "PreferenceShiftOracle-v0", n, 0.0)
-                print(f"| {label} | {n:,} | {peak / 1e9:.2f} | {(peak - base) / (n - 1):,.0f} |")
+                print(f"| {env_id} | {n:,} | {old:,.0f} | {new:,.0f} | {new / old:.1f}× | {new_cpu:,.0f} | {verdict} |")
+        if memory_users or old_memory_users:
+            print()
+            print("| PreferenceShiftOracle-v0 peak memory (ru_maxrss) | users | GB | bytes / user above 1 user |")
+            print("|---|---|---|---|")
+            for label, tree, sizes in (("old", old_tree, old_memory_users), ("new", repo, memory_users)):
+                if not sizes:
+                    continue
+                base, _ = _worker(tree, "mem", "PreferenceShiftOracle-v0", 1, 0.0)
+                print(f"| {label} | 1 | {base / 1e9:.2f} | — |")
+                for n in sizes:
+                    peak, _ = _worker(tree, "mem", "PreferenceShiftOracle-v0", n, 0.0)
+                    print(f"| {label} | {n:,} | {peak / 1e9:.2f} | {(peak - base) / (n - 1):,.0f} |")
     load = os.getloadavg()
     print(f"load average at end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--users", type=int, nargs="+", default=[1, 64, 4096])
+    ap.add_argument("--users", type=int, nargs="+", default=None, help="batch sizes (default 1 64 4096; --ids: 32 1024)")
     ap.add_argument("--seconds", type=float, default=2.0)
-    ap.add_argument("--ids", action="store_true", help="every preference id, this tree vs --baseline-rev")
-    ap.add_argument("--baseline-rev", default="27f385d", help="commit to compare with (default: before issue 18)")
-    ap.add_argument("--id-users", type=int, nargs="*", default=[32, 1024])
+    ap.add_argument(
+        "--ids",
+        nargs="*",
+        choices=PREFERENCE_IDS,
+        default=None,
+        metavar="ID",
+        help="time these preference ids (none named: all), this tree vs --baseline-rev",
+    )
+    ap.add_argument("--baseline-rev", default="a8850e0", help="commit to compare with (default: a8850e0)")
+    ap.add_argument("--id-users", type=int, nargs="*", default=None, help=argparse.SUPPRESS)  # older spelling
     ap.add_argument("--memory-users", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--old-memory-users", type=int, nargs="*", default=[10_000])
-    ap.add_argument("--only", nargs="+", choices=PREFERENCE_IDS, default=list(PREFERENCE_IDS), help="ids to time")
     args = ap.parse_args(argv)
-    if args.ids:
+    if args.ids is not None:
         bench_ids(
-            args.baseline_rev, args.id_users, args.seconds, args.memory_users, args.old_memory_users, tuple(args.only)
+            args.baseline_rev,
+            next(u for u in (args.users, args.id_users, [32, 1024]) if u is not None),
+            args.seconds,
+            args.memory_users,
+            args.old_memory_users,
+            tuple(args.ids) or PREFERENCE_IDS,
         )
         return
+    users = args.users or [1, 64, 4096]
     print(f"# PreferenceShift-v0 user-steps/s — {platform.processor() or platform.machine()}, numpy {np.__version__}")
     print("| users | single env | SyncVectorEnv | native vector env | bare NumPy (ceiling) | native / bare |")
     print("|---|---|---|---|---|---|")
     single = bench_single(args.seconds)
-    for n in args.users:
+    for n in users:
         sync = bench_sync(n, args.seconds) if n <= 64 else float("nan")
         native = bench_native(n, args.seconds)
         bare = bench_bare(n, args.seconds)

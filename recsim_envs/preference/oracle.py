@@ -15,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from recsim_envs.preference.model import choice_probabilities, feed_equivalent_slates, preference_transition
 from recsim_envs.preference.world import COS, N_BINS, VECTORS, flat_slate
+from recsim_envs.utils.kernels import CHUNK, run_chunked
 
 
 @dataclass
@@ -160,15 +161,18 @@ ORACLE_JOINT_FROM_HORIZON = 36
 if N_BINS % 4:  # pragma: no cover - _matvec's four-row blocking
     raise ImportError("the oracle kernels need N_BINS divisible by 4")
 
+#: batches below this many users run on one thread (launching the thread pool costs more than it saves there;
+#: see ``recsim_envs.utils.kernels.run_chunked`` for when the kernels use numba's threads)
+ORACLE_PARALLEL_FROM = 128
 
-@njit(cache=True, fastmath=True)
+
+@njit(cache=True, fastmath=True, inline="always")
 def _matvec(m, b, out):
-    """out = m @ b for a square matrix whose side is a multiple of 4 (four rows per pass over b, which is what
-    lets LLVM keep the four sums in vector registers — about 4× faster than one row at a time)."""
-    n = b.shape[0]
-    for u in range(0, n, 4):
+    """out = m @ b for one [N_BINS, N_BINS] matrix (four rows per pass over b, which is what lets LLVM keep the
+    four sums in vector registers; the trip counts are compile-time constants, so the loops are fully laid out)."""
+    for u in range(0, N_BINS, 4):
         s0 = s1 = s2 = s3 = 0.0
-        for v in range(n):
+        for v in range(N_BINS):
             bv = b[v]
             s0 += m[u, v] * bv
             s1 += m[u + 1, v] * bv
@@ -177,39 +181,35 @@ def _matvec(m, b, out):
         out[u], out[u + 1], out[u + 2], out[u + 3] = s0, s1, s2, s3
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def _normalise(x):
     z = 0.0
-    for u in range(x.shape[0]):
+    for u in range(N_BINS):
         z += x[u]
-    for u in range(x.shape[0]):
-        x[u] /= z
+    r = 1.0 / z
+    for u in range(N_BINS):
+        x[u] *= r
 
 
 @njit(cache=True, fastmath=True)
-def oracle_beliefs_backward(idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
-                            powers_t, out):  # fmt: skip
-    """After a step, for each user ``i`` in ``idx`` at time ``t[i]`` (steps taken): advance the predictive belief
-    ``filt[i]`` with the last (slate, choice), smooth u_0 by a backward pass over the history, and write
-    ``out[i] = (predictive over u_t, smoothed over u_0, natural shift over u_t^rnd)``.
-
-    Tables: ``emission_t[a, x, u] = P(x | s_a, u)``, ``transition[a, u, u']``, ``transition_t[a, u', u]`` (its
-    transpose), ``powers_t[t, u, u0] = (T_rnd^t)[u0, u]`` — laid out so every product is ``_matvec``.
-    """
-    nb = prior.shape[0]
-    beta = np.empty(nb)
-    nxt = np.empty(nb)
-    for j in range(idx.shape[0]):
+def _backward_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
+                    powers_t, out):  # fmt: skip
+    """The backward update (see :func:`oracle_beliefs_backward`) for users ``idx[lo:hi]``."""
+    beta = np.empty(N_BINS)
+    nxt = np.empty(N_BINS)
+    for j in range(lo, hi):
         i = idx[j]
         ti = t[i]
         a, x = slate_hist[i, ti - 1], choice_hist[i, ti - 1]
         # filtering: b ← normalise(b ∘ e)ᵀ T
         ec = emission_t[a, x]
-        for u in range(nb):
-            nxt[u] = filt[i, u] * ec[u]
+        fi = filt[i]
+        for u in range(N_BINS):
+            nxt[u] = fi[u] * ec[u]
         _normalise(nxt)
-        _matvec(transition_t[a], nxt, filt[i])
-        out[i, 0] = filt[i]
+        _matvec(transition_t[a], nxt, fi)
+        oi = out[i]
+        oi[0] = fi
         # backward messages β_k(u) ∝ P(x_k..x_{t−1} | u_k), normalised each step as NHMMOracle.smooth does;
         # the last one is the likelihood column itself (transition rows sum to one)
         beta[:] = ec
@@ -218,42 +218,101 @@ def oracle_beliefs_backward(idx, t, filt, slate_hist, choice_hist, emission_t, t
             ak, xk = slate_hist[i, k], choice_hist[i, k]
             _matvec(transition[ak], beta, nxt)
             ek = emission_t[ak, xk]
-            for u in range(nb):
+            for u in range(N_BINS):
                 beta[u] = ek[u] * nxt[u]
             _normalise(beta)
-        for u in range(nb):
-            out[i, 1, u] = prior[u] * beta[u]
-        _normalise(out[i, 1])
-        _matvec(powers_t[ti], out[i, 1], out[i, 2])
+        g = oi[1]
+        for u in range(N_BINS):
+            g[u] = prior[u] * beta[u]
+        _normalise(g)
+        _matvec(powers_t[ti], g, oi[2])
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _backward_parallel(idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
+                       powers_t, out):  # fmt: skip
+    m = idx.shape[0]
+    for c in prange((m + CHUNK - 1) // CHUNK):
+        _backward_users(c * CHUNK, min(m, (c + 1) * CHUNK), idx, t, filt, slate_hist, choice_hist,
+                        emission_t, transition, transition_t, prior, powers_t, out)  # fmt: skip
 
 
 @njit(cache=True, fastmath=True)
-def oracle_beliefs_joint(idx, t, joint, slates, choices, emission_t, transition_t, powers_t, out):
-    """Joint variant: ``joint[i]`` is P(u_0, u_t | x_<t) [36, 36]; one step with (``slates[i]``, ``choices[i]``)
-    maps it to P(u_0, u_{t+1} | x_≤t) = normalise(J diag(e)) T. Row sums give the smoothed belief over u_0,
-    column sums the predictive belief over u_{t+1}. ``t[i]`` is the time after the step."""
-    nb = joint.shape[1]
-    row = np.empty(nb)
-    for j in range(idx.shape[0]):
+def _joint_users(lo, hi, idx, t, joint, slates, choices, emission_t, transition_t, powers_t, out):
+    """The joint update (see :func:`oracle_beliefs_joint`) for users ``idx[lo:hi]``."""
+    row = np.empty(N_BINS)
+    for j in range(lo, hi):
         i = idx[j]
         a, x = slates[i], choices[i]
         ec, trt, jm = emission_t[a, x], transition_t[a], joint[i]
         z = 0.0
-        for u0 in range(nb):
-            for u in range(nb):
+        for u0 in range(N_BINS):
+            for u in range(N_BINS):
                 row[u] = jm[u0, u] * ec[u]
             _matvec(trt, row, jm[u0])
-            for v in range(nb):
+            for v in range(N_BINS):
                 z += jm[u0, v]
         out[i, 0] = 0.0
-        for u0 in range(nb):
+        r = 1.0 / z
+        for u0 in range(N_BINS):
             s = 0.0
-            for v in range(nb):
-                jm[u0, v] /= z
+            for v in range(N_BINS):
+                jm[u0, v] *= r
                 s += jm[u0, v]
                 out[i, 0, v] += jm[u0, v]
             out[i, 1, u0] = s
         _matvec(powers_t[t[i]], out[i, 1], out[i, 2])
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _joint_parallel(idx, t, joint, slates, choices, emission_t, transition_t, powers_t, out):
+    m = idx.shape[0]
+    for c in prange((m + CHUNK - 1) // CHUNK):
+        _joint_users(c * CHUNK, min(m, (c + 1) * CHUNK), idx, t, joint, slates, choices, emission_t,
+                     transition_t, powers_t, out)  # fmt: skip
+
+
+def oracle_beliefs_backward(
+    idx: np.ndarray,
+    t: np.ndarray,
+    filt: np.ndarray,
+    slate_hist: np.ndarray,
+    choice_hist: np.ndarray,
+    emission_t: np.ndarray,
+    transition: np.ndarray,
+    transition_t: np.ndarray,
+    prior: np.ndarray,
+    powers_t: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """After a step, for each user ``i`` in ``idx`` at time ``t[i]`` (steps taken): advance the predictive belief
+    ``filt[i]`` with the last (slate, choice), smooth u_0 by a backward pass over the history, and write
+    ``out[i] = (predictive over u_t, smoothed over u_0, natural shift over u_t^rnd)``.
+
+    Tables: ``emission_t[a, x, u] = P(x | s_a, u)``, ``transition[a, u, u']``, ``transition_t[a, u', u]`` (its
+    transpose), ``powers_t[t, u, u0] = (T_rnd^t)[u0, u]`` — laid out so every product is ``_matvec``. Compiled;
+    users are split over numba's threads from ``ORACLE_PARALLEL_FROM`` users on.
+    """
+    run_chunked(_backward_users, _backward_parallel, idx.shape[0], idx, t, filt, slate_hist, choice_hist, emission_t,
+                transition, transition_t, prior, powers_t, out, parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
+
+
+def oracle_beliefs_joint(
+    idx: np.ndarray,
+    t: np.ndarray,
+    joint: np.ndarray,
+    slates: np.ndarray,
+    choices: np.ndarray,
+    emission_t: np.ndarray,
+    transition_t: np.ndarray,
+    powers_t: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Joint variant: ``joint[i]`` is P(u_0, u_t | x_<t) [36, 36]; one step with (``slates[i]``, ``choices[i]``)
+    maps it to P(u_0, u_{t+1} | x_≤t) = normalise(J diag(e)) T. Row sums give the smoothed belief over u_0,
+    column sums the predictive belief over u_{t+1}. ``t[i]`` is the time after the step."""
+    run_chunked(_joint_users, _joint_parallel, idx.shape[0], idx, t, joint, slates, choices, emission_t, transition_t,
+                powers_t, out, parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
 
 
 def expected_vector(dist: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ Algorithm 2 and a JSON ``meta`` record (``format`` = :data:`CHECKPOINT_FORMAT`).
 
 Because attention is causal, a simulator can run every estimator incrementally: :class:`IncrementalEncoder`
 caches each layer's keys and values, so adding step t costs one token's pass instead of the whole history,
-with outputs equal to the full pass (tested). This module needs only NumPy; training lives in
+with outputs equal to the full pass (tested). This module needs only NumPy and numba; training lives in
 ``transformer.py`` (torch).
 """
 
@@ -39,9 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numba import njit, prange
 
 from recsim_envs.preference.model import choice_probabilities
 from recsim_envs.preference.world import N_BINS, VECTORS
+from recsim_envs.utils.kernels import CHUNK, run_chunked
 
 #: token features: slate (36) | choice one-hot (36) | choice hidden | start token | cos u_0, sin u_0
 N_FEATURES = 2 * N_BINS + 4
@@ -202,16 +204,45 @@ def mixture_bin_probs(heads: np.ndarray, n_components: int) -> np.ndarray:
     5°) keeps the grid sum ≥ e^{−κ_k(1 − cos 5°)} ≥ e^{−1.91} for κ ≤ ``KAPPA_MAX`` = 500, so evaluating in
     probability space (no logsumexp) is stable.
     """
-    k = n_components
-    logits = heads[..., :k]
-    w = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    w /= w.sum(axis=-1, keepdims=True)
-    eta = heads[..., k:].reshape(*heads.shape[:-1], k, 2)
-    kappa = np.sqrt((eta * eta).sum(axis=-1, keepdims=True))  # [..., K, 1]
-    scale = np.minimum(1.0, KAPPA_MAX / np.maximum(kappa, 1e-12))
-    dens = np.exp((eta * scale) @ VECTORS.T - kappa * scale)  # [..., K, 36]
-    dens *= (w / dens.sum(axis=-1))[..., None]
-    return dens.sum(axis=-2)
+    heads = np.asarray(heads, dtype=np.float64)
+    if heads.shape[-1] != 3 * n_components:
+        raise ValueError(f"heads must have 3 * n_components = {3 * n_components} entries last, got {heads.shape}")
+    flat = np.ascontiguousarray(heads.reshape(-1, heads.shape[-1]))
+    out = np.empty((flat.shape[0], N_BINS))
+    _mixture_rows(flat, n_components, _COS_SIN, out)  # compiled: one pass per row, no [..., K, 36] temporaries
+    return out.reshape(*heads.shape[:-1], N_BINS)
+
+
+_COS_SIN = np.ascontiguousarray(VECTORS.T)  # [2, 36]
+
+
+@njit(cache=True, fastmath=True)
+def _mixture_rows(heads, k, cos_sin, out):
+    """:func:`mixture_bin_probs` for rows of ``heads`` [m, 3K] into ``out`` [m, 36]."""
+    nb = out.shape[1]
+    dens = np.empty(nb)
+    for j in range(heads.shape[0]):
+        top = heads[j, 0]
+        for c in range(1, k):
+            top = max(top, heads[j, c])
+        wsum = 0.0
+        for c in range(k):
+            wsum += np.exp(heads[j, c] - top)
+        for b in range(nb):
+            out[j, b] = 0.0
+        for c in range(k):
+            w = np.exp(heads[j, c] - top) / wsum
+            e0, e1 = heads[j, k + 2 * c], heads[j, k + 2 * c + 1]
+            kappa = np.sqrt(e0 * e0 + e1 * e1)
+            scale = min(1.0, KAPPA_MAX / max(kappa, 1e-12))
+            e0, e1, shift = e0 * scale, e1 * scale, kappa * scale
+            total = 0.0
+            for b in range(nb):
+                dens[b] = np.exp(e0 * cos_sin[0, b] + e1 * cos_sin[1, b] - shift)
+                total += dens[b]
+            w /= total
+            for b in range(nb):
+                out[j, b] += w * dens[b]
 
 
 def mixture_bin_log_probs(heads: np.ndarray, n_components: int) -> np.ndarray:
@@ -239,22 +270,95 @@ def correct_initial(raw: np.ndarray, lik_x0: np.ndarray) -> np.ndarray:
     return post / post.sum(axis=1, keepdims=True)
 
 
+@njit(cache=True, fastmath=True)
+def _layer_norm_rows(x, w, b, out):
+    """``out[j] = _layer_norm(x[j], w, b)`` for every row of ``x`` [m, d] (compiled; one pass per row)."""
+    m, d = x.shape
+    for j in range(m):
+        mu = 0.0
+        for c in range(d):
+            mu += x[j, c]
+        mu /= d
+        var = 0.0
+        for c in range(d):
+            var += (x[j, c] - mu) ** 2
+        r = 1.0 / np.sqrt(var / d + LN_EPS)
+        for c in range(d):
+            out[j, c] = (x[j, c] - mu) * r * w[c] + b[c]
+
+
+@njit(cache=True, fastmath=True)
+def _attend_users(lo, hi, qkv, index, pos, keys, values, out):
+    """Causal attention of the new tokens ``lo..hi``: token j (sequence ``index[j]``, position ``pos[j]``) stores
+    its key and value from ``qkv[j]`` = (q | k | v, heads side by side) in the cache ``keys``/``values``
+    [n, heads, T+1, d_head] and attends to that sequence's positions 0..pos[j]; ``out[j]`` [d] gets the heads'
+    outputs side by side."""
+    _, n_heads, size, dh = keys.shape
+    d = n_heads * dh
+    att = np.empty(size)
+    acc = np.empty(dh)
+    q = np.empty(dh)
+    scale = 1.0 / np.sqrt(dh)
+    for j in range(lo, hi):
+        i, p = index[j], pos[j]
+        for h in range(n_heads):
+            kc, vc = keys[i, h], values[i, h]
+            q0 = h * dh
+            for e in range(dh):
+                kc[p, e] = qkv[j, d + q0 + e]
+                vc[p, e] = qkv[j, 2 * d + q0 + e]
+                q[e] = qkv[j, q0 + e] * scale
+            top = 0.0
+            for s in range(p + 1):
+                z = 0.0
+                for e in range(dh):
+                    z += q[e] * kc[s, e]
+                att[s] = z
+                if s == 0 or z > top:  # (no -inf start: fastmath assumes finite values)
+                    top = z
+            total = 0.0
+            for s in range(p + 1):
+                att[s] = np.exp(att[s] - top)
+                total += att[s]
+            acc[:] = 0.0  # (local accumulator: stays in cache lines the stores to ``out`` cannot alias)
+            for s in range(p + 1):
+                w = att[s]
+                for e in range(dh):
+                    acc[e] += w * vc[s, e]
+            r = 1.0 / total
+            for e in range(dh):
+                out[j, q0 + e] = acc[e] * r
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _attend_parallel(qkv, index, pos, keys, values, out):
+    m = index.shape[0]
+    for c in prange((m + CHUNK - 1) // CHUNK):
+        _attend_users(c * CHUNK, min(m, (c + 1) * CHUNK), qkv, index, pos, keys, values, out)
+
+
 class IncrementalEncoder:
     """One estimator run token by token for ``n`` sequences, each at its own position.
 
     Under the causal mask token j's keys and values never change once computed, so they are cached per layer
     ([layers, n, heads, T+1, d_head]); :meth:`append` runs only the new tokens through the encoder, attending to
     the cached prefix, and returns their output heads — the same numbers as :func:`forward` on the whole
-    sequence read at those positions (up to float rounding). Memory is fixed: O(layers · n · (T+1) · d_model).
+    sequence read at those positions (up to float rounding: float64 throughout, sums taken in another order).
+    Memory is fixed: O(layers · n · (T+1) · d_model). The dense layers are one BLAS matrix product over the new
+    tokens each; layer norms and the attention over each sequence's cache are compiled kernels (the attention
+    split over numba's threads for large batches, ``recsim_envs.utils.kernels.run_chunked``).
     """
 
+    #: batches below this many tokens attend on one thread
+    PARALLEL_FROM = 256
+
     def __init__(self, params: dict[str, np.ndarray], cfg: NetworkConfig, n: int):
-        self.params, self.cfg = params, cfg
+        self.params = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in params.items()}
+        self.cfg = cfg
         size, h = cfg.horizon + 1, cfg.n_heads
         self.keys = np.zeros((cfg.n_layers, n, h, size, cfg.d_model // h))
         self.values = np.zeros_like(self.keys)
         self.pos = np.zeros(n, dtype=np.int64)  # next position to fill, per sequence
-        self._slots = np.arange(size)
 
     def restart(self, rows: np.ndarray) -> None:
         """Empty the sequences ``rows`` (index or boolean mask): their next token goes to position 0."""
@@ -266,43 +370,36 @@ class IncrementalEncoder:
         index = np.arange(self.pos.shape[0]) if rows is None else np.asarray(rows)
         if index.dtype == bool:
             index = np.flatnonzero(index)
+        index = index.astype(np.int64, copy=False)
         pos = self.pos[index]
         if np.any(pos > cfg.horizon):
             raise ValueError(f"a sequence already holds the maximum of {cfg.horizon + 1} tokens")
-        m, d, h = tokens.shape[0], cfg.d_model, cfg.n_heads
-        dh = d // h
-        # common case (the vector env steps every user in lock-step): one shared position, plain slices, the
-        # attention restricted to the filled prefix and no mask
-        shared = rows is None and m > 0 and bool(np.all(pos == pos[0]))
-        if shared:
-            p0 = int(pos[0])
-        else:
-            hidden_keys = (self._slots[None, :] > pos[:, None])[:, None, None, :]  # [m, 1, 1, L]: not yet filled
-        x = tokens @ p["embed_w"] + p["embed_b"] + p["pos"][pos]
+        m, d = index.shape[0], cfg.d_model
+        x = np.asarray(tokens, dtype=np.float64) @ p["embed_w"]
+        x += p["embed_b"]
+        x += p["pos"][pos]
+        y = np.empty((m, d))
+        o = np.empty((m, d))
         for layer in range(cfg.n_layers):
             q_ = f"l{layer}_"
-            y = _layer_norm(x, p[q_ + "ln1_w"], p[q_ + "ln1_b"])
-            qkv = (y @ p[q_ + "qkv_w"] + p[q_ + "qkv_b"]).reshape(m, 3, h, dh)
-            if shared:
-                self.keys[layer, :, :, p0] = qkv[:, 1]
-                self.values[layer, :, :, p0] = qkv[:, 2]
-                k = self.keys[layer, :, :, : p0 + 1]  # [m, h, p0+1, dh]
-                v = self.values[layer, :, :, : p0 + 1]
-                scores = qkv[:, 0, :, None, :] @ k.transpose(0, 1, 3, 2) / np.sqrt(dh)  # [m, h, 1, p0+1]
-            else:
-                self.keys[layer, index, :, pos] = qkv[:, 1]
-                self.values[layer, index, :, pos] = qkv[:, 2]
-                k = self.keys[layer, index]  # [m, h, L, dh]
-                v = self.values[layer, index]
-                scores = qkv[:, 0, :, None, :] @ k.transpose(0, 1, 3, 2) / np.sqrt(dh)  # [m, h, 1, L]
-                scores = np.where(hidden_keys, -np.inf, scores)
-            o = (_softmax(scores) @ v).reshape(m, d)
-            x = x + o @ p[q_ + "out_w"] + p[q_ + "out_b"]
-            y = _layer_norm(x, p[q_ + "ln2_w"], p[q_ + "ln2_b"])
-            x = x + np.maximum(y @ p[q_ + "ff1_w"] + p[q_ + "ff1_b"], 0.0) @ p[q_ + "ff2_w"] + p[q_ + "ff2_b"]
+            _layer_norm_rows(x, p[q_ + "ln1_w"], p[q_ + "ln1_b"], y)
+            qkv = y @ p[q_ + "qkv_w"]
+            qkv += p[q_ + "qkv_b"]
+            run_chunked(_attend_users, _attend_parallel, m, qkv, index, pos, self.keys[layer], self.values[layer], o,
+                        parallel_from=self.PARALLEL_FROM)  # fmt: skip
+            x += o @ p[q_ + "out_w"]
+            x += p[q_ + "out_b"]
+            _layer_norm_rows(x, p[q_ + "ln2_w"], p[q_ + "ln2_b"], y)
+            hidden = y @ p[q_ + "ff1_w"]
+            hidden += p[q_ + "ff1_b"]
+            np.maximum(hidden, 0.0, out=hidden)
+            x += hidden @ p[q_ + "ff2_w"]
+            x += p[q_ + "ff2_b"]
         self.pos[index] = pos + 1
-        x = _layer_norm(x, p["lnf_w"], p["lnf_b"])
-        return x @ p["head_w"] + p["head_b"]
+        _layer_norm_rows(x, p["lnf_w"], p["lnf_b"], y)
+        heads = y @ p["head_w"]
+        heads += p["head_b"]
+        return heads
 
 
 # -- the checkpoint ----------------------------------------------------------------------------------------

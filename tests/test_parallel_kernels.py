@@ -1,0 +1,98 @@
+"""The per-user compiled kernels split over numba's threads (``recsim_envs.utils.kernels.run_chunked``): the
+parallel path gives the serial path's numbers, the learned encoder's parallel attention matches the full causal
+pass, and a process that forks after a parallel kernel ran keeps working (GNU OpenMP would terminate it)."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import numba
+import numpy as np
+import pytest
+
+from recsim_envs.preference import oracle
+from recsim_envs.preference.core import PreferenceShiftConfig, UserBatch
+from recsim_envs.preference.learned import network as nw
+from recsim_envs.utils import kernels
+from recsim_envs.utils import rng as crng
+
+needs_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has a single thread here")
+
+
+def _oracle_run(n: int, steps: int, seed: int = 0) -> np.ndarray:
+    """Beliefs after each of ``steps`` random steps for ``n`` users with staggered restarts: [steps, n, 3, 36]."""
+    cfg = PreferenceShiftConfig(obs_mode="oracle_beliefs")
+    rng = np.random.default_rng(seed)
+    b = UserBatch(cfg, n)
+    keys = crng.seed_to_key(np.arange(n))
+    b.reset(np.ones(n, dtype=bool), keys)
+    out = []
+    for _ in range(steps):
+        b.step(rng.integers(0, cfg.n_actions, n))
+        out.append(b.oracle_beliefs())
+        restart = (b.t >= cfg.horizon) | (rng.random(n) < 0.1)
+        keys = np.where(restart, crng.next_key(keys), keys)
+        b.reset(restart, keys[restart])
+    return np.stack(out)
+
+
+@needs_threads
+def test_oracle_parallel_kernel_equals_serial(monkeypatch):
+    calls = []
+    real = oracle._backward_parallel
+
+    def spy(*args):
+        calls.append(args[0].shape[0])
+        return real(*args)
+
+    monkeypatch.setattr(oracle, "_backward_parallel", spy)
+    monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM", 1)
+    parallel = _oracle_run(300, 14)
+    assert calls and max(calls) == 300  # the threaded kernel really ran
+    monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM", 10**9)
+    serial = _oracle_run(300, 14)
+    np.testing.assert_allclose(parallel, serial, rtol=0, atol=1e-13)
+
+
+@needs_threads
+def test_learned_parallel_attention_matches_full_causal_pass(monkeypatch):
+    """Sequences at different positions (restarted at different steps), every token's heads against
+    ``network.forward`` on that sequence's whole token history."""
+    monkeypatch.setattr(nw.IncrementalEncoder, "PARALLEL_FROM", 1)
+    cfg = nw.NetworkConfig(horizon=6)
+    rng = np.random.default_rng(2)
+    params = {k: rng.normal(0, 0.3, s) for k, s in nw.parameter_shapes(cfg).items()}
+    n = 70  # three chunks of kernels.CHUNK users, the last one partial
+    assert n > 2 * kernels.CHUNK
+    enc = nw.IncrementalEncoder(params, cfg, n)
+    history = [[] for _ in range(n)]
+    allowed = nw.attention_allowed(cfg.horizon)
+    worst = 0.0
+    for step in range(15):
+        restart = np.flatnonzero((enc.pos > cfg.horizon) | (rng.random(n) < 0.15) | (step == 0))
+        enc.restart(restart)
+        for i in restart:
+            history[i] = []
+        tokens = nw.step_tokens(rng.dirichlet(np.ones(36), n), rng.integers(0, 36, n))
+        tokens[restart] = nw.start_tokens(restart.size)
+        heads = enc.append(tokens)
+        for i in range(n):
+            history[i].append(tokens[i])
+            seq = np.array(history[i])[None]
+            full = nw.forward(params, cfg, seq, allowed[: seq.shape[1], : seq.shape[1]])[0, -1]
+            worst = max(worst, float(np.abs(heads[i] - full).max() / (1.0 + np.abs(full).max())))
+    assert len(set(enc.pos.tolist())) > 1
+    assert worst <= 1e-10
+
+
+def _child(n: int) -> float:
+    return float(_oracle_run(n, 3).sum())
+
+
+@needs_threads
+def test_fork_after_parallel_kernel(monkeypatch):
+    monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM", 1)
+    here = _child(200)  # runs the threaded kernel in this process first
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        there = pool.map_async(_child, [200]).get(timeout=120)[0]  # (a terminated child would hang map)
+    assert there == here
