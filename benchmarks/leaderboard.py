@@ -11,7 +11,8 @@ A *protocol* fixes, per env id, the evaluation seeds (≥ 5), the users per seed
 and the metrics reported; it has a version string that is stored in every row, so rows from another protocol
 are never mixed in. Policies come from three sources:
 
-- every baseline of the env's family (``baselines.<family>``) plus a seeded uniform-random policy for every id;
+- every baseline of the env's family (the registry ``baselines.FAMILY_BASELINES``) plus a seeded uniform-random
+  policy for every id;
 - ``--policy NAME=package.module:Factory``: ``Factory(env)`` gets a single env (``gymnasium.make(id)``) and
   returns an object with ``act(obs, info)`` (and optionally ``reset(seed)``, ``batched = True``);
 - ``--agent NAME=PATH``: saved SB3 agents (run folders written by ``agents.train``; a glob of several runs
@@ -44,9 +45,9 @@ import numpy as np
 
 import recsim_envs  # noqa: F401  (registers the ids)
 from agents.evaluation import evaluate
-from agents.store import RowStore, atomic_write_text, rows_to_csv, settings_hash, settings_row
-from benchmarks.executor import add_executor_args, run_into_store
+from benchmarks.executor import add_executor_args, executor_options, run_into_store
 from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
+from benchmarks.store import SettingsStore, atomic_write_text, rows_to_csv, settings_hash, settings_row
 
 #: PPO steps per seed for the inline quick-trained agents (≈ 2 s each on one core)
 QUICK_AGENT_STEPS = 20_000
@@ -117,8 +118,8 @@ DEFAULT_PROTOCOL_MO = Protocol("default-v1", episodes=100, quick_episodes=10, sc
 def protocol_for(env_id: str) -> Protocol:
     if env_id in PROTOCOLS:
         return PROTOCOLS[env_id]
-    spec = gym.spec(env_id)
-    vector_reward = spec.kwargs.get("multi_objective", False) or "MO" in spec.entry_point.split(":")[-1]
+    # declared in the id's registry entry (every multi-objective id registers multi_objective=True)
+    vector_reward = gym.spec(env_id).kwargs.get("multi_objective", False) is True
     return DEFAULT_PROTOCOL_MO if vector_reward else DEFAULT_PROTOCOL
 
 
@@ -149,88 +150,17 @@ class RandomPolicy:
         return self.space.sample()
 
 
-class _Batched:
-    """Marks a policy that accepts stacked observations (so evaluation uses the native vector env)."""
-
-    batched = True
-
-    def __init__(self, policy):
-        self.policy = policy
-
-    def reset(self, seed: int | None = None) -> None:
-        reset = getattr(self.policy, "reset", None)
-        if callable(reset):
-            reset(seed)
-
-    def act(self, obs, info):
-        return self.policy.act(obs, info)
-
-
-def _family(env_id: str) -> str:
-    from recsim_envs.registration import FAMILY_OF
-
-    return FAMILY_OF.get(env_id, "")
-
-
 @functools.cache
 def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
-    """Factories of the baselines that apply to ``env_id``, plus a generic random policy.
+    """Factories of the baselines that apply to ``env_id``: a seeded uniform-random policy for every id, plus the
+    baselines of the id's family from the one registry ``baselines.FAMILY_BASELINES`` (a family ``random``
+    replaces the generic one). Each call of a factory returns a fresh policy; ``batched = True`` policies are run
+    on the native vector env."""
+    from baselines import family_baselines as registered
 
-    Convention: module ``baselines.<family>`` (family = the id's package under ``recsim_envs``) defines
-    ``<family>_baselines(env) -> {name: policy}``; each call returns fresh policies. A family ``random`` replaces
-    the generic one. Policies with ``batched = True`` are run on the native vector env.
-    """
     out: dict[str, Callable[[], Any]] = {"random": lambda: RandomPolicy(gym.make(env_id, disable_env_checker=True))}
-    family = _family(env_id)
-    if family == "preference":
-        from baselines.preference import preference_baselines
-        from recsim_envs.preference.core import PreferenceShiftConfig
-
-        cfg = gym.make(env_id, disable_env_checker=True).unwrapped.config
-        if not isinstance(cfg, PreferenceShiftConfig):
-            return out  # learned-simulator ids: the analytic baselines need the ground-truth tables
-        for name in preference_baselines(cfg):
-            # every preference baseline accepts stacked observations (see baselines.preference)
-            out[name] = lambda name=name: _Batched(preference_baselines(cfg)[name])
-        return out
-    if family == "harm":
-        out.update(_harm_baselines(env_id))
-        return out
-    if family == "coop":
-        from baselines.coop import HeuristicPolicy
-
-        # Carvalho's rewiring recommenders; the competition env takes the same rules on the agent's own users
-        # (Carvalho's RANDOM rule is uniform over the valid links: the generic "random" policy, not repeated)
-        rules = ("NO_MED", "GOOD", "BAD", "FAIR")
-        out.update({r: (lambda r=r: HeuristicPolicy(r, seed=0)) for r in rules})
-        return out
-    try:
-        module = importlib.import_module(f"baselines.{family}")
-    except ImportError:
-        return out
-    factory = getattr(module, f"{family}_baselines", None)
-    if factory is None:
-        return out
-    names = list(factory(gym.make(env_id, disable_env_checker=True)))
-    out.update({n: (lambda n=n: factory(gym.make(env_id, disable_env_checker=True))[n]) for n in names})
+    out.update(registered(env_id))
     return out
-
-
-@functools.cache
-def _harm_solutions(env_id: str) -> dict:
-    from baselines.harm import HarmProblem, compare
-
-    return compare(HarmProblem.from_env(gym.make(env_id, disable_env_checker=True)))
-
-
-def _harm_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
-    """uniform, top-k(u0), alternating and IFT (``baselines.harm.compare``), solved once, run via StationaryPolicy."""
-    from baselines.harm import StationaryPolicy
-
-    return {
-        name: (lambda name=name: _Batched(StationaryPolicy(_harm_solutions(env_id)[name], gym.make(env_id))))
-        for name in ("uniform", "top-k(u0)", "alternating", "ift")
-    }
 
 
 def load_factory(spec: str) -> Callable:
@@ -340,18 +270,19 @@ def task_settings(task: Task, quick: bool) -> dict[str, Any]:
         "policy": task.policy,
         "source": list(task.source),
         "seed": task.seed,
-        "episodes": proto.quick_episodes if quick else proto.episodes,
+        "episodes": _episodes(task.env_id, quick),
     }
 
 
-def _episodes(row: dict, quick: bool) -> int:
-    proto = protocol_for(row["env_id"])
+def _episodes(env_id: str, quick: bool) -> int:
+    """Users (episodes) per seed of ``env_id``'s protocol, full or ``--quick``."""
+    proto = protocol_for(env_id)
     return proto.quick_episodes if quick else proto.episodes
 
 
 def run_task(task: Task, quick: bool) -> dict[str, Any]:
     proto = protocol_for(task.env_id)
-    episodes = proto.quick_episodes if quick else proto.episodes
+    episodes = _episodes(task.env_id, quick)
     policy = make_policy(task)
     start = time.perf_counter()
     res = evaluate(policy, task.env_id, episodes, seed=proto.user_seed(task.seed))
@@ -617,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         tasks = [t for t in tasks if t.policy in args.policies]
 
     # rows are keyed by the hash of every setting that changes them (task_settings); the driver alone writes them
-    store = RowStore.by_settings(out / "rows.jsonl")
+    store = SettingsStore(out / "rows.jsonl")
     todo = [t for t in tasks if not store.has_settings(task_settings(t, args.quick))]
     print(f"{len(tasks)} (env, policy, seed) tasks, {len(tasks) - len(todo)} already in {out / 'rows.jsonl'}")
     start = time.perf_counter()
@@ -626,9 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         [(t, args.quick) for t in todo],
         store,
         failures_path=out / "failures.jsonl",
-        executor=args.executor,
-        workers=args.workers,
-        ray_address=args.ray_address,
+        **executor_options(args),
         desc="leaderboard",
         progress=not args.no_progress_bar,
         describe=lambda spec: f"{spec[0].env_id} {spec[0].policy} seed {spec[0].seed}",

@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.executor import add_executor_args, run_tasks
+from benchmarks.executor import add_executor_args, executor_options, run_tasks
+from benchmarks.stats import difference_ci, stratified_bootstrap_ci
 
 REWARDS = ("coops", "rewires")
 #: policy labels: the reward, and "<reward>+decline" for policies that may also decline a rewire (--decline)
@@ -112,7 +113,7 @@ def stage_eval(out: Path, sizes, seeds, replicas: dict[int, int], transfer_sizes
     import torch as th
 
     from agents.coop_rl import HEURISTICS, load_ranker, rollout_learned, run_heuristics
-    from agents.store import RowStore
+    from benchmarks.store import RowStore
 
     th.set_num_threads(1)
     store = RowStore(out / "eval.jsonl", ["policy", "N", "train_N", "seed"])
@@ -161,7 +162,7 @@ def stage_competition(out: Path, seeds, replicas: int, steps: int | None, execut
     import torch as th
 
     from agents.coop_rl import RulePolicy, load_ranker, rollout_competition
-    from agents.store import RowStore
+    from benchmarks.store import RowStore
 
     todo = [(str(out), s, steps) for s in seeds]
     trained = [res.value for res in run_tasks(_comp_train_job, todo, desc="train adoption", **executor) if res.ok]
@@ -198,28 +199,15 @@ def _load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _stack(groups: list[np.ndarray]) -> np.ndarray:
+    """Per-seed replica arrays -> [replicas, seeds] (seeds are the bootstrap's strata)."""
+    return np.stack([np.asarray(g, dtype=float) for g in groups], axis=1)
+
+
 def mean_ci(groups: list[np.ndarray], reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """Mean over groups (seeds) of the group means, and its 95 % bootstrap interval resampling replicas within
     each group (benchmarks.stats.stratified_bootstrap_ci with groups as strata)."""
-    from benchmarks.stats import stratified_bootstrap_ci
-
-    x = np.stack([np.asarray(g, dtype=float) for g in groups], axis=1)  # [replicas, groups]
-    return stratified_bootstrap_ci(x, "mean", reps=reps, seed=seed)
-
-
-def diff_ci(a: list[np.ndarray], b: list[np.ndarray], reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """mean(a) − mean(b) (each a mean of group means) with a 95 % bootstrap interval (independent resampling)."""
-    rng = np.random.default_rng(seed)
-
-    def boot(groups):
-        x = np.stack([np.asarray(g, dtype=float) for g in groups], axis=1)
-        idx = rng.integers(x.shape[0], size=(reps, x.shape[0], x.shape[1]))
-        return np.take_along_axis(np.broadcast_to(x, (reps, *x.shape)), idx, axis=1).mean(axis=(1, 2)), x.mean()
-
-    sa, pa = boot(a)
-    sb, pb = boot(b)
-    low, high = np.quantile(sa - sb, [0.025, 0.975])
-    return float(pa - pb), float(low), float(high)
+    return stratified_bootstrap_ci(_stack(groups), "mean", reps=reps, seed=seed)
 
 
 def _fmt(t: tuple[float, float, float], digits: int = 2) -> str:
@@ -280,7 +268,7 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
                 continue
             verdicts = []
             for h in heur:
-                d = diff_ci(_groups(rs, metric), _groups([h], metric))
+                d = difference_ci(_stack(_groups(rs, metric)), _stack(_groups([h], metric)))
                 verdict = "beats" if d[1] > 0 else ("loses to" if d[2] < 0 else "ties")
                 verdicts.append({"heuristic": h["policy"], "diff": d, "verdict": verdict})
             best = max(heur, key=lambda h: np.mean(h[metric]))
@@ -295,8 +283,9 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
         for tn in sizes:
             a, b = learned.get((tn, "coops")) or [], learned.get((tn, "rewires")) or []
             if a and b:
-                checks[f"N{n}_coops_minus_rewires_cooperation" + ("" if tn == n else f"_trained_N{tn}")] = diff_ci(
-                    _groups(a, "cooperator_fraction"), _groups(b, "cooperator_fraction")
+                key = f"N{n}_coops_minus_rewires_cooperation" + ("" if tn == n else f"_trained_N{tn}")
+                checks[key] = difference_ci(
+                    _stack(_groups(a, "cooperator_fraction")), _stack(_groups(b, "cooperator_fraction"))
                 )
     lines += ["### Claim checks (learned − heuristic, 95 % bootstrap interval over replicas; "
               "'beats' = interval above 0)", ""]  # fmt: skip
@@ -449,7 +438,7 @@ def plot_competition(out: Path, path: Path) -> None:
 def write_report(out: Path, sizes) -> None:
     import warnings
 
-    from agents.store import atomic_write_text
+    from benchmarks.store import atomic_write_text
 
     warnings.filterwarnings("ignore", message="Mean of empty slice")  # time slices with no decision anywhere
     warnings.filterwarnings("ignore", message="No artists with labels")
@@ -489,15 +478,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replicas100", type=int, default=30, help="evaluation replicas per policy at N=100")
     p.add_argument("--comp-replicas", type=int, default=300, help="competition replicas per contender")
     p.add_argument("--comp-steps", type=int, default=None, help="adoption-contender decisions (default: yml)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel training processes (--executor process)")
-    add_executor_args(p, default="process", workers=None)
+    add_executor_args(p, default="process", worker_aliases=("--jobs",))
     p.add_argument("--rewards", nargs="*", default=list(REWARDS), choices=REWARDS, help="rewards to train")
     p.add_argument("--decline", action="store_true", help="train policies that may also decline a rewire")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seeds))
-    executor = {"executor": args.executor, "workers": args.jobs, "ray_address": args.ray_address}
+    executor = executor_options(args)
     if "train" in args.stages:
         steps = {10: args.steps10, 30: args.steps30}
         stage_train(out, args.sizes, seeds, steps, executor, args.rewards, args.decline)

@@ -274,22 +274,13 @@ PPO_LEARNED = dict(
 )
 #: RecurrentPPO (the paper's 64-cell LSTM recommender) for the same ids, as agents/hyperparams/ppo_lstm.yml uses
 #: for PreferenceShift-v0
-PPO_LSTM_LEARNED = dict(
-    n_envs=32,
-    n_timesteps=100_000,
-    policy="MlpLstmPolicy",
-    n_steps=40,
-    batch_size=320,
-    n_epochs=4,
-    gamma=0.99,
-    gae_lambda=0.95,
-    learning_rate=3e-4,
-    clip_range=0.2,
-    ent_coef=0.01,
-    vf_coef=0.5,
-    max_grad_norm=0.5,
-    policy_kwargs="dict(lstm_hidden_size=64, net_arch=[64], enable_critic_lstm=True)",
-)
+PPO_LSTM_LEARNED = {
+    **PPO_LEARNED,
+    "policy": "MlpLstmPolicy",
+    "vf_coef": 0.5,
+    "max_grad_norm": 0.5,
+    "policy_kwargs": "dict(lstm_hidden_size=64, net_arch=[64], enable_critic_lstm=True)",
+}
 ALGO_SETTINGS = {"ppo": PPO_LEARNED, "ppo_lstm": PPO_LSTM_LEARNED}
 TABLE2_POLICIES = {
     "RL": "recsim_envs/PreferenceShiftLearned-v0",

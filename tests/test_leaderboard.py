@@ -1,4 +1,4 @@
-"""benchmarks.leaderboard and agents.store: protocols, policy loading, outputs, kill-and-resume."""
+"""benchmarks.leaderboard and benchmarks.store: protocols, policy loading, outputs, kill-and-resume."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import benchmarks.leaderboard as lb
 import recsim_envs
-from agents.store import RowStore, atomic_write_text, rows_to_csv
+from benchmarks.store import RowStore, atomic_write_text, rows_to_csv
 
 ORACLE = "recsim_envs/PreferenceShiftOracle-v0"
 
