@@ -109,6 +109,14 @@ PROTOCOLS.update(
         "recsim_envs/HarmMitigationMO-v0": Protocol("harm-v1", episodes=500, quick_episodes=100, score="click"),
     }
 )
+#: ``--quick`` scores each simulator once: each id here is the same simulator with the same ranking score as the id
+#: it names (tests/test_leaderboard.py checks equal scores episode by episode), so the quick run lists it under that
+#: id's table instead of scoring it again; the full protocol scores every id
+QUICK_SAME_AS: dict[str, str] = {
+    "recsim_envs/CooperationRewiringN30-v0": "recsim_envs/CooperationRewiring-v0",
+    "recsim_envs/CooperationRewiringMO-v0": "recsim_envs/CooperationRewiring-v0",
+    "recsim_envs/RecommenderCompetitionMO-v0": "recsim_envs/RecommenderCompetition-v0",
+}
 #: any id without an explicit protocol; vector-reward ids are ranked by their first objective
 DEFAULT_PROTOCOL = Protocol("default-v1", episodes=100, quick_episodes=10)
 DEFAULT_PROTOCOL_MO = Protocol("default-v1", episodes=100, quick_episodes=10, score="return_0")
@@ -480,6 +488,10 @@ def long_rows(entries: list[dict]) -> list[dict]:
 def write_outputs(out: Path, rows: list[dict], reference: str | None, meta: dict) -> list[dict]:
     entries = aggregate(rows, reference)
     text = render_markdown(entries, reference)
+    if meta.get("same_as"):
+        text += "\nScored once in this quick run (the same simulator and score as the id named; the full protocol "
+        "scores each):\n\n"
+        text += "".join(f"- {k}: see {v}\n" for k, v in meta["same_as"].items())
     if meta.get("skipped_ids"):
         text += "\nNot scored (cannot be built on embedded defaults):\n\n"
         text += "".join(f"- {k}: {v}\n" for k, v in meta["skipped_ids"].items())
@@ -526,7 +538,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or ("results/leaderboard" + ("_quick" if args.quick else "")))
     tasks: list[Task] = []
     skipped: dict[str, str] = {}
+    same_as = {e: QUICK_SAME_AS[e] for e in env_ids if args.quick and QUICK_SAME_AS.get(e) in env_ids}
     for env_id in env_ids:
+        if env_id in same_as:
+            continue
         try:  # an id that cannot be built on embedded defaults (e.g. needs a data file) is reported, not scored
             gym.make(env_id, disable_env_checker=True).close()
         except (ValueError, OSError) as exc:
@@ -568,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
         "skipped_ids": skipped,
+        "same_as": same_as,
     }
     write_outputs(out, rows, args.reference, meta)
     print((out / "leaderboard.md").read_text())

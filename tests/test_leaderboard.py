@@ -162,3 +162,28 @@ def test_saved_agent_is_scored(tmp_path):
     assert sorted(r["seed"] for r in rows) == [0, 1]  # two runs -> protocol seeds 0 and 1
     with pytest.raises(ValueError, match="matches no run"):
         _run(tmp_path / "lb2", "--agent", f"x={tmp_path / 'nothing'}")
+
+
+@pytest.mark.parametrize("twin", sorted(lb.QUICK_SAME_AS))
+def test_ids_that_quick_scores_once_score_exactly_alike(twin):
+    """An id --quick lists under another id's table is the same simulator with the same ranking score: two
+    policies give the same per-episode scores on the same users, episode by episode (up to the float32 precision
+    of the multi-objective ids' vector reward)."""
+    from agents.evaluation import evaluate
+
+    ref = lb.QUICK_SAME_AS[twin]
+    for name in ("GOOD", "random"):
+        a = evaluate(lb.family_baselines(ref)[name](), ref, 2, seed=123)[lb.protocol_for(ref).score]
+        b = evaluate(lb.family_baselines(twin)[name](), twin, 2, seed=123)[lb.protocol_for(twin).score]
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        assert len(a) == 2
+
+
+def test_quick_run_lists_same_simulator_ids_without_scoring_them(tmp_path, monkeypatch):
+    twin, ref = "recsim_envs/PreferenceShiftOracle-v0", "recsim_envs/PreferenceShift-v0"  # cheap ids for the mechanism
+    monkeypatch.setattr(lb, "QUICK_SAME_AS", {twin: ref})
+    args = ["--quick", "--envs", ref, twin, "--policies", "belief_myopic", "--out", str(tmp_path), "--no-progress-bar"]
+    assert lb.main(args) == 0
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert {r["env_id"] for r in rows} == {ref} and len(rows) == 5
+    assert f"- {twin}: see {ref}" in (tmp_path / "leaderboard.md").read_text()
