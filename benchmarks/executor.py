@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.store import RowStore
+from agents.store import RowStore, settings_hash
 
 EXECUTORS = ("serial", "process", "ray")
 
@@ -281,4 +281,26 @@ def run_into_store(
     return failed
 
 
-__all__ = ["EXECUTORS", "TaskResult", "add_executor_args", "executor_options", "run_into_store", "run_tasks"]
+def run_missing(
+    fn: Callable[[Any], dict],
+    specs: Iterable[Any],
+    settings_of: Callable[[Any], dict[str, Any]],
+    store: RowStore,
+    **kwargs: Any,
+) -> list[Any]:
+    """The resumable sweep: :func:`run_into_store` on the specs whose settings (``settings_of(spec)``) have no row
+    in ``store`` (a ``benchmarks.store.SettingsStore``); returns the specs that were run."""
+    todo = [spec for spec in specs if not store.has(settings_hash=settings_hash(settings_of(spec)))]
+    run_into_store(fn, todo, store, **kwargs)
+    return todo
+
+
+__all__ = [
+    "EXECUTORS",
+    "TaskResult",
+    "add_executor_args",
+    "executor_options",
+    "run_into_store",
+    "run_missing",
+    "run_tasks",
+]

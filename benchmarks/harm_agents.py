@@ -37,7 +37,7 @@ import gymnasium as gym
 import numpy as np
 
 from baselines.protocol import reset_policy
-from benchmarks.executor import add_executor_args, executor_options, run_into_store
+from benchmarks.executor import add_executor_args, executor_options, run_missing
 from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
 from benchmarks.store import SettingsStore, atomic_write_text, rows_to_csv, settings_hash, settings_row, train_settings
 
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, sol in solutions.items():
         for seed in range(n_seeds):
             settings = baseline_settings(name, seed, users)
-            wanted.append(settings_hash(settings))
+            wanted.append(settings)
             if store.has_settings(settings):
                 continue
             policy = StationaryPolicy(sol, env, seed=seed)  # fresh generator per seed; accepts batches
@@ -222,19 +222,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} s{seed}: {row['avg_reward']:.4f}", flush=True)
 
     jobs = [(name, seed, steps, users, str(out)) for seed in range(n_seeds) for name in AGENTS]
-    hashes = [settings_hash(agent_settings(*job[:4])) for job in jobs]
-    wanted += hashes
-    todo = [job for job, h in zip(jobs, hashes) if not store.has(settings_hash=h)]
+    wanted += [agent_settings(*job[:4]) for job in jobs]
 
     def report_row(row):
         print(f"{row['method']} s{row['seed']}: {row['avg_reward']:.4f} ({row['train_seconds']} s)", flush=True)
 
-    run_into_store(
-        _agent_job, todo, store, failures_path=out / "failures.jsonl", on_row=report_row, desc="harm agents",
+    run_missing(
+        _agent_job, jobs, lambda job: agent_settings(*job[:4]), store, failures_path=out / "failures.jsonl",
+        on_row=report_row, desc="harm agents", describe=lambda job: f"{job[0]} seed {job[1]}",
         **executor_options(args),
-        describe=lambda job: f"{job[0]} seed {job[1]}",
     )  # fmt: skip
-    rows = [r for r in store.rows if r["settings_hash"] in set(wanted)]
+    rows = store.rows_for(wanted)
     entries = summarise(rows, args.reference)
     meta = {
         "protocol": PROTOCOL_VERSION, "seeds": n_seeds, "timesteps": steps, "users": users,

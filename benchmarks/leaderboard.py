@@ -45,14 +45,19 @@ import numpy as np
 
 import recsim_envs  # noqa: F401  (registers the ids)
 from agents.evaluation import evaluate
-from benchmarks.executor import add_executor_args, executor_options, run_into_store
+from benchmarks.executor import add_executor_args, executor_options, run_missing
 from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
-from benchmarks.store import SettingsStore, atomic_write_text, rows_to_csv, settings_hash, settings_row
+from benchmarks.store import SettingsStore, atomic_write_text, rows_to_csv, settings_row
 
 #: PPO steps per seed for the inline quick-trained agents (≈ 2 s each on one core)
 QUICK_AGENT_STEPS = 20_000
 #: --train-quick skips ids whose flattened observation is larger than this (see :func:`quick_agents`)
 QUICK_AGENT_MAX_OBS = 4096
+#: --train-quick trains only on these families: on the cooperation ids a 20k-step PPO scored below the uniformly
+#: random policy on every id (P(> random) = 0.00 on CooperationRewiring-v0, -N10-v0 and -N30-v0, 5 seeds each:
+#: benchmarks/RESULTS.md) while its training took most of the quick job's CPU; they need MaskablePPO with the GNN
+#: ranking policy (``benchmarks.reproduce_coop_rl``)
+QUICK_AGENT_FAMILIES = ("preference", "harm")
 BOOTSTRAP_REPS = 2000
 
 
@@ -94,9 +99,9 @@ PROTOCOLS.update(
 # competition: short, noisy episodes (adoption share); more users so real differences separate from noise
 PROTOCOLS.update(
     {
-        "recsim_envs/RecommenderCompetition-v0": Protocol("competition-v1", episodes=400, quick_episodes=60),
+        "recsim_envs/RecommenderCompetition-v0": Protocol("competition-v1", episodes=400, quick_episodes=30),
         "recsim_envs/RecommenderCompetitionMO-v0": Protocol(
-            "competition-v1", episodes=400, quick_episodes=60, score="return_0"
+            "competition-v1", episodes=400, quick_episodes=30, score="return_0"
         ),
     }
 )
@@ -232,12 +237,16 @@ def make_policy(task: Task):
 
 
 def quick_agents(env_id: str, out: Path, seeds: tuple[int, ...]) -> list[Task]:
-    """PPO trained inline (``QUICK_AGENT_STEPS`` per seed) on cheap scalar-reward ids with a PPO config: ids whose
-    flattened observation has more than ``QUICK_AGENT_MAX_OBS`` entries (the N = 100 / 500 cooperation graphs and
-    the competition ids, whose adjacency alone is N²) are skipped — a quick budget would not teach PPO anything
-    there and would take most of the main job's time; train those with ``agents.train`` or ``reproduce_coop_rl``."""
+    """PPO trained inline (``QUICK_AGENT_STEPS`` per seed) on cheap scalar-reward ids with a PPO config, in the
+    families ``QUICK_AGENT_FAMILIES``: ids whose flattened observation has more than ``QUICK_AGENT_MAX_OBS`` entries
+    and the cooperation family are skipped — a quick budget does not teach PPO anything there (it scored below
+    random) and would take most of the main job's time; train those with ``agents.train`` or
+    ``reproduce_coop_rl``."""
     from agents.hyperparams import load_hyperparams
+    from baselines import family_of
 
+    if family_of(env_id) not in QUICK_AGENT_FAMILIES:
+        return []
     try:
         load_hyperparams("ppo", env_id)
     except ValueError:
@@ -564,12 +573,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # rows are keyed by the hash of every setting that changes them (task_settings); the driver alone writes them
     store = SettingsStore(out / "rows.jsonl")
-    todo = [t for t in tasks if not store.has_settings(task_settings(t, args.quick))]
-    print(f"{len(tasks)} (env, policy, seed) tasks, {len(tasks) - len(todo)} already in {out / 'rows.jsonl'}")
+    print(f"{len(tasks)} (env, policy, seed) tasks ({len(store)} rows already in {out / 'rows.jsonl'})")
     start = time.perf_counter()
-    run_into_store(
+    run_missing(
         _run_spec,
-        [(t, args.quick) for t in todo],
+        [(t, args.quick) for t in tasks],
+        lambda spec: task_settings(*spec),
         store,
         failures_path=out / "failures.jsonl",
         **executor_options(args),
@@ -577,8 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.no_progress_bar,
         describe=lambda spec: f"{spec[0].env_id} {spec[0].policy} seed {spec[0].seed}",
     )
-    wanted = {settings_hash(task_settings(t, args.quick)) for t in tasks}
-    rows = [r for r in store.rows if r["settings_hash"] in wanted]
+    rows = store.rows_for(task_settings(t, args.quick) for t in tasks)
     meta = {
         "quick": args.quick,
         "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.executor import add_executor_args, executor_options, run_into_store, run_tasks
+from benchmarks.executor import add_executor_args, executor_options, run_missing, run_tasks
 from benchmarks.stats import difference_ci, stratified_bootstrap_ci
 from benchmarks.store import SettingsStore, atomic_write_text, settings_row
 
@@ -165,10 +165,10 @@ def stage_eval(out: Path, plan: list[dict[str, Any]], executor: dict[str, Any]) 
     """Compute the rows of ``plan`` (:func:`eval_settings`) not yet in ``<out>/eval.jsonl``; the driver writes
     them as they complete."""
     store = SettingsStore(out / "eval.jsonl")
-    todo = [(str(out), s) for s in plan if not store.has_settings(s)]
-    print(f"eval: {len(plan)} rows, {len(plan) - len(todo)} already in {out / 'eval.jsonl'}")
-    run_into_store(_eval_job, todo, store, failures_path=out / "failures.jsonl", desc="eval",
-                   describe=lambda j: f"{j[1]['policy']} N={j[1]['N']} s{j[1]['seed']}", **executor)  # fmt: skip
+    run_missing(
+        _eval_job, [(str(out), s) for s in plan], lambda j: j[1], store, failures_path=out / "failures.jsonl",
+        desc="eval", describe=lambda j: f"{j[1]['policy']} N={j[1]['N']} s{j[1]['seed']}", **executor,
+    )  # fmt: skip
     return store
 
 
@@ -235,9 +235,9 @@ def stage_competition(out: Path, seeds, replicas: int, steps: int | None, execut
         print(f"trained {r['env_id']} adoption s{r['seed']}: {r['n_timesteps']} decisions, {r['train_seconds']} s")
     store = SettingsStore(out / "competition.jsonl")
     plan = competition_settings(out, seeds, replicas)
-    jobs = [(str(out), s) for s in plan if not store.has_settings(s)]
-    run_into_store(
-        _competition_job, jobs, store, failures_path=out / "failures.jsonl", desc="competition",
+    run_missing(
+        _competition_job, [(str(out), s) for s in plan], lambda j: j[1], store, failures_path=out / "failures.jsonl",
+        desc="competition",
         describe=lambda j: f"{j[1]['policy']} ({j[1]['trained_on']}) s{j[1]['seed']}", **executor,
     )  # fmt: skip
     return store

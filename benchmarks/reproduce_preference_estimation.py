@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.executor import add_executor_args, executor_options, run_into_store
+from benchmarks.executor import add_executor_args, executor_options, run_missing
 from benchmarks.store import SettingsStore, atomic_write_text, settings_hash, settings_row
 from recsim_envs.preference.learned.data import HistoricalData, ground_truth_config
 from recsim_envs.preference.learned.network import DEFAULT_CHECKPOINT, LearnedUserModel
@@ -380,15 +380,16 @@ def run_table2(
     ``results`` and save it to ``results_path``."""
     store = SettingsStore(work / "rows.jsonl")
     plan = table2_settings(seeds, timesteps, n_eval, algo)
-    todo = [(s, str(work)) for s in plan if not store.has_settings(s)]
 
     def show(row: dict[str, Any]) -> None:
         key = f"{row['settings']['policy']}|{row['settings']['seed']}"
         sums = f"oracle sum {row['oracle']['sum']:.2f}, estimated sum {row['estimated']['sum']:.2f}"
         print(f"{table2_key(algo)} {key}: {sums}", flush=True)
 
-    run_into_store(_table2_job, todo, store, failures_path=work / "failures.jsonl", on_row=show, desc="table2",
-                   describe=lambda j: f"{j[0]['policy']} seed {j[0]['seed']}", **(executor or {}))  # fmt: skip
+    run_missing(
+        _table2_job, [(s, str(work)) for s in plan], lambda j: j[0], store, failures_path=work / "failures.jsonl",
+        on_row=show, desc="table2", describe=lambda j: f"{j[0]['policy']} seed {j[0]['seed']}", **(executor or {}),
+    )  # fmt: skip
     table = {
         "settings": dict(algo=algo, timesteps=timesteps, seeds=seeds, n_eval=n_eval, hyperparams=ALGO_SETTINGS[algo]),
         "rows": {
@@ -491,12 +492,11 @@ def main(argv: list[str] | None = None) -> dict:
     store = SettingsStore(args.out / "rows.jsonl")
     sections = [s for s in ("fig5", "fig6") if s in args.sections]
     plan = {s: section_settings(s, args.checkpoint, args.misspecified) for s in sections}
-    todo = [(st, str(args.checkpoint), str(args.misspecified), str(args.out)) for st in plan.values()
-            if not store.has_settings(st)]  # fmt: skip
-    if todo:  # the held-out data file, generated here once if absent (the tasks only read it)
-        held_out_data(LearnedUserModel.load(args.checkpoint), args.out)
-    run_into_store(_section_job, todo, store, failures_path=args.out / "failures.jsonl", desc="sections",
-                   describe=lambda j: j[0]["section"], **executor)  # fmt: skip
+    if not all(store.has_settings(st) for st in plan.values()):  # the held-out data file, made here once if
+        held_out_data(LearnedUserModel.load(args.checkpoint), args.out)  # absent (the tasks only read it)
+    specs = [(st, str(args.checkpoint), str(args.misspecified), str(args.out)) for st in plan.values()]
+    run_missing(_section_job, specs, lambda j: j[0], store, failures_path=args.out / "failures.jsonl",
+                desc="sections", describe=lambda j: j[0]["section"], **executor)  # fmt: skip
     for section, st in plan.items():
         row = store.row(st)
         if row is not None:
