@@ -187,3 +187,21 @@ def test_quick_run_lists_same_simulator_ids_without_scoring_them(tmp_path, monke
     rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
     assert {r["env_id"] for r in rows} == {ref} and len(rows) == 5
     assert f"- {twin}: see {ref}" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_family_baselines_come_from_the_one_registry(monkeypatch):
+    import baselines
+
+    assert baselines.family_of("recsim_envs/CooperationRewiring-v0") == "coop"
+    assert baselines.family_of("recsim_envs/HarmMitigationMO-v0") == "harm" and baselines.family_of("nope") == ""
+    monkeypatch.setitem(baselines.FAMILY_BASELINES, "harm", lambda env_id: {"mine": lambda: env_id})
+    lb.family_baselines.cache_clear()
+    try:
+        found = lb.family_baselines("recsim_envs/HarmMitigation-v0")
+        assert set(found) == {"random", "mine"} and found["mine"]() == "recsim_envs/HarmMitigation-v0"
+    finally:
+        lb.family_baselines.cache_clear()
+    with pytest.raises(ValueError, match="family"):
+        baselines.register_family_baselines("", lambda env_id: {})
+    with pytest.raises(TypeError, match="fn must be callable"):
+        baselines.register_family_baselines("x", 3)
