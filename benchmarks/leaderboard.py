@@ -498,8 +498,10 @@ def write_outputs(out: Path, rows: list[dict], reference: str | None, meta: dict
     entries = aggregate(rows, reference)
     text = render_markdown(entries, reference)
     if meta.get("same_as"):
-        text += "\nScored once in this quick run (the same simulator and score as the id named; the full protocol "
-        "scores each):\n\n"
+        text += (
+            "\nScored once in this quick run (the same simulator and score as the id named; the full protocol "
+            "scores each):\n\n"
+        )
         text += "".join(f"- {k}: see {v}\n" for k, v in meta["same_as"].items())
     if meta.get("skipped_ids"):
         text += "\nNot scored (cannot be built on embedded defaults):\n\n"

@@ -186,7 +186,8 @@ def test_quick_run_lists_same_simulator_ids_without_scoring_them(tmp_path, monke
     assert lb.main(args) == 0
     rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
     assert {r["env_id"] for r in rows} == {ref} and len(rows) == 5
-    assert f"- {twin}: see {ref}" in (tmp_path / "leaderboard.md").read_text()
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert f"the full protocol scores each):\n\n- {twin}: see {ref}" in md
 
 
 def test_family_baselines_come_from_the_one_registry(monkeypatch):
