@@ -1,27 +1,25 @@
-"""Incremental, atomic, resumable result rows for long evaluation jobs (leaderboard, reproductions).
+"""Atomic, resumable result files: the primitives shared by training (``agents``) and the sweeps (``benchmarks``).
 
-Rows are JSON objects kept in a JSON-lines file. Every :meth:`RowStore.add` rewrites the whole file to a
-temporary sibling, flushes it to disk and renames it over the original (``os.replace`` is atomic), so a run
-killed at any moment leaves either the old or the new file — never a torn row. A restarted run opens the same
-file, asks :meth:`RowStore.has` for each unit of work and skips the ones already recorded: nothing is lost and
-nothing is duplicated. Rows are identified by ``key_fields``.
+- :func:`atomic_write_text`: write a file via a temporary sibling and an atomic rename (``os.replace``), so a run
+  killed at any moment leaves either the old or the new file — never a torn one.
+- :class:`RowStore`: JSON rows in a JSON-lines file, identified by ``key_fields``; every :meth:`RowStore.add`
+  rewrites the file atomically, and a restarted run asks :meth:`RowStore.has` for each unit of work and skips
+  the ones already recorded: nothing is lost and nothing is duplicated (the coop learning curves use it).
+- :func:`settings_hash` / :func:`settings_row` / :func:`train_settings`: resumable work is keyed by a hash of
+  *every* setting that changes a result, and each row keeps those settings.
 
-Resumable sweeps key their rows by :func:`settings_hash` of *every* setting that changes a result (protocol
-version, env id and kwargs, users, seeds, steps, data files, ...) and keep those settings in each row
-(:func:`settings_row`): a run with other settings never mistakes another experiment's rows for its own, and a
-row says what produced it. Rows in a file that lack the store's key fields (written by an older version) are
-kept in the file but never matched, with a warning.
+The settings-keyed store of the sweeps and their CSV output live next to their users, in ``benchmarks.store``.
+Rows in a file that lack the store's key fields (written by an older version) are kept in the file but never
+matched, with a warning.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,14 +102,6 @@ class RowStore:
                 file=sys.stderr,
             )
 
-    @classmethod
-    def by_settings(cls, path: str | Path) -> RowStore:
-        """A store whose rows are keyed by :func:`settings_hash` (see :func:`settings_row`)."""
-        return cls(path, (SETTINGS_HASH,))
-
-    def has_settings(self, settings: dict[str, Any]) -> bool:
-        return self.has(**{SETTINGS_HASH: settings_hash(settings)})
-
     def key(self, row: dict[str, Any]) -> tuple:
         missing = [k for k in self.key_fields if k not in row]
         if missing:
@@ -137,26 +127,10 @@ class RowStore:
         return len(self.rows)
 
 
-def rows_to_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """CSV text of flat rows (``columns`` default: union of keys in first-seen order)."""
-    rows = list(rows)
-    if columns is None:
-        columns = []
-        for r in rows:
-            columns += [k for k in r if k not in columns]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({k: r.get(k, "") for k in columns})
-    return buf.getvalue()
-
-
 __all__ = [
     "SETTINGS_HASH",
     "RowStore",
     "atomic_write_text",
-    "rows_to_csv",
     "settings_hash",
     "settings_row",
     "train_settings",

@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.store import RowStore, atomic_write_text
-from benchmarks.executor import add_executor_args, run_tasks
+from benchmarks.executor import add_executor_args, executor_options, run_tasks
+from benchmarks.store import RowStore, atomic_write_text
 
 GAME = dict(n_nodes=30, degree=8, beta=0.05, W=1.0, W2=0.08, max_steps=3000, seed_fraction=0.2)
 AGENTS = ("A", "B")
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
             tasks.append(SeedTask(seed, args.rounds, args.steps, args.episodes, str(out), digest, eval_digest,
                                   settings, done))  # fmt: skip
     failed = 0
-    for res in run_tasks(run_seed, tasks, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
+    for res in run_tasks(run_seed, tasks, **executor_options(args),
                          desc="seeds", describe=lambda t: f"seed {t.seed}"):  # fmt: skip
         if not res.ok:
             failed += 1

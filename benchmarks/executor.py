@@ -4,7 +4,7 @@ Every sweep script (``benchmarks.leaderboard``, ``benchmarks.reproduce_*``, ``be
 work into *tasks*: small picklable specs (plain tuples / dataclasses of ids, names, seeds and settings — never a
 lambda or a live environment) and one module-level function ``fn(spec) -> dict`` that computes a result row from a
 spec. :func:`run_tasks` runs ``fn`` on every spec with the chosen backend and yields a :class:`TaskResult` per task
-*in the driver*, as tasks complete. The driver alone writes the row store (``agents.store.RowStore``), so
+*in the driver*, as tasks complete. The driver alone writes the row store (``benchmarks.store.SettingsStore``), so
 kill-and-resume behaves the same on every backend: a row is on disk once its task finished, never twice.
 
 Backends (``--executor``):
@@ -32,7 +32,10 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from agents.store import RowStore, settings_hash
 
 EXECUTORS = ("serial", "process", "ray")
 
@@ -52,8 +55,15 @@ class TaskResult:
         return self.error is None
 
 
-def add_executor_args(parser: argparse.ArgumentParser, default: str = "serial", workers: int | None = 2) -> None:
-    """The shared CLI flags: ``--executor``, ``--ray-address`` (and ``--workers`` unless ``workers`` is None)."""
+def add_executor_args(
+    parser: argparse.ArgumentParser,
+    default: str = "serial",
+    workers: int | None = 2,
+    worker_aliases: tuple[str, ...] = (),
+) -> None:
+    """The shared CLI flags: ``--executor``, ``--ray-address`` and ``--workers`` (unless ``workers`` is None;
+    ``worker_aliases`` are other spellings of ``--workers`` a script kept, e.g. ``--jobs``). Read them back with
+    :func:`executor_options`."""
     parser.add_argument(
         "--executor",
         choices=EXECUTORS,
@@ -66,7 +76,19 @@ def add_executor_args(parser: argparse.ArgumentParser, default: str = "serial", 
         help="with --executor ray: cluster address; 'auto' joins the running cluster, unset starts a local Ray",
     )
     if workers is not None:
-        parser.add_argument("--workers", type=int, default=workers, help="processes for --executor process")
+        parser.add_argument(
+            "--workers", *worker_aliases, dest="workers", type=int, default=workers,
+            help="processes for --executor process (an integer ≥ 1)",
+        )  # fmt: skip
+
+
+def executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`run_tasks` / :func:`run_into_store` chosen by :func:`add_executor_args`'s
+    flags (``workers`` defaults to 2 where a script has no ``--workers``)."""
+    workers = getattr(args, "workers", 2)
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer in [1, inf), got {workers!r}")
+    return {"executor": args.executor, "workers": workers, "ray_address": args.ray_address}
 
 
 def _importable(fn: Callable) -> Callable:
@@ -229,19 +251,17 @@ def run_tasks(
 def run_into_store(
     fn: Callable[[Any], dict],
     specs: Iterable[Any],
-    store,
+    store: RowStore,
     *,
-    failures_path=None,
+    failures_path: str | Path | None = None,
     on_row: Callable[[dict], None] | None = None,
     **kwargs: Any,
 ) -> list[TaskResult]:
-    """:func:`run_tasks`, adding each returned row to ``store`` (an ``agents.store.RowStore``) in the driver.
+    """:func:`run_tasks`, adding each returned row to ``store`` (a ``benchmarks.store.SettingsStore``) in the driver.
 
     A task that failed twice is recorded in ``failures_path`` (JSON lines: the spec, its error, when), not in
     ``store``, so a restarted sweep tries it again. Returns the failed results.
     """
-    from agents.store import RowStore
-
     failed = []
     failures = RowStore(failures_path, ("task", "failed_at")) if failures_path is not None else None
     for res in run_tasks(fn, specs, **kwargs):
@@ -261,4 +281,26 @@ def run_into_store(
     return failed
 
 
-__all__ = ["EXECUTORS", "TaskResult", "add_executor_args", "run_into_store", "run_tasks"]
+def run_missing(
+    fn: Callable[[Any], dict],
+    specs: Iterable[Any],
+    settings_of: Callable[[Any], dict[str, Any]],
+    store: RowStore,
+    **kwargs: Any,
+) -> list[Any]:
+    """The resumable sweep: :func:`run_into_store` on the specs whose settings (``settings_of(spec)``) have no row
+    in ``store`` (a ``benchmarks.store.SettingsStore``); returns the specs that were run."""
+    todo = [spec for spec in specs if not store.has(settings_hash=settings_hash(settings_of(spec)))]
+    run_into_store(fn, todo, store, **kwargs)
+    return todo
+
+
+__all__ = [
+    "EXECUTORS",
+    "TaskResult",
+    "add_executor_args",
+    "executor_options",
+    "run_into_store",
+    "run_missing",
+    "run_tasks",
+]

@@ -36,10 +36,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.store import RowStore, atomic_write_text, rows_to_csv, settings_hash, settings_row, train_settings
 from baselines.protocol import reset_policy
-from benchmarks.executor import add_executor_args, run_into_store
+from benchmarks.executor import add_executor_args, executor_options, run_missing
 from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
+from benchmarks.store import SettingsStore, atomic_write_text, rows_to_csv, settings_hash, settings_row, train_settings
 
 ENV_ID = "recsim_envs/HarmMitigation-v0"
 PROTOCOL_VERSION = "harm-v1"
@@ -111,7 +111,6 @@ def _agent_job(args: tuple) -> dict:
     import torch
 
     import recsim_envs  # noqa: F401
-    from agents.store import settings_hash, settings_row
     from agents.train import build_config, load_agent, train
 
     name, seed, timesteps, users, out = args
@@ -186,8 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--timesteps", type=int, default=None)
     p.add_argument("--users", type=int, default=None, help="evaluation users per seed")
-    p.add_argument("--workers", type=int, default=2, help="processes for --executor process")
-    add_executor_args(p, default="process", workers=None)
+    add_executor_args(p, default="process")
     p.add_argument("--reference", default="top-k(u0)", help="method for the probability of improvement")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
@@ -197,11 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     n_seeds = args.seeds if args.seeds is not None else preset["seeds"]
     steps = args.timesteps if args.timesteps is not None else preset["timesteps"]
     users = args.users if args.users is not None else preset["users"]
-    for name, v in (("seeds", n_seeds), ("timesteps", steps), ("users", users), ("workers", args.workers)):
+    executor_options(args)  # validates --workers
+    for name, v in (("seeds", n_seeds), ("timesteps", steps), ("users", users)):
         if v < 1:
             raise ValueError(f"{name} must be an integer in [1, inf), got {v!r}")
     out = Path(args.out or ("results/harm_agents" + ("_quick" if args.quick else "")))
-    store = RowStore.by_settings(out / "rows.jsonl")
+    store = SettingsStore(out / "rows.jsonl")
     start = time.perf_counter()
 
     from baselines.harm import StationaryPolicy, summary
@@ -213,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, sol in solutions.items():
         for seed in range(n_seeds):
             settings = baseline_settings(name, seed, users)
-            wanted.append(settings_hash(settings))
+            wanted.append(settings)
             if store.has_settings(settings):
                 continue
             policy = StationaryPolicy(sol, env, seed=seed)  # fresh generator per seed; accepts batches
@@ -223,19 +222,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} s{seed}: {row['avg_reward']:.4f}", flush=True)
 
     jobs = [(name, seed, steps, users, str(out)) for seed in range(n_seeds) for name in AGENTS]
-    hashes = [settings_hash(agent_settings(*job[:4])) for job in jobs]
-    wanted += hashes
-    todo = [job for job, h in zip(jobs, hashes) if not store.has(settings_hash=h)]
+    wanted += [agent_settings(*job[:4]) for job in jobs]
 
     def report_row(row):
         print(f"{row['method']} s{row['seed']}: {row['avg_reward']:.4f} ({row['train_seconds']} s)", flush=True)
 
-    run_into_store(
-        _agent_job, todo, store, failures_path=out / "failures.jsonl", on_row=report_row, executor=args.executor,
-        workers=args.workers, ray_address=args.ray_address, desc="harm agents",
-        describe=lambda job: f"{job[0]} seed {job[1]}",
+    run_missing(
+        _agent_job, jobs, lambda job: agent_settings(*job[:4]), store, failures_path=out / "failures.jsonl",
+        on_row=report_row, desc="harm agents", describe=lambda job: f"{job[0]} seed {job[1]}",
+        **executor_options(args),
     )  # fmt: skip
-    rows = [r for r in store.rows if r["settings_hash"] in set(wanted)]
+    rows = store.rows_for(wanted)
     entries = summarise(rows, args.reference)
     meta = {
         "protocol": PROTOCOL_VERSION, "seeds": n_seeds, "timesteps": steps, "users": users,

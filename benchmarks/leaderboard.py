@@ -11,7 +11,8 @@ A *protocol* fixes, per env id, the evaluation seeds (≥ 5), the users per seed
 and the metrics reported; it has a version string that is stored in every row, so rows from another protocol
 are never mixed in. Policies come from three sources:
 
-- every baseline of the env's family (``baselines.<family>``) plus a seeded uniform-random policy for every id;
+- every baseline of the env's family (the registry ``baselines.FAMILY_BASELINES``) plus a seeded uniform-random
+  policy for every id;
 - ``--policy NAME=package.module:Factory``: ``Factory(env)`` gets a single env (``gymnasium.make(id)``) and
   returns an object with ``act(obs, info)`` (and optionally ``reset(seed)``, ``batched = True``);
 - ``--agent NAME=PATH``: saved SB3 agents (run folders written by ``agents.train``; a glob of several runs
@@ -44,14 +45,19 @@ import numpy as np
 
 import recsim_envs  # noqa: F401  (registers the ids)
 from agents.evaluation import evaluate
-from agents.store import RowStore, atomic_write_text, rows_to_csv, settings_hash, settings_row
-from benchmarks.executor import add_executor_args, run_into_store
+from benchmarks.executor import add_executor_args, executor_options, run_missing
 from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
+from benchmarks.store import SettingsStore, atomic_write_text, rows_to_csv, settings_row
 
 #: PPO steps per seed for the inline quick-trained agents (≈ 2 s each on one core)
 QUICK_AGENT_STEPS = 20_000
 #: --train-quick skips ids whose flattened observation is larger than this (see :func:`quick_agents`)
 QUICK_AGENT_MAX_OBS = 4096
+#: --train-quick trains only on these families: on the cooperation ids a 20k-step PPO scored below the uniformly
+#: random policy on every id (P(> random) = 0.00 on CooperationRewiring-v0, -N10-v0 and -N30-v0, 5 seeds each:
+#: benchmarks/RESULTS.md) while its training took most of the quick job's CPU; they need MaskablePPO with the GNN
+#: ranking policy (``benchmarks.reproduce_coop_rl``)
+QUICK_AGENT_FAMILIES = ("preference", "harm")
 BOOTSTRAP_REPS = 2000
 
 
@@ -93,9 +99,9 @@ PROTOCOLS.update(
 # competition: short, noisy episodes (adoption share); more users so real differences separate from noise
 PROTOCOLS.update(
     {
-        "recsim_envs/RecommenderCompetition-v0": Protocol("competition-v1", episodes=400, quick_episodes=60),
+        "recsim_envs/RecommenderCompetition-v0": Protocol("competition-v1", episodes=400, quick_episodes=30),
         "recsim_envs/RecommenderCompetitionMO-v0": Protocol(
-            "competition-v1", episodes=400, quick_episodes=60, score="return_0"
+            "competition-v1", episodes=400, quick_episodes=30, score="return_0"
         ),
     }
 )
@@ -108,6 +114,14 @@ PROTOCOLS.update(
         "recsim_envs/HarmMitigationMO-v0": Protocol("harm-v1", episodes=500, quick_episodes=100, score="click"),
     }
 )
+#: ``--quick`` scores each simulator once: each id here is the same simulator with the same ranking score as the id
+#: it names (tests/test_leaderboard.py checks equal scores episode by episode), so the quick run lists it under that
+#: id's table instead of scoring it again; the full protocol scores every id
+QUICK_SAME_AS: dict[str, str] = {
+    "recsim_envs/CooperationRewiringN30-v0": "recsim_envs/CooperationRewiring-v0",
+    "recsim_envs/CooperationRewiringMO-v0": "recsim_envs/CooperationRewiring-v0",
+    "recsim_envs/RecommenderCompetitionMO-v0": "recsim_envs/RecommenderCompetition-v0",
+}
 #: any id without an explicit protocol; vector-reward ids are ranked by their first objective
 DEFAULT_PROTOCOL = Protocol("default-v1", episodes=100, quick_episodes=10)
 DEFAULT_PROTOCOL_MO = Protocol("default-v1", episodes=100, quick_episodes=10, score="return_0")
@@ -117,8 +131,8 @@ DEFAULT_PROTOCOL_MO = Protocol("default-v1", episodes=100, quick_episodes=10, sc
 def protocol_for(env_id: str) -> Protocol:
     if env_id in PROTOCOLS:
         return PROTOCOLS[env_id]
-    spec = gym.spec(env_id)
-    vector_reward = spec.kwargs.get("multi_objective", False) or "MO" in spec.entry_point.split(":")[-1]
+    # declared in the id's registry entry (every multi-objective id registers multi_objective=True)
+    vector_reward = gym.spec(env_id).kwargs.get("multi_objective", False) is True
     return DEFAULT_PROTOCOL_MO if vector_reward else DEFAULT_PROTOCOL
 
 
@@ -149,88 +163,17 @@ class RandomPolicy:
         return self.space.sample()
 
 
-class _Batched:
-    """Marks a policy that accepts stacked observations (so evaluation uses the native vector env)."""
-
-    batched = True
-
-    def __init__(self, policy):
-        self.policy = policy
-
-    def reset(self, seed: int | None = None) -> None:
-        reset = getattr(self.policy, "reset", None)
-        if callable(reset):
-            reset(seed)
-
-    def act(self, obs, info):
-        return self.policy.act(obs, info)
-
-
-def _family(env_id: str) -> str:
-    from recsim_envs.registration import FAMILY_OF
-
-    return FAMILY_OF.get(env_id, "")
-
-
 @functools.cache
 def family_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
-    """Factories of the baselines that apply to ``env_id``, plus a generic random policy.
+    """Factories of the baselines that apply to ``env_id``: a seeded uniform-random policy for every id, plus the
+    baselines of the id's family from the one registry ``baselines.FAMILY_BASELINES`` (a family ``random``
+    replaces the generic one). Each call of a factory returns a fresh policy; ``batched = True`` policies are run
+    on the native vector env."""
+    from baselines import family_baselines as registered
 
-    Convention: module ``baselines.<family>`` (family = the id's package under ``recsim_envs``) defines
-    ``<family>_baselines(env) -> {name: policy}``; each call returns fresh policies. A family ``random`` replaces
-    the generic one. Policies with ``batched = True`` are run on the native vector env.
-    """
     out: dict[str, Callable[[], Any]] = {"random": lambda: RandomPolicy(gym.make(env_id, disable_env_checker=True))}
-    family = _family(env_id)
-    if family == "preference":
-        from baselines.preference import preference_baselines
-        from recsim_envs.preference.core import PreferenceShiftConfig
-
-        cfg = gym.make(env_id, disable_env_checker=True).unwrapped.config
-        if not isinstance(cfg, PreferenceShiftConfig):
-            return out  # learned-simulator ids: the analytic baselines need the ground-truth tables
-        for name in preference_baselines(cfg):
-            # every preference baseline accepts stacked observations (see baselines.preference)
-            out[name] = lambda name=name: _Batched(preference_baselines(cfg)[name])
-        return out
-    if family == "harm":
-        out.update(_harm_baselines(env_id))
-        return out
-    if family == "coop":
-        from baselines.coop import RulePolicy
-
-        # Carvalho's rewiring recommenders; the competition env takes the same rules on the agent's own users
-        # (Carvalho's RANDOM rule is uniform over the valid links: the generic "random" policy, not repeated)
-        rules = ("NO_MED", "GOOD", "BAD", "FAIR")
-        out.update({r: (lambda r=r: RulePolicy(r)) for r in rules})
-        return out
-    try:
-        module = importlib.import_module(f"baselines.{family}")
-    except ImportError:
-        return out
-    factory = getattr(module, f"{family}_baselines", None)
-    if factory is None:
-        return out
-    names = list(factory(gym.make(env_id, disable_env_checker=True)))
-    out.update({n: (lambda n=n: factory(gym.make(env_id, disable_env_checker=True))[n]) for n in names})
+    out.update(registered(env_id))
     return out
-
-
-@functools.cache
-def _harm_solutions(env_id: str) -> dict:
-    from baselines.harm import HarmProblem, compare
-
-    return compare(HarmProblem.from_env(gym.make(env_id, disable_env_checker=True)))
-
-
-def _harm_baselines(env_id: str) -> dict[str, Callable[[], Any]]:
-    """uniform, top-k(u0), alternating and IFT (``baselines.harm.compare``), solved once, run via StationaryPolicy."""
-    from baselines.harm import StationaryPolicy
-
-    return {
-        name: (lambda name=name: _Batched(StationaryPolicy(_harm_solutions(env_id)[name], gym.make(env_id))))
-        for name in ("uniform", "top-k(u0)", "alternating", "ift")
-    }
 
 
 def load_factory(spec: str) -> Callable:
@@ -294,12 +237,16 @@ def make_policy(task: Task):
 
 
 def quick_agents(env_id: str, out: Path, seeds: tuple[int, ...]) -> list[Task]:
-    """PPO trained inline (``QUICK_AGENT_STEPS`` per seed) on cheap scalar-reward ids with a PPO config: ids whose
-    flattened observation has more than ``QUICK_AGENT_MAX_OBS`` entries (the N = 100 / 500 cooperation graphs and
-    the competition ids, whose adjacency alone is N²) are skipped — a quick budget would not teach PPO anything
-    there and would take most of the main job's time; train those with ``agents.train`` or ``reproduce_coop_rl``."""
+    """PPO trained inline (``QUICK_AGENT_STEPS`` per seed) on cheap scalar-reward ids with a PPO config, in the
+    families ``QUICK_AGENT_FAMILIES``: ids whose flattened observation has more than ``QUICK_AGENT_MAX_OBS`` entries
+    and the cooperation family are skipped — a quick budget does not teach PPO anything there (it scored below
+    random) and would take most of the main job's time; train those with ``agents.train`` or
+    ``reproduce_coop_rl``."""
     from agents.hyperparams import load_hyperparams
+    from baselines import family_of
 
+    if family_of(env_id) not in QUICK_AGENT_FAMILIES:
+        return []
     try:
         load_hyperparams("ppo", env_id)
     except ValueError:
@@ -340,18 +287,19 @@ def task_settings(task: Task, quick: bool) -> dict[str, Any]:
         "policy": task.policy,
         "source": list(task.source),
         "seed": task.seed,
-        "episodes": proto.quick_episodes if quick else proto.episodes,
+        "episodes": _episodes(task.env_id, quick),
     }
 
 
-def _episodes(row: dict, quick: bool) -> int:
-    proto = protocol_for(row["env_id"])
+def _episodes(env_id: str, quick: bool) -> int:
+    """Users (episodes) per seed of ``env_id``'s protocol, full or ``--quick``."""
+    proto = protocol_for(env_id)
     return proto.quick_episodes if quick else proto.episodes
 
 
 def run_task(task: Task, quick: bool) -> dict[str, Any]:
     proto = protocol_for(task.env_id)
-    episodes = proto.quick_episodes if quick else proto.episodes
+    episodes = _episodes(task.env_id, quick)
     policy = make_policy(task)
     start = time.perf_counter()
     res = evaluate(policy, task.env_id, episodes, seed=proto.user_seed(task.seed))
@@ -549,6 +497,12 @@ def long_rows(entries: list[dict]) -> list[dict]:
 def write_outputs(out: Path, rows: list[dict], reference: str | None, meta: dict) -> list[dict]:
     entries = aggregate(rows, reference)
     text = render_markdown(entries, reference)
+    if meta.get("same_as"):
+        text += (
+            "\nScored once in this quick run (the same simulator and score as the id named; the full protocol "
+            "scores each):\n\n"
+        )
+        text += "".join(f"- {k}: see {v}\n" for k, v in meta["same_as"].items())
     if meta.get("skipped_ids"):
         text += "\nNot scored (cannot be built on embedded defaults):\n\n"
         text += "".join(f"- {k}: {v}\n" for k, v in meta["skipped_ids"].items())
@@ -595,7 +549,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or ("results/leaderboard" + ("_quick" if args.quick else "")))
     tasks: list[Task] = []
     skipped: dict[str, str] = {}
+    same_as = {e: QUICK_SAME_AS[e] for e in env_ids if args.quick and QUICK_SAME_AS.get(e) in env_ids}
     for env_id in env_ids:
+        if env_id in same_as:
+            continue
         try:  # an id that cannot be built on embedded defaults (e.g. needs a data file) is reported, not scored
             gym.make(env_id, disable_env_checker=True).close()
         except (ValueError, OSError) as exc:
@@ -617,28 +574,26 @@ def main(argv: list[str] | None = None) -> int:
         tasks = [t for t in tasks if t.policy in args.policies]
 
     # rows are keyed by the hash of every setting that changes them (task_settings); the driver alone writes them
-    store = RowStore.by_settings(out / "rows.jsonl")
-    todo = [t for t in tasks if not store.has_settings(task_settings(t, args.quick))]
-    print(f"{len(tasks)} (env, policy, seed) tasks, {len(tasks) - len(todo)} already in {out / 'rows.jsonl'}")
+    store = SettingsStore(out / "rows.jsonl")
+    print(f"{len(tasks)} (env, policy, seed) tasks ({len(store)} rows already in {out / 'rows.jsonl'})")
     start = time.perf_counter()
-    run_into_store(
+    run_missing(
         _run_spec,
-        [(t, args.quick) for t in todo],
+        [(t, args.quick) for t in tasks],
+        lambda spec: task_settings(*spec),
         store,
         failures_path=out / "failures.jsonl",
-        executor=args.executor,
-        workers=args.workers,
-        ray_address=args.ray_address,
+        **executor_options(args),
         desc="leaderboard",
         progress=not args.no_progress_bar,
         describe=lambda spec: f"{spec[0].env_id} {spec[0].policy} seed {spec[0].seed}",
     )
-    wanted = {settings_hash(task_settings(t, args.quick)) for t in tasks}
-    rows = [r for r in store.rows if r["settings_hash"] in wanted]
+    rows = store.rows_for(task_settings(t, args.quick) for t in tasks)
     meta = {
         "quick": args.quick,
         "wall_seconds_this_invocation": round(time.perf_counter() - start, 1),
         "skipped_ids": skipped,
+        "same_as": same_as,
     }
     write_outputs(out, rows, args.reference, meta)
     print((out / "leaderboard.md").read_text())

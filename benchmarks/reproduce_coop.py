@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.store import RowStore, atomic_write_text, settings_hash, settings_row
-from benchmarks.executor import add_executor_args, run_into_store
+from benchmarks.executor import add_executor_args, executor_options, run_into_store
+from benchmarks.store import SettingsStore, atomic_write_text, settings_hash, settings_row
 from recsim_envs.coop import simulate
 
 RULES = ("GOOD", "RANDOM", "FAIR", "NO_MED", "BAD")
@@ -79,12 +79,12 @@ def simulate_cell(spec: tuple[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 class CellStore:
-    """Finished cells as rows of ``<out>/cells.jsonl`` (``agents.store.RowStore`` keyed by the hash of each cell's
-    settings: a cell is reused only if every setting matches), computed through ``benchmarks.executor``."""
+    """Finished cells as rows of ``<out>/cells.jsonl`` (``benchmarks.store.SettingsStore``: keyed by the hash of each
+    cell's settings: a cell is reused only if every setting matches), computed through ``benchmarks.executor``."""
 
     def __init__(self, root: Path, **executor: Any):
         self.root = root
-        self.store = RowStore.by_settings(root / "cells.jsonl")
+        self.store = SettingsStore(root / "cells.jsonl")
         self.executor = executor
 
     def run(self, cells: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -150,6 +150,31 @@ def structure_table(cells: dict, rules, w: float) -> str:
     return "\n".join(lines)
 
 
+def save_figure(fig: Any, path: Path, dpi: int = 120) -> str:
+    """Lay out, save and close ``fig``; return the file name (for the report's list of plots)."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path.name
+
+
+def write_table(out: Path, lines: list[str], pngs: list[str], t0: float) -> str:
+    """The report: ``lines``, the plots written and this invocation's time; written to ``<out>/table.md`` and
+    printed."""
+    lines = [
+        *lines,
+        "",
+        f"Plots: {', '.join(pngs)} in `{out}`. Total {time.perf_counter() - t0:.0f} s this invocation "
+        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores).",
+    ]
+    text = "\n".join(lines) + "\n"
+    atomic_write_text(out / "table.md", text)
+    print(text)
+    return text
+
+
 def plot(cells, rules, w_values, comp_cells, out: Path) -> list[str]:
     import matplotlib
 
@@ -170,10 +195,7 @@ def plot(cells, rules, w_values, comp_cells, out: Path) -> list[str]:
     ax.set_ylabel("final cooperator fraction")
     ax.set_title("N=500, k=30, β=0.005, PD; × = published")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "coop_vs_W.png", dpi=120)
-    plt.close(fig)
-    written.append("coop_vs_W.png")
+    written.append(save_figure(fig, out / "coop_vs_W.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, rule in enumerate(rules):
@@ -187,10 +209,7 @@ def plot(cells, rules, w_values, comp_cells, out: Path) -> list[str]:
     ax.set_xlabel("#rewires (requests)")
     ax.set_ylabel("#cooperators at the end")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "coops_vs_rewires.png", dpi=120)
-    plt.close(fig)
-    written.append("coops_vs_rewires.png")
+    written.append(save_figure(fig, out / "coops_vs_rewires.png"))
 
     if comp_cells:
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -203,10 +222,7 @@ def plot(cells, rules, w_values, comp_cells, out: Path) -> list[str]:
         ax.set_xlabel("W1")
         ax.set_ylabel("final share of users")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "competition_shares.png", dpi=120)
-        plt.close(fig)
-        written.append("competition_shares.png")
+        written.append(save_figure(fig, out / "competition_shares.png"))
     return written
 
 
@@ -230,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         replicas, w_values = 6, (1.47, 2.09)
         comp_nodes, comp_steps, comp_reps, comp_w1 = 300, 200_000, 4, (1.0,)
     out = args.out / ("quick" if args.quick else "full")
-    store = CellStore(out, executor=args.executor, workers=args.workers, ray_address=args.ray_address)
+    store = CellStore(out, **executor_options(args))
     t0 = time.perf_counter()
 
     # every cell of the study, computed in one sweep (in parallel with --executor process / ray)
@@ -309,14 +325,7 @@ def main(argv: list[str] | None = None) -> None:
             cols = [f"{sh[0]:.3f}", f"{sh[1]:.3f} ± {se:.3f}"] + [f"{x:.3f}" for x in sh[2:]]
             lines.append(f"| {mode} | {w1:g} | {w2:g} | " + " | ".join(cols) + f" | {largest} | {cf:.2f} |")
     pngs = plot(cells, RULES, w_values, {w1: c for (w1, w2), c in comp["clipped"].items() if w2 == 0.06}, out)
-    lines += [
-        "",
-        f"Plots: {', '.join(pngs)} in `{out}`. Total {time.perf_counter() - t0:.0f} s this invocation "
-        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores).",
-    ]
-    text = "\n".join(lines) + "\n"
-    atomic_write_text(out / "table.md", text)
-    print(text)
+    write_table(out, lines, pngs, t0)
 
 
 if __name__ == "__main__":

@@ -40,17 +40,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.store import RowStore, atomic_write_text, settings_hash, settings_row
-from benchmarks.reproduce_coop import _jsonable, band
+from benchmarks.reproduce_coop import _jsonable, band, save_figure, write_table
+from benchmarks.store import SettingsStore, settings_hash, settings_row
 from recsim_envs.coop.simulator import CoopBatch, CoopConfig
 from recsim_envs.utils import rng as crng
 
@@ -111,7 +109,7 @@ class CellStore:
     name): a cell is reused only if all of them match; each new row is written atomically as soon as it exists."""
 
     def __init__(self, root: Path):
-        self.store = RowStore.by_settings(root / "cells.jsonl")
+        self.store = SettingsStore(root / "cells.jsonl")
 
     def run(self, name: str, settings: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         settings = dict(settings, cell=name)
@@ -250,10 +248,7 @@ def plots(table6: dict, fig15: dict, args, out: Path) -> list[str]:
         ax.set_xticklabels(rows, rotation=30, ha="right", fontsize=7)
         ax.set_ylabel(what)
         ax.set_title(f"{what}: × published; blue clipped, orange symmetric adoption; W2 ∈ {list(args.w2)}", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "table6.png", dpi=110)
-    plt.close(fig)
-    written.append("table6.png")
+    written.append(save_figure(fig, out / "table6.png", dpi=110))
 
     names = ("NO_MED", *MANY)
     for mode in args.modes:
@@ -270,10 +265,7 @@ def plots(table6: dict, fig15: dict, args, out: Path) -> list[str]:
         axes[0].set_ylabel("final share of users")
         axes[0].legend(fontsize=7)
         fig.suptitle(f"Fig. 15: final shares (mean ± 2 s.e.), adoption Fermi {mode}", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(out / f"fig15_{mode}.png", dpi=110)
-        plt.close(fig)
-        written.append(f"fig15_{mode}.png")
+        written.append(save_figure(fig, out / f"fig15_{mode}.png", dpi=110))
 
         comp_rows = [r for r in rows if TABLE6[r][1]]
         w2 = args.fig16_w2
@@ -298,10 +290,7 @@ def plots(table6: dict, fig15: dict, args, out: Path) -> list[str]:
             ax.legend(fontsize=6)
         np.atleast_1d(axes)[0].set_ylabel("share / cooperator fraction")
         fig.suptitle(f"Fig. 16: adoption over time (W1 = 1, W2 = {w2:g}, adoption Fermi {mode}; ± 2 s.e.)", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(out / f"fig16_{mode}.png", dpi=110)
-        plt.close(fig)
-        written.append(f"fig16_{mode}.png")
+        written.append(save_figure(fig, out / f"fig16_{mode}.png", dpi=110))
     return written
 
 
@@ -339,13 +328,8 @@ def main(argv: list[str] | None = None) -> None:
         "Fig. 15: final shares (mean ± 2 s.e.), contenders GOOD_X, RANDOM_X, FAIR_X, BAD_X on a NO_MED majority.",
         "",
         *fig15_markdown(fig15, args),
-        "",
-        f"Plots: {', '.join(pngs)} in `{out}`. {time.perf_counter() - t0:.0f} s this invocation "
-        f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores).",
     ]
-    text = "\n".join(lines) + "\n"
-    atomic_write_text(out / "table.md", text)
-    print(text)
+    write_table(out, lines, pngs, t0)
 
 
 if __name__ == "__main__":

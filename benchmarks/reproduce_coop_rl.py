@@ -23,13 +23,18 @@ Usage::
     python -m benchmarks.reproduce_coop_rl --out results/coop_rl --stages eval report --transfer-sizes 100
     python -m benchmarks.reproduce_coop_rl --out /tmp/x --sizes 10 --seeds 1 --steps10 4096 --replicas10 20
 
-A run asked for more decisions than it has continues from its final model; evaluation rows already present are
-kept, so delete ``eval.jsonl`` / ``competition.jsonl`` rows of a policy after retraining it.
+A run asked for more decisions than it has continues from its final model. Evaluation and competition rows are
+keyed by the hash of every setting that changes them (``benchmarks.store.SettingsStore``): the preset's kwargs,
+the replicas and their seeds, the contender's rule or the sha256 of its ``model.zip`` (a retrained or extended
+run is evaluated again); each row keeps those settings, and the report uses only the rows of this invocation's
+settings. ``--executor serial|process|ray`` (``--workers``/``--jobs``) runs training, evaluation and
+competition tasks where the user wants; the driver alone writes the row files.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -37,7 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.executor import add_executor_args, run_tasks
+from benchmarks.executor import add_executor_args, executor_options, run_missing, run_tasks
+from benchmarks.stats import difference_ci, stratified_bootstrap_ci
+from benchmarks.store import SettingsStore, atomic_write_text, settings_row
 
 REWARDS = ("coops", "rewires")
 #: policy labels: the reward, and "<reward>+decline" for policies that may also decline a rewire (--decline)
@@ -106,34 +113,63 @@ def _metrics_row(policy: str, kind: str, n: int, train_n: int | None, reward: st
     return row
 
 
-def stage_eval(out: Path, sizes, seeds, replicas: dict[int, int], transfer_sizes=()) -> None:
-    """Heuristics and learned policies at every size in ``sizes`` (+ ``transfer_sizes``: evaluation only, with
-    the weights trained at the smaller sizes)."""
-    import torch as th
+def _model_digest(run: Path) -> str:
+    """sha256 (16 hex digits) of a run's ``model.zip``: a retrained or extended run is a new setting."""
+    with open(run / "model.zip", "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()[:16]
 
-    from agents.coop_rl import HEURISTICS, load_ranker, rollout_learned, run_heuristics
-    from agents.store import RowStore
 
-    th.set_num_threads(1)
-    store = RowStore(out / "eval.jsonl", ["policy", "N", "train_N", "seed"])
+def eval_settings(
+    out: Path, sizes: list[int], seeds: list[int], replicas: dict[int, int], transfer_sizes: list[int] = ()
+) -> list[dict[str, Any]]:
+    """The settings of every evaluation row wanted (heuristics; learned policies whose run has a model), each with
+    everything that changes the row: size, preset kwargs, replicas and their seeds, the policy and its weights."""
+    from agents.coop_rl import HEURISTICS
+
+    plan = []
     for n in [*sizes, *transfer_sizes]:
+        common = {"stage": "eval", "N": n, "model_kwargs": model_kwargs(n), "replicas": replicas[n],
+                  "eval_seed": EVAL_SEED}  # fmt: skip
         for rule in HEURISTICS:
-            if not store.has(policy=rule, N=n, train_N=None, seed=None):
-                m = run_heuristics([rule], replicas[n], EVAL_SEED, model_kwargs(n))[rule]
-                store.add(_metrics_row(rule, "heuristic", n, None, None, None, m))
+            plan.append({**common, "policy": rule, "kind": "heuristic", "train_N": None, "reward": None, "seed": None})
         for train_n in sizes:
             if train_n > n:
                 continue
             for reward in LABELS:
                 for seed in seeds:
-                    name = f"GNN[{reward}]"
                     d = run_dir(out, train_n, reward, seed)
-                    if store.has(policy=name, N=n, train_N=train_n, seed=seed) or not (d / "model.zip").exists():
-                        continue
-                    t0 = time.perf_counter()
-                    m = rollout_learned(load_ranker(d), env_id(n), replicas[n], EVAL_SEED)
-                    store.add(_metrics_row(name, "learned", n, train_n, reward, seed, m))
-                    print(f"eval {name} trained N={train_n} s{seed} on N={n}: {time.perf_counter() - t0:.1f} s")
+                    if (d / "model.zip").exists():
+                        learned = {"policy": f"GNN[{reward}]", "kind": "learned", "train_N": train_n, "reward": reward}
+                        plan.append({**common, **learned, "seed": seed, "run": d.name, "weights": _model_digest(d)})
+    return plan
+
+
+def _eval_job(spec: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """One evaluation row (``benchmarks.executor`` task): the policy of ``settings`` on its replicas."""
+    import torch as th
+
+    from agents.coop_rl import load_ranker, rollout_learned, run_heuristics
+
+    out, s = spec
+    th.set_num_threads(1)
+    t0 = time.perf_counter()
+    if s["kind"] == "heuristic":
+        m = run_heuristics([s["policy"]], s["replicas"], s["eval_seed"], s["model_kwargs"])[s["policy"]]
+    else:
+        m = rollout_learned(load_ranker(Path(out) / "runs" / s["run"]), env_id(s["N"]), s["replicas"], s["eval_seed"])
+    row = _metrics_row(s["policy"], s["kind"], s["N"], s["train_N"], s["reward"], s["seed"], m)
+    return settings_row(s, {**row, "seconds": round(time.perf_counter() - t0, 2)})
+
+
+def stage_eval(out: Path, plan: list[dict[str, Any]], executor: dict[str, Any]) -> SettingsStore:
+    """Compute the rows of ``plan`` (:func:`eval_settings`) not yet in ``<out>/eval.jsonl``; the driver writes
+    them as they complete."""
+    store = SettingsStore(out / "eval.jsonl")
+    run_missing(
+        _eval_job, [(str(out), s) for s in plan], lambda j: j[1], store, failures_path=out / "failures.jsonl",
+        desc="eval", describe=lambda j: f"{j[1]['policy']} N={j[1]['N']} s{j[1]['seed']}", **executor,
+    )  # fmt: skip
+    return store
 
 
 # -- stage 3: competition ------------------------------------------------------------------------------------
@@ -156,39 +192,55 @@ def _comp_train_job(job: tuple) -> dict[str, Any]:
     return train_ranker(COMP_ID, "adoption", seed, d, n_timesteps=steps, env_kwargs=competition_kwargs())
 
 
-def stage_competition(out: Path, seeds, replicas: int, steps: int | None, executor: dict) -> None:
-    """Train the adoption contender, then run every contender on the same competition replicas."""
+def competition_settings(out: Path, seeds: list[int], replicas: int) -> list[dict[str, Any]]:
+    """The settings of every competition row wanted: contender, its weights (or rule), the competition's kwargs,
+    replicas and their seeds."""
+    common = {"stage": "competition", "env_id": COMP_ID, "env_kwargs": competition_kwargs(), "replicas": replicas,
+              "comp_seed": COMP_SEED}  # fmt: skip
+    plan = []
+    for seed in seeds:
+        learned = [("GNN[adoption]", "competition N=30", out / "runs" / f"comp30_adoption_s{seed}")]
+        learned += [(f"GNN[{r}]", "CooperationRewiringN30", run_dir(out, 30, r, seed)) for r in REWARDS]
+        for name, trained_on, d in learned:
+            if (d / "model.zip").exists():
+                plan.append({**common, "policy": name, "trained_on": trained_on, "seed": seed, "run": d.name,
+                             "weights": _model_digest(d)})  # fmt: skip
+    for r in CONTENDER_RULES:
+        plan.append({**common, "policy": f"{r}_X", "trained_on": "heuristic", "seed": None, "rule": r})
+    return plan
+
+
+def _competition_job(spec: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """One competition row (``benchmarks.executor`` task)."""
     import torch as th
 
     from agents.coop_rl import RulePolicy, load_ranker, rollout_competition
-    from agents.store import RowStore
 
+    out, s = spec
+    th.set_num_threads(1)
+    policy = RulePolicy(s["rule"]) if "rule" in s else load_ranker(Path(out) / "runs" / s["run"])
+    t0 = time.perf_counter()
+    m = rollout_competition(policy, s["env_id"], s["replicas"], s["comp_seed"], s["env_kwargs"])
+    row = {"policy": s["policy"], "trained_on": s["trained_on"], "seed": s["seed"],
+           "opponents": list(s["env_kwargs"]["opponents"]), **m}  # fmt: skip
+    row["seconds"] = round(time.perf_counter() - t0, 2)
+    return settings_row(s, row)
+
+
+def stage_competition(out: Path, seeds, replicas: int, steps: int | None, executor: dict) -> SettingsStore:
+    """Train the adoption contender, then run every contender on the same competition replicas."""
     todo = [(str(out), s, steps) for s in seeds]
     trained = [res.value for res in run_tasks(_comp_train_job, todo, desc="train adoption", **executor) if res.ok]
     for r in trained:
         print(f"trained {r['env_id']} adoption s{r['seed']}: {r['n_timesteps']} decisions, {r['train_seconds']} s")
-    th.set_num_threads(1)
-    kw = competition_kwargs()
-    store = RowStore(out / "competition.jsonl", ["policy", "trained_on", "seed"])
-    contenders: list[tuple[str, str, int | None, Any]] = []
-    for seed in seeds:
-        contenders.append(("GNN[adoption]", "competition N=30", seed, out / "runs" / f"comp30_adoption_s{seed}"))
-        for reward in REWARDS:
-            contenders.append((f"GNN[{reward}]", "CooperationRewiringN30", seed, run_dir(out, 30, reward, seed)))
-    contenders += [(f"{r}_X", "heuristic", None, r) for r in CONTENDER_RULES]
-    for name, trained_on, seed, src in contenders:
-        if store.has(policy=name, trained_on=trained_on, seed=seed):
-            continue
-        if trained_on == "heuristic":
-            policy = RulePolicy(src)
-        elif (Path(src) / "model.zip").exists():
-            policy = load_ranker(src)
-        else:
-            continue
-        t0 = time.perf_counter()
-        m = rollout_competition(policy, COMP_ID, replicas, COMP_SEED, kw)
-        store.add({"policy": name, "trained_on": trained_on, "seed": seed, "opponents": list(COMP_OPPONENTS), **m})
-        print(f"competition {name} ({trained_on}) s{seed}: {time.perf_counter() - t0:.1f} s")
+    store = SettingsStore(out / "competition.jsonl")
+    plan = competition_settings(out, seeds, replicas)
+    run_missing(
+        _competition_job, [(str(out), s) for s in plan], lambda j: j[1], store, failures_path=out / "failures.jsonl",
+        desc="competition",
+        describe=lambda j: f"{j[1]['policy']} ({j[1]['trained_on']}) s{j[1]['seed']}", **executor,
+    )  # fmt: skip
+    return store
 
 
 # -- stage 4: report -----------------------------------------------------------------------------------------
@@ -198,28 +250,15 @@ def _load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _stack(groups: list[np.ndarray]) -> np.ndarray:
+    """Per-seed replica arrays -> [replicas, seeds] (seeds are the bootstrap's strata)."""
+    return np.stack([np.asarray(g, dtype=float) for g in groups], axis=1)
+
+
 def mean_ci(groups: list[np.ndarray], reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """Mean over groups (seeds) of the group means, and its 95 % bootstrap interval resampling replicas within
     each group (benchmarks.stats.stratified_bootstrap_ci with groups as strata)."""
-    from benchmarks.stats import stratified_bootstrap_ci
-
-    x = np.stack([np.asarray(g, dtype=float) for g in groups], axis=1)  # [replicas, groups]
-    return stratified_bootstrap_ci(x, "mean", reps=reps, seed=seed)
-
-
-def diff_ci(a: list[np.ndarray], b: list[np.ndarray], reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """mean(a) − mean(b) (each a mean of group means) with a 95 % bootstrap interval (independent resampling)."""
-    rng = np.random.default_rng(seed)
-
-    def boot(groups):
-        x = np.stack([np.asarray(g, dtype=float) for g in groups], axis=1)
-        idx = rng.integers(x.shape[0], size=(reps, x.shape[0], x.shape[1]))
-        return np.take_along_axis(np.broadcast_to(x, (reps, *x.shape)), idx, axis=1).mean(axis=(1, 2)), x.mean()
-
-    sa, pa = boot(a)
-    sb, pb = boot(b)
-    low, high = np.quantile(sa - sb, [0.025, 0.975])
-    return float(pa - pb), float(low), float(high)
+    return stratified_bootstrap_ci(_stack(groups), "mean", reps=reps, seed=seed)
 
 
 def _fmt(t: tuple[float, float, float], digits: int = 2) -> str:
@@ -230,9 +269,8 @@ def _groups(rows: list[dict], key: str) -> list[np.ndarray]:
     return [np.asarray(r[key], dtype=float) for r in rows if key in r]
 
 
-def summary_tables(out: Path, sizes) -> tuple[str, dict]:
+def summary_tables(rows: list[dict], sizes) -> tuple[str, dict]:
     """Markdown tables of the eval rows, and the claim checks (dict)."""
-    rows = _load(out / "eval.jsonl")
     lines: list[str] = []
     checks: dict[str, Any] = {}
     for n in sizes:
@@ -280,7 +318,7 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
                 continue
             verdicts = []
             for h in heur:
-                d = diff_ci(_groups(rs, metric), _groups([h], metric))
+                d = difference_ci(_stack(_groups(rs, metric)), _stack(_groups([h], metric)))
                 verdict = "beats" if d[1] > 0 else ("loses to" if d[2] < 0 else "ties")
                 verdicts.append({"heuristic": h["policy"], "diff": d, "verdict": verdict})
             best = max(heur, key=lambda h: np.mean(h[metric]))
@@ -295,8 +333,9 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
         for tn in sizes:
             a, b = learned.get((tn, "coops")) or [], learned.get((tn, "rewires")) or []
             if a and b:
-                checks[f"N{n}_coops_minus_rewires_cooperation" + ("" if tn == n else f"_trained_N{tn}")] = diff_ci(
-                    _groups(a, "cooperator_fraction"), _groups(b, "cooperator_fraction")
+                key = f"N{n}_coops_minus_rewires_cooperation" + ("" if tn == n else f"_trained_N{tn}")
+                checks[key] = difference_ci(
+                    _stack(_groups(a, "cooperator_fraction")), _stack(_groups(b, "cooperator_fraction"))
                 )
     lines += ["### Claim checks (learned − heuristic, 95 % bootstrap interval over replicas; "
               "'beats' = interval above 0)", ""]  # fmt: skip
@@ -313,8 +352,7 @@ def summary_tables(out: Path, sizes) -> tuple[str, dict]:
     return "\n".join(lines) + "\n", checks
 
 
-def competition_table(out: Path) -> str:
-    rows = _load(out / "competition.jsonl")
+def competition_table(rows: list[dict]) -> str:
     if not rows:
         return ""
     lines = [
@@ -379,13 +417,12 @@ def pareto_front(points: np.ndarray) -> np.ndarray:
     return np.asarray(sorted(keep, key=lambda i: points[i, 0]), dtype=int)
 
 
-def plot_scatter(out: Path, sizes, path: Path) -> None:
+def plot_scatter(rows: list[dict], sizes, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = _load(out / "eval.jsonl")
     fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 5), squeeze=False)
     for j, n in enumerate(sizes):
         ax = axes[0, j]
@@ -416,13 +453,12 @@ def plot_scatter(out: Path, sizes, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_competition(out: Path, path: Path) -> None:
+def plot_competition(rows: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = _load(out / "competition.jsonl")
     if not rows:
         return
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
@@ -446,16 +482,15 @@ def plot_competition(out: Path, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(out: Path, sizes) -> None:
+def write_report(out: Path, sizes, eval_rows: list[dict], comp_rows: list[dict]) -> None:
+    """``report.md``, ``checks.json`` and the plots from this invocation's rows (those whose settings match)."""
     import warnings
-
-    from agents.store import atomic_write_text
 
     warnings.filterwarnings("ignore", message="Mean of empty slice")  # time slices with no decision anywhere
     warnings.filterwarnings("ignore", message="No artists with labels")
 
-    tables, checks = summary_tables(out, sizes)
-    comp = competition_table(out)
+    tables, checks = summary_tables(eval_rows, sizes)
+    comp = competition_table(comp_rows)
     runs = [
         json.loads((d / "config.json").read_text())
         for d in sorted((out / "runs").glob("*"))
@@ -470,8 +505,8 @@ def write_report(out: Path, sizes) -> None:
     atomic_write_text(out / "report.md", text)
     atomic_write_text(out / "checks.json", json.dumps(checks, indent=1))
     plot_learning_curves(out, sizes, out / "learning_curves.png")
-    plot_scatter(out, sizes, out / "coops_vs_rewires.png")
-    plot_competition(out, out / "competition.png")
+    plot_scatter(eval_rows, sizes, out / "coops_vs_rewires.png")
+    plot_competition(comp_rows, out / "competition.png")
     print(text)
 
 
@@ -489,25 +524,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replicas100", type=int, default=30, help="evaluation replicas per policy at N=100")
     p.add_argument("--comp-replicas", type=int, default=300, help="competition replicas per contender")
     p.add_argument("--comp-steps", type=int, default=None, help="adoption-contender decisions (default: yml)")
-    p.add_argument("--jobs", type=int, default=2, help="parallel training processes (--executor process)")
-    add_executor_args(p, default="process", workers=None)
+    add_executor_args(p, default="process", worker_aliases=("--jobs",))
     p.add_argument("--rewards", nargs="*", default=list(REWARDS), choices=REWARDS, help="rewards to train")
     p.add_argument("--decline", action="store_true", help="train policies that may also decline a rewire")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seeds))
-    executor = {"executor": args.executor, "workers": args.jobs, "ray_address": args.ray_address}
+    executor = executor_options(args)
     if "train" in args.stages:
         steps = {10: args.steps10, 30: args.steps30}
         stage_train(out, args.sizes, seeds, steps, executor, args.rewards, args.decline)
+    replicas = {10: args.replicas10, 30: args.replicas30, 100: args.replicas100, 500: args.replicas100}
     if "eval" in args.stages:
-        replicas = {10: args.replicas10, 30: args.replicas30, 100: args.replicas100, 500: args.replicas100}
-        stage_eval(out, args.sizes, seeds, replicas, args.transfer_sizes)
+        stage_eval(out, eval_settings(out, args.sizes, seeds, replicas, args.transfer_sizes), executor)
     if "competition" in args.stages:
         stage_competition(out, seeds, args.comp_replicas, args.comp_steps, executor)
     if "report" in args.stages:
-        write_report(out, [*args.sizes, *args.transfer_sizes])
+        # only rows whose settings match this invocation's (rows of other settings stay in the files)
+        eval_rows = SettingsStore(out / "eval.jsonl").rows_for(
+            eval_settings(out, args.sizes, seeds, replicas, args.transfer_sizes)
+        )
+        comp_rows = SettingsStore(out / "competition.jsonl").rows_for(
+            competition_settings(out, seeds, args.comp_replicas)
+        )
+        write_report(out, [*args.sizes, *args.transfer_sizes], eval_rows, comp_rows)
     return 0
 
 

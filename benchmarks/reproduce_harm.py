@@ -47,7 +47,6 @@ from typing import Any
 
 import numpy as np
 
-from agents.store import RowStore, settings_hash, settings_row
 from baselines.harm import (
     HarmProblem,
     alternating,
@@ -58,7 +57,8 @@ from baselines.harm import (
     top_k_u0,
     uniform,
 )
-from benchmarks.executor import add_executor_args, run_into_store
+from benchmarks.executor import add_executor_args, executor_options, run_into_store
+from benchmarks.store import SettingsStore, settings_hash, settings_row
 from recsim_envs.harm.data import load_movielens, synthetic_catalogue
 from recsim_envs.harm.model import HarmParams
 
@@ -179,12 +179,12 @@ def tasks_for(args) -> list[HarmTask]:
     return tasks
 
 
-def run(args) -> tuple[RowStore, list[dict]]:
+def run(args) -> tuple[SettingsStore, list[dict]]:
     """Compute the rows this run's settings still lack; return the store and this run's rows (in task order)."""
     out = Path(args.out)
     if args.fresh and (out / "rows.jsonl").exists():
         (out / "rows.jsonl").unlink()
-    store = RowStore.by_settings(out / "rows.jsonl")
+    store = SettingsStore(out / "rows.jsonl")
     tasks = tasks_for(args)
     for name, cat_args in _catalogue_args(args).items():
         cat = _catalogue(*cat_args)
@@ -196,9 +196,8 @@ def run(args) -> tuple[RowStore, list[dict]]:
     todo = [t for t, h in zip(tasks, hashes) if not store.has(settings_hash=h)]
     print(f"{len(tasks)} rows, {len(tasks) - len(todo)} already in {out / 'rows.jsonl'}")
     run_into_store(
-        run_harm_task, todo, store, failures_path=out / "failures.jsonl", executor=args.executor,
-        workers=args.workers, ray_address=args.ray_address, desc="reproduce_harm",
-        describe=lambda t: f"{t.dataset} {t.setting} {t.method} λ={t.lam:g}",
+        run_harm_task, todo, store, failures_path=out / "failures.jsonl", desc="reproduce_harm",
+        **executor_options(args), describe=lambda t: f"{t.dataset} {t.setting} {t.method} λ={t.lam:g}",
     )  # fmt: skip
     by_hash = {r["settings_hash"]: r for r in store.rows}
     return store, [by_hash[h] for h in hashes if h in by_hash]
@@ -243,7 +242,7 @@ def long_run_check(
     return prob, sol, rates, np.asarray(info["user"])
 
 
-def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: int = 3000) -> list[dict]:
+def env_long_run(store: SettingsStore, scales=(1.0, 0.02), n_envs: int = 400, steps: int = 3000) -> list[dict]:
     """Long-run click/harm rates of fixed policies in the vector env vs the analytic pCLK/pH at ū (synthetic,
     k = 1). Scale 1 = the paper's step sizes; smaller scales shrink (α, β) together, which keeps ū but removes the
     fluctuation bias of the stochastic profile (:func:`long_run_check`)."""
@@ -284,6 +283,7 @@ def env_long_run(store: RowStore, scales=(1.0, 0.02), n_envs: int = 400, steps: 
             print(
                 f"  env long-run x{scale:g} {method}: click gap {dc.mean():+.4f}, harm gap {dh.mean():+.4f}", flush=True
             )
+    return rows
 
 
 def report(rows: list[dict]) -> str:

@@ -41,9 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from agents.store import RowStore, atomic_write_text, rows_to_csv, settings_hash, settings_row, train_settings
-from benchmarks.executor import add_executor_args, run_into_store
+from benchmarks.executor import add_executor_args, executor_options, run_missing
 from benchmarks.stats import probability_of_improvement, stratified_bootstrap_ci
+from benchmarks.store import SettingsStore, atomic_write_text, rows_to_csv, settings_hash, settings_row, train_settings
 
 ORACLE = "recsim_envs/PreferenceShiftOracle-v0"
 PENALIZED = "recsim_envs/PreferenceShiftPenalized-v0"
@@ -308,8 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=None, help="number of training seeds per config (≥ 1)")
     p.add_argument("--timesteps", type=int, default=None, help="training steps per run")
     p.add_argument("--episodes", type=int, default=1000, help="evaluation users per run")
-    p.add_argument("--workers", type=int, default=2, help="parallel training processes (--executor process)")
-    add_executor_args(p, default="process", workers=None)
+    add_executor_args(p, default="process")
     p.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--out", default=None, help="output folder (default results/reproduce_preference[_quick])")
     p.add_argument(
@@ -330,23 +329,20 @@ def main(argv: list[str] | None = None) -> int:
         if v < lo:
             raise ValueError(f"{name} must be an integer in [{lo}, inf), got {v!r}")
     out = Path(args.out or ("results/reproduce_preference" + ("_quick" if args.quick else "")))
-    store = RowStore.by_settings(out / "rows.jsonl")
+    store = SettingsStore(out / "rows.jsonl")
     all_jobs = [(name, seed, steps, args.episodes, str(out)) for seed in range(n_seeds) for name in args.configs]
-    hashes = {settings_hash(job_settings(*job[:4])): job for job in all_jobs}
-    jobs = [job for h, job in hashes.items() if not store.has(settings_hash=h)]
     start = time.perf_counter()
     if not args.report_only:
-        print(f"{len(jobs)} runs to do ({len(store)} already in {out / 'rows.jsonl'}), executor {args.executor}")
+        print(f"{len(all_jobs)} runs ({len(store)} rows already in {out / 'rows.jsonl'}), executor {args.executor}")
 
         def show(row):
             print(f"{row['config']} s{row['seed']}: eng {row['engagement']:.2f} sum {row['sum']:.2f}", flush=True)
 
-        run_into_store(
-            _job, jobs, store, failures_path=out / "failures.jsonl", on_row=show, executor=args.executor,
-            workers=args.workers, ray_address=args.ray_address, desc="train+eval",
-            describe=lambda job: f"{job[0]} seed {job[1]}",
+        run_missing(
+            _job, all_jobs, lambda job: job_settings(*job[:4]), store, failures_path=out / "failures.jsonl",
+            on_row=show, desc="train+eval", describe=lambda job: f"{job[0]} seed {job[1]}", **executor_options(args),
         )  # fmt: skip
-    rows = [r for r in store.rows if r["settings_hash"] in hashes]
+    rows = store.rows_for(job_settings(*job[:4]) for job in all_jobs)
     # the same seeds for every config: those recorded for all of them
     complete = set.intersection(*({r["seed"] for r in rows if r["config"] == c} for c in args.configs))
     rows = [r for r in rows if r["seed"] in complete and r["config"] in args.configs]

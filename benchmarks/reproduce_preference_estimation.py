@@ -7,8 +7,13 @@ Usage::
         --out results/preference_learned/user_model_misspecified.npz     # mis-specified choice model
     python -m benchmarks.reproduce_preference_estimation [--out results/preference_learned] [--sections ...]
 
-Sections (each written atomically to ``<out>/estimation.json`` as soon as it finishes; a rerun skips finished
-sections, and Table 2 also skips finished (policy, seed) rows):
+Every unit of work (the Fig. 5 section, the Fig. 6 section, each Table 2 (policy, seed) row) is a task of
+``benchmarks.executor`` (``--executor serial|process|ray``, ``--workers``, ``--ray-address``). Its result is a row
+of ``<out>/rows.jsonl`` (``benchmarks.store.SettingsStore``) keyed by the hash of every setting that changes it —
+the sha256 of the user-model checkpoints, the fresh seed, the algorithm and its hyperparameters, training steps,
+seed and evaluation users — and written by the driver alone as soon as the task finishes; a rerun computes only
+the rows whose settings are missing. ``<out>/estimation.json`` (the human-readable summary) is rebuilt from the
+rows of this invocation's settings. Sections:
 
 - ``fig5``: choice-prediction loss (mean −log P(x_t | history)) and top-1 accuracy on the 2,500 held-out
   trajectories for the learned model, the exact NHMM oracle, the prior-aware no-history predictor (the known
@@ -33,14 +38,16 @@ sections, and Table 2 also skips finished (policy, seed) rows):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from benchmarks.executor import add_executor_args, executor_options, run_missing
+from benchmarks.store import SettingsStore, atomic_write_text, settings_hash, settings_row
 from recsim_envs.preference.learned.data import HistoricalData, ground_truth_config
 from recsim_envs.preference.learned.network import DEFAULT_CHECKPOINT, LearnedUserModel
 from recsim_envs.preference.oracle import NHMMOracle
@@ -49,6 +56,10 @@ from recsim_envs.preference.world import N_BINS, THETA_DEG, action_slates
 SECTIONS = ("fig5", "fig6", "table2")
 #: seed of the fresh evaluation data (never used to generate training data)
 FRESH_SEED = 987_654
+#: trajectories of the fresh evaluation data
+FRESH_TRAJECTORIES = 5000
+#: Algorithm 1's samples per constant slate (Fig. 6)
+ALG1_SAMPLES = 500
 METRIC_NAMES = ("engagement", "engagement_initial", "engagement_natural")
 
 
@@ -58,11 +69,7 @@ def load_results(path: Path) -> dict:
 
 
 def save_results(path: Path, results: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(results, f, indent=1)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(results, indent=1))
 
 
 def held_out_data(model: LearnedUserModel, work: Path) -> HistoricalData:
@@ -143,7 +150,7 @@ def gain_over_no_history(model: LearnedUserModel, d: HistoricalData) -> dict:
     )
 
 
-def fresh_data(model: LearnedUserModel, n: int = 5000) -> HistoricalData:
+def fresh_data(model: LearnedUserModel, n: int = FRESH_TRAJECTORIES) -> HistoricalData:
     """``n`` trajectories from :data:`FRESH_SEED` (refused if the checkpoint's training data used that seed)."""
     from recsim_envs.preference.learned.data import generate_historical_data
 
@@ -196,7 +203,9 @@ def run_fig5(model: LearnedUserModel, misspecified: LearnedUserModel | None, d: 
 
 
 # -- Fig. 6 ---------------------------------------------------------------------------------------------------
-def run_fig6(model: LearnedUserModel, d: HistoricalData, png: Path) -> dict:
+def run_fig6(model: LearnedUserModel, d: HistoricalData, png: Path | None) -> dict:
+    """Fig. 6 numbers, with the three natural-shift distributions [T+1, 36] (``"distributions"``); the figure is
+    written to ``png`` unless it is None (see :func:`plot_fig6`)."""
     from recsim_envs.preference.learned.algorithms import predict_future_preferences
 
     oracle = exact_oracle(d.slate_table)
@@ -219,17 +228,24 @@ def run_fig6(model: LearnedUserModel, d: HistoricalData, png: Path) -> dict:
     six = exact_oracle(slates)
     alg1 = {}
     for a in range(len(slates) - 1):  # the six peaked slates (the last action is the flat slate, π_rnd)
-        est = predict_future_preferences(model, slates, np.full(T, a), T, n_samples=500, rng=np.random.default_rng(a))[
-            0
-        ]
+        rng = np.random.default_rng(a)
+        est = predict_future_preferences(model, slates, np.full(T, a), T, n_samples=ALG1_SAMPLES, rng=rng)[0]
         exact = six.predict_under_policy(six.prior, np.full(T, a))[0]
         alg1[f"constant {means[a]:.0f}°"] = dict(
             tv_t10=float(tv(est[T], exact[T])), mean_angle_est=mean_angle(est[T]), mean_angle_exact=mean_angle(exact[T])
         )
     out["algorithm1_constant_slates"] = alg1
-    _plot_fig6(true_nat, oracle_nat, learned_nat, png)
-    out["png"] = str(png)
+    out["distributions"] = {"true": true_nat.tolist(), "oracle": oracle_nat.tolist(), "learned": learned_nat.tolist()}
+    if png is not None:
+        plot_fig6(out, png)
     return out
+
+
+def plot_fig6(fig6: dict, png: Path) -> None:
+    """``fig6_natural_shifts.png`` from :func:`run_fig6`'s distributions; records the path in ``fig6["png"]``."""
+    dist = {k: np.asarray(v) for k, v in fig6["distributions"].items()}
+    _plot_fig6(dist["true"], dist["oracle"], dist["learned"], png)
+    fig6["png"] = str(png)
 
 
 def _plot_fig6(true_nat, oracle_nat, learned_nat, png: Path) -> None:
@@ -274,22 +290,13 @@ PPO_LEARNED = dict(
 )
 #: RecurrentPPO (the paper's 64-cell LSTM recommender) for the same ids, as agents/hyperparams/ppo_lstm.yml uses
 #: for PreferenceShift-v0
-PPO_LSTM_LEARNED = dict(
-    n_envs=32,
-    n_timesteps=100_000,
-    policy="MlpLstmPolicy",
-    n_steps=40,
-    batch_size=320,
-    n_epochs=4,
-    gamma=0.99,
-    gae_lambda=0.95,
-    learning_rate=3e-4,
-    clip_range=0.2,
-    ent_coef=0.01,
-    vf_coef=0.5,
-    max_grad_norm=0.5,
-    policy_kwargs="dict(lstm_hidden_size=64, net_arch=[64], enable_critic_lstm=True)",
-)
+PPO_LSTM_LEARNED = {
+    **PPO_LEARNED,
+    "policy": "MlpLstmPolicy",
+    "vf_coef": 0.5,
+    "max_grad_norm": 0.5,
+    "policy_kwargs": "dict(lstm_hidden_size=64, net_arch=[64], enable_critic_lstm=True)",
+}
 ALGO_SETTINGS = {"ppo": PPO_LEARNED, "ppo_lstm": PPO_LSTM_LEARNED}
 TABLE2_POLICIES = {
     "RL": "recsim_envs/PreferenceShiftLearned-v0",
@@ -301,46 +308,97 @@ def table2_key(algo: str) -> str:
     return "table2" if algo == "ppo" else f"table2_{algo}"
 
 
-def run_table2(
-    results: dict, results_path: Path, work: Path, seeds: list[int], timesteps: int, n_eval: int, algo: str = "ppo"
-) -> dict:
-    """Train and evaluate every (policy, seed) row not yet in ``results``; rows are saved as they finish."""
+def file_digest(path: Path) -> str:
+    """sha256 (16 hex digits) of a file's bytes: a changed checkpoint is a new setting."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()[:16]
+
+
+#: evaluation users' seeds of Table 2 (ground truth, learned simulator)
+TABLE2_EVAL_SEEDS = {"oracle": 10_000_000, "estimated": 20_000_000}
+
+
+def table2_settings(seeds: list[int], timesteps: int, n_eval: int, algo: str = "ppo") -> list[dict[str, Any]]:
+    """One settings dict per (policy, seed) row: everything that changes it, including the learned simulator's
+    checkpoint (the learned ids load the shipped one)."""
+    if algo not in ALGO_SETTINGS:
+        raise ValueError(f"algo must be one of {sorted(ALGO_SETTINGS)}, got {algo!r}")
+    common = {"section": table2_key(algo), "algo": algo, "timesteps": timesteps, "n_eval": n_eval,
+              "hyperparams": ALGO_SETTINGS[algo], "eval_seeds": TABLE2_EVAL_SEEDS,
+              "simulator": file_digest(DEFAULT_CHECKPOINT)}  # fmt: skip
+    return [{**common, "policy": name, "env_id": env_id, "seed": seed}
+            for name, env_id in TABLE2_POLICIES.items() for seed in seeds]  # fmt: skip
+
+
+def _table2_job(spec: tuple[dict[str, Any], str]) -> dict[str, Any]:
+    """Train and evaluate one Table 2 row (``benchmarks.executor`` task); its run folder is keyed by its settings."""
+    import torch
     import yaml
 
+    import recsim_envs  # noqa: F401
     from agents.evaluation import SB3Policy, evaluate_batched
     from agents.train import build_config, train
 
-    settings = ALGO_SETTINGS[algo]
-    table = results.setdefault(table2_key(algo), {"rows": {}})
-    conf = work / f"{algo}_learned.yml"
-    conf.write_text(
-        yaml.safe_dump({env_id: {**settings, "n_timesteps": timesteps} for env_id in TABLE2_POLICIES.values()})
+    s, work = spec
+    torch.set_num_threads(1)
+    run_root = Path(work) / "agents" / settings_hash(s)
+    run_root.mkdir(parents=True, exist_ok=True)
+    conf = run_root / f"{s['algo']}_learned.yml"
+    atomic_write_text(conf, yaml.safe_dump({s["env_id"]: {**s["hyperparams"], "n_timesteps": s["timesteps"]}}))
+    t0 = time.perf_counter()
+    cfg = build_config(s["algo"], s["env_id"], seed=s["seed"], conf_file=str(conf))
+    model, run_dir = train(cfg, log_folder=run_root, tensorboard=False)
+    train_s = time.perf_counter() - t0
+    policy = SB3Policy(model, deterministic=True)
+    n_eval, seeds = s["n_eval"], s["eval_seeds"]
+    truth = evaluate_batched(policy, "recsim_envs/PreferenceShift-v0", n_eval, seed=seeds["oracle"])
+    est = evaluate_batched(policy, "recsim_envs/PreferenceShiftLearned-v0", n_eval, seed=seeds["estimated"])
+    row: dict[str, Any] = dict(
+        train_seconds=train_s,
+        model=str(run_dir / "model.zip"),
+        slate_usage=slate_usage(policy, n_eval),
+        oracle={m: float(truth[f"expected_{m}"].mean()) for m in METRIC_NAMES},
+        estimated={m: float(est[m].mean()) for m in METRIC_NAMES},
     )
-    table["settings"] = dict(algo=algo, timesteps=timesteps, seeds=seeds, n_eval=n_eval, hyperparams=settings)
-    for name, env_id in TABLE2_POLICIES.items():
-        for seed in seeds:
-            key = f"{name}|{seed}"
-            if key in table["rows"]:
-                continue
-            t0 = time.perf_counter()
-            cfg = build_config(algo, env_id, seed=seed, conf_file=str(conf))
-            model, run_dir = train(cfg, log_folder=work / "agents", tensorboard=False)
-            train_s = time.perf_counter() - t0
-            policy = SB3Policy(model, deterministic=True)
-            truth = evaluate_batched(policy, "recsim_envs/PreferenceShift-v0", n_eval, seed=10_000_000)
-            est = evaluate_batched(policy, "recsim_envs/PreferenceShiftLearned-v0", n_eval, seed=20_000_000)
-            row = dict(
-                train_seconds=train_s,
-                model=str(run_dir / "model.zip"),
-                slate_usage=slate_usage(policy, n_eval),
-                oracle={m: float(truth[f"expected_{m}"].mean()) for m in METRIC_NAMES},
-                estimated={m: float(est[m].mean()) for m in METRIC_NAMES},
-            )
-            for k in ("oracle", "estimated"):
-                row[k]["sum"] = sum(row[k][m] for m in METRIC_NAMES)
-            table["rows"][key] = row
-            save_results(results_path, results)
-            print(f"{table2_key(algo)} {key}: {json.dumps(row)}", flush=True)
+    for k in ("oracle", "estimated"):
+        row[k]["sum"] = sum(row[k][m] for m in METRIC_NAMES)
+    return settings_row(s, row)
+
+
+def run_table2(
+    results: dict,
+    results_path: Path,
+    work: Path,
+    seeds: list[int],
+    timesteps: int,
+    n_eval: int,
+    algo: str = "ppo",
+    executor: dict[str, Any] | None = None,
+) -> dict:
+    """Train and evaluate every (policy, seed) row whose settings are not yet in ``<work>/rows.jsonl`` (through
+    ``benchmarks.executor``; rows are stored by the driver as they finish); put this invocation's rows in
+    ``results`` and save it to ``results_path``."""
+    store = SettingsStore(work / "rows.jsonl")
+    plan = table2_settings(seeds, timesteps, n_eval, algo)
+
+    def show(row: dict[str, Any]) -> None:
+        key = f"{row['settings']['policy']}|{row['settings']['seed']}"
+        sums = f"oracle sum {row['oracle']['sum']:.2f}, estimated sum {row['estimated']['sum']:.2f}"
+        print(f"{table2_key(algo)} {key}: {sums}", flush=True)
+
+    run_missing(
+        _table2_job, [(s, str(work)) for s in plan], lambda j: j[0], store, failures_path=work / "failures.jsonl",
+        on_row=show, desc="table2", describe=lambda j: f"{j[0]['policy']} seed {j[0]['seed']}", **(executor or {}),
+    )  # fmt: skip
+    table = {
+        "settings": dict(algo=algo, timesteps=timesteps, seeds=seeds, n_eval=n_eval, hyperparams=ALGO_SETTINGS[algo]),
+        "rows": {
+            f"{r['settings']['policy']}|{r['settings']['seed']}": {k: v for k, v in r.items() if k != "settings"}
+            for r in store.rows_for(plan)
+        },
+    }
+    results[table2_key(algo)] = table
+    save_results(results_path, results)
     return table
 
 
@@ -381,6 +439,35 @@ def summarise_table2(table: dict) -> dict:
     return out
 
 
+def section_settings(section: str, checkpoint: Path, misspecified: Path) -> dict[str, Any]:
+    """Everything that changes the ``fig5`` / ``fig6`` section: the checkpoints' bytes (their held-out data are
+    recorded in them), the fresh data's seed and size, Algorithm 1's samples."""
+    s: dict[str, Any] = {"section": section, "checkpoint": file_digest(checkpoint)}
+    if section == "fig5":
+        s["misspecified"] = file_digest(misspecified) if misspecified.is_file() else None
+        s.update(fresh_seed=FRESH_SEED, fresh_trajectories=FRESH_TRAJECTORIES)
+    else:
+        s["algorithm1_samples"] = ALG1_SAMPLES
+    return s
+
+
+def _section_job(spec: tuple[dict[str, Any], str, str, str]) -> dict[str, Any]:
+    """One section (``benchmarks.executor`` task): ``run_fig5`` (+ the fresh data) or ``run_fig6`` (no figure:
+    the driver draws it)."""
+    s, checkpoint, misspecified, out = spec
+    model = LearnedUserModel.load(Path(checkpoint))
+    d = held_out_data(model, Path(out))
+    t0 = time.perf_counter()
+    if s["section"] == "fig5":
+        mis = LearnedUserModel.load(Path(misspecified)) if s["misspecified"] is not None else None
+        result = run_fig5(model, mis, d)
+        result["fresh"] = gain_over_no_history(model, fresh_data(model, FRESH_TRAJECTORIES))
+    else:
+        result = run_fig6(model, d, None)
+    result["seconds"] = time.perf_counter() - t0
+    return settings_row(s, {"result": result})
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
@@ -391,28 +478,35 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--timesteps", type=int, default=100_000)
     p.add_argument("--algo", choices=sorted(ALGO_SETTINGS), default="ppo", help="ppo (MLP) or ppo_lstm (RecurrentPPO)")
     p.add_argument("--eval-users", type=int, default=1000)
-    p.add_argument("--redo", action="store_true", help="recompute finished sections")
+    p.add_argument("--redo", action="store_true", help="discard every stored row and recompute")
+    add_executor_args(p, default="serial")
     args = p.parse_args(argv)
+    executor = executor_options(args)
 
     import recsim_envs  # noqa: F401
 
     results_path = args.out / "estimation.json"
-    results = {} if args.redo else load_results(results_path)
-    model = LearnedUserModel.load(args.checkpoint)
-    d = held_out_data(model, args.out)
-    if "fig5" in args.sections and "fig5" not in results:
-        mis = LearnedUserModel.load(args.misspecified) if args.misspecified.is_file() else None
-        t0 = time.perf_counter()
-        results["fig5"] = run_fig5(model, mis, d)
-        results["fig5"]["fresh"] = gain_over_no_history(model, fresh_data(model))
-        results["fig5"]["seconds"] = time.perf_counter() - t0
-        save_results(results_path, results)
-    if "fig6" in args.sections and "fig6" not in results:
-        results["fig6"] = run_fig6(model, d, args.out / "fig6_natural_shifts.png")
-        save_results(results_path, results)
+    if args.redo and (args.out / "rows.jsonl").exists():
+        (args.out / "rows.jsonl").unlink()
+    results: dict = {}
+    store = SettingsStore(args.out / "rows.jsonl")
+    sections = [s for s in ("fig5", "fig6") if s in args.sections]
+    plan = {s: section_settings(s, args.checkpoint, args.misspecified) for s in sections}
+    if not all(store.has_settings(st) for st in plan.values()):  # the held-out data file, made here once if
+        held_out_data(LearnedUserModel.load(args.checkpoint), args.out)  # absent (the tasks only read it)
+    specs = [(st, str(args.checkpoint), str(args.misspecified), str(args.out)) for st in plan.values()]
+    run_missing(_section_job, specs, lambda j: j[0], store, failures_path=args.out / "failures.jsonl",
+                desc="sections", describe=lambda j: j[0]["section"], **executor)  # fmt: skip
+    for section, st in plan.items():
+        row = store.row(st)
+        if row is not None:
+            results[section] = row["result"]
+    if "fig6" in results:
+        plot_fig6(results["fig6"], args.out / "fig6_natural_shifts.png")
+    save_results(results_path, results)
     key = table2_key(args.algo)
     if "table2" in args.sections:
-        run_table2(results, results_path, args.out, args.seeds, args.timesteps, args.eval_users, args.algo)
+        run_table2(results, results_path, args.out, args.seeds, args.timesteps, args.eval_users, args.algo, executor)
         results[key]["summary"] = summarise_table2(results[key])
         save_results(results_path, results)
     print(json.dumps({k: v for k, v in results.items() if not k.startswith("table2")}, indent=1))

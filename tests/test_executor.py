@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.store import RowStore, settings_hash, settings_row
 from benchmarks import executor as ex
 from benchmarks import leaderboard as lb
+from benchmarks.store import RowStore, SettingsStore, settings_hash, settings_row
 
 ROOT = Path(__file__).resolve().parents[1]
 IDS = ["recsim_envs/PreferenceShift-v0", "recsim_envs/PreferenceShiftPenalized-v0"]
@@ -112,7 +112,7 @@ def test_settings_hash_depends_on_every_setting_and_not_on_order():
 def test_rows_of_an_older_format_are_kept_but_not_matched(tmp_path, capsys):
     path = tmp_path / "rows.jsonl"
     path.write_text(json.dumps({"method": "ift", "f": 1.0}) + "\n")
-    store = RowStore.by_settings(path)
+    store = SettingsStore(path)
     assert len(store) == 0 and "older version" in capsys.readouterr().err
     store.add(settings_row({"m": "ift"}, {"f": 2.0}))
     lines = _rows(path)

@@ -1,4 +1,4 @@
-"""benchmarks.leaderboard and agents.store: protocols, policy loading, outputs, kill-and-resume."""
+"""benchmarks.leaderboard and benchmarks.store: protocols, policy loading, outputs, kill-and-resume."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import benchmarks.leaderboard as lb
 import recsim_envs
-from agents.store import RowStore, atomic_write_text, rows_to_csv
+from benchmarks.store import RowStore, atomic_write_text, rows_to_csv
 
 ORACLE = "recsim_envs/PreferenceShiftOracle-v0"
 
@@ -162,3 +162,47 @@ def test_saved_agent_is_scored(tmp_path):
     assert sorted(r["seed"] for r in rows) == [0, 1]  # two runs -> protocol seeds 0 and 1
     with pytest.raises(ValueError, match="matches no run"):
         _run(tmp_path / "lb2", "--agent", f"x={tmp_path / 'nothing'}")
+
+
+@pytest.mark.parametrize("twin", sorted(lb.QUICK_SAME_AS))
+def test_ids_that_quick_scores_once_score_exactly_alike(twin):
+    """An id --quick lists under another id's table is the same simulator with the same ranking score: two
+    policies give the same per-episode scores on the same users, episode by episode (up to the float32 precision
+    of the multi-objective ids' vector reward)."""
+    from agents.evaluation import evaluate
+
+    ref = lb.QUICK_SAME_AS[twin]
+    for name in ("GOOD", "random"):
+        a = evaluate(lb.family_baselines(ref)[name](), ref, 2, seed=123)[lb.protocol_for(ref).score]
+        b = evaluate(lb.family_baselines(twin)[name](), twin, 2, seed=123)[lb.protocol_for(twin).score]
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        assert len(a) == 2
+
+
+def test_quick_run_lists_same_simulator_ids_without_scoring_them(tmp_path, monkeypatch):
+    twin, ref = "recsim_envs/PreferenceShiftOracle-v0", "recsim_envs/PreferenceShift-v0"  # cheap ids for the mechanism
+    monkeypatch.setattr(lb, "QUICK_SAME_AS", {twin: ref})
+    args = ["--quick", "--envs", ref, twin, "--policies", "belief_myopic", "--out", str(tmp_path), "--no-progress-bar"]
+    assert lb.main(args) == 0
+    rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
+    assert {r["env_id"] for r in rows} == {ref} and len(rows) == 5
+    md = (tmp_path / "leaderboard.md").read_text()
+    assert f"the full protocol scores each):\n\n- {twin}: see {ref}" in md
+
+
+def test_family_baselines_come_from_the_one_registry(monkeypatch):
+    import baselines
+
+    assert baselines.family_of("recsim_envs/CooperationRewiring-v0") == "coop"
+    assert baselines.family_of("recsim_envs/HarmMitigationMO-v0") == "harm" and baselines.family_of("nope") == ""
+    monkeypatch.setitem(baselines.FAMILY_BASELINES, "harm", lambda env_id: {"mine": lambda: env_id})
+    lb.family_baselines.cache_clear()
+    try:
+        found = lb.family_baselines("recsim_envs/HarmMitigation-v0")
+        assert set(found) == {"random", "mine"} and found["mine"]() == "recsim_envs/HarmMitigation-v0"
+    finally:
+        lb.family_baselines.cache_clear()
+    with pytest.raises(ValueError, match="family"):
+        baselines.register_family_baselines("", lambda env_id: {})
+    with pytest.raises(TypeError, match="fn must be callable"):
+        baselines.register_family_baselines("x", 3)

@@ -93,3 +93,41 @@ def test_fresh_data_refuses_the_training_seed():
     model.meta = {**model.meta, "data": {**model.meta["data"], "seed": bench.FRESH_SEED}}
     with pytest.raises(ValueError, match="fresh seed"):
         bench.fresh_data(model, n=10)
+
+
+def test_table2_rows_of_other_settings_are_not_reused(tmp_path, monkeypatch):
+    """Setting B (other evaluation users) trains and evaluates anew; setting A's row stays and is reused."""
+    pytest.importorskip("stable_baselines3")
+    monkeypatch.setattr(bench, "TABLE2_POLICIES", {"RL": "recsim_envs/PreferenceShiftLearned-v0"})
+    path = tmp_path / "estimation.json"
+    bench.run_table2({}, path, tmp_path, seeds=[0], timesteps=640, n_eval=40)
+    a = json.loads(path.read_text())["table2"]["rows"]["RL|0"]
+    bench.run_table2(json.loads(path.read_text()), path, tmp_path, seeds=[0], timesteps=640, n_eval=41)
+    b = json.loads(path.read_text())["table2"]["rows"]["RL|0"]
+    assert b["train_seconds"] != a["train_seconds"] and b["model"] != a["model"]  # trained again, in its own folder
+    assert len((tmp_path / "rows.jsonl").read_text().splitlines()) == 2
+    bench.run_table2({}, path, tmp_path, seeds=[0], timesteps=640, n_eval=40)  # A again: nothing recomputed
+    assert json.loads(path.read_text())["table2"]["rows"]["RL|0"]["train_seconds"] == a["train_seconds"]
+
+
+def test_sections_are_recomputed_when_a_checkpoint_changes(tmp_path, monkeypatch, small_held_out):
+    """fig5 is keyed by the checkpoints' bytes: the same settings twice compute it once; another mis-specified
+    checkpoint (setting B) computes it again, through the executor flags."""
+    import shutil
+
+    from recsim_envs.preference.learned.network import DEFAULT_CHECKPOINT
+
+    calls: list[bool] = []
+    real = bench.run_fig5
+    monkeypatch.setattr(bench, "held_out_data", lambda model, work: small_held_out)  # a small held-out split
+    monkeypatch.setattr(bench, "fresh_data", lambda model, n=0: small_held_out)
+    monkeypatch.setattr(bench, "run_fig5", lambda m, mis, d: calls.append(mis is not None) or real(m, mis, d))
+    base = ["--out", str(tmp_path), "--sections", "fig5", "--executor", "serial"]
+    for _ in range(2):
+        bench.main([*base, "--misspecified", str(tmp_path / "absent.npz")])
+    assert calls == [False]
+    shutil.copy(DEFAULT_CHECKPOINT, tmp_path / "mis.npz")
+    out = bench.main([*base, "--misspecified", str(tmp_path / "mis.npz")])
+    assert calls == [False, True]
+    assert "learned, mis-specified β_c ≡ 1" in out["fig5"]["choice"]
+    assert json.loads((tmp_path / "estimation.json").read_text())["fig5"] == out["fig5"]

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats as sps
 
 from benchmarks.stats import (
+    difference_ci,
     iqm,
     probability_of_improvement,
     stratified_bootstrap_ci,
@@ -96,3 +97,20 @@ def test_summarize_fields():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_difference_ci_point_coverage_and_strata():
+    """Point = difference of the overall means; the interval matches normal theory for a difference of
+    independent means (each resampled within its strata), and covers the true difference."""
+    rng = np.random.default_rng(3)
+    a = rng.normal(1.0, 1.0, size=(400, 3))
+    b = rng.normal(0.0, 2.0, size=(300, 2))
+    point, low, high = difference_ci(a, b, reps=4000, seed=1)
+    assert point == pytest.approx(a.mean() - b.mean(), rel=1e-12)
+    # stratified resampling: the variance of each mean is Σ_task var_task / runs / tasks²
+    se = np.sqrt(a.var(axis=0).sum() / 400 / 9 + b.var(axis=0).sum() / 300 / 4)
+    assert (point - low) == pytest.approx(1.96 * se, rel=0.1) and (high - point) == pytest.approx(1.96 * se, rel=0.1)
+    assert low < 1.0 < high
+    assert difference_ci(a, b, reps=4000, seed=1) == (point, low, high)  # same seed, same interval
+    with pytest.raises(ValueError, match="b must be finite"):
+        difference_ci(a, np.array([1.0, np.nan]))
