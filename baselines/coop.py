@@ -85,9 +85,7 @@ class RulePolicy:
         b, exclusive = _kernel_state(self._env)
         code = self.code | (EXCLUSIVE if exclusive else 0)
         out = np.empty(b.R, dtype=np.int64)
-        K.choose_pending_all(
-            code, b.nbr, b.pos, b.deg, b.strat, b.ncn, b.rec, b.members, b.msize, b.keys, b.ctrs, b.cnt, b.n, out
-        )  # fmt: skip
+        K.choose_pending_all(code, b.state, b.n, out)
         action = np.where(out >= 0, out, np.maximum(b.cnt[:, K.C_PA], 0))
         single = np.asarray(obs["node_features"]).ndim == 2
         return int(action[0]) if single else action

@@ -701,7 +701,7 @@ def choose_pending(rule: int, state: CoopState, r: int, n: int) -> int:
 
 
 @njit(cache=True)
-def choose_pending_all(rule, nbr, pos, deg, strat, ncn, rec, members, msize, keys, ctrs, cnt, n, out):
+def choose_pending_all(rule: int, state: CoopState, n: int, out: np.ndarray) -> None:
     """:func:`choose_pending` for every replica at once: ``out[r]`` = the partner, or −1 (none, or not pending)."""
-    for r in range(cnt.shape[0]):
-        out[r] = choose_pending(rule, nbr, pos, deg, strat, ncn, rec, members, msize, keys, ctrs, cnt, r, n)
+    for r in range(state.cnt.shape[0]):
+        out[r] = choose_pending(rule, state, r, n)
