@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from recsim_envs.coop.env import competition_model
 from recsim_envs.coop.task import COMPETITION_PARAMS, build_competition
@@ -67,7 +67,7 @@ class RecommenderCompetitionEnv(RecsimEnv):
     ``RecommenderCompetition-v0`` (defaults), ``RecommenderCompetitionMO-v0`` (vector reward).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
     PARAMS = COMPETITION_PARAMS
     _builder = staticmethod(build_competition)  # the make kwargs (read by the registry-wide property test)
     make_model = staticmethod(competition_model)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from recsim_envs.coop.task import REWIRING_PARAMS, CoopTask, build_competition, build_rewiring
 from recsim_envs.utils.shell import RecsimEnv
@@ -88,7 +88,7 @@ class CooperationRewiringEnv(RecsimEnv):
     ``CooperationRewiringMO-v0`` (vector reward).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
     PARAMS = REWIRING_PARAMS
     REWARD_ALIASES = ("reward_mode",)
     _builder = staticmethod(build_rewiring)  # the make kwargs (read by the registry-wide property test)

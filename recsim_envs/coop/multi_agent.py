@@ -65,7 +65,7 @@ one line of shares.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -431,7 +431,7 @@ class SeatModel(ModelBase):
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
         key = np.asarray(keys, dtype=np.uint64).reshape(1)
         given = key
-        if self._given is not None and np.array_equal(key, crng.next_key(self._given)):
+        if self._given is not None and self._played is not None and np.array_equal(key, crng.next_key(self._given)):
             key = crng.next_key(self._played)  # the next episode after the last one played
         self._skipped = 0
         while True:
@@ -492,7 +492,7 @@ class AgentView(RecsimEnv):
     MaskablePPO. The env is the generic single env of :mod:`recsim_envs.utils.shell` over a :class:`SeatModel`.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, me: str, others: dict[str, Any], **env_kwargs: Any):
         self._seat = SeatModel(RecommenderCompetitionAEC(**env_kwargs), me, others)

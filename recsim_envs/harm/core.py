@@ -464,9 +464,9 @@ class HarmUserBatch(ModelBase):
         if single:
             self._last = {k: out[k][0] for k in ("item", "click", "harm", "harm_share")}
             self._last.update(ph=float(ph[0]), pclk=float(pclk[0]))
-            self._trace.append((float(ph[0]), float(pclk[0]), float(share[0])))
+            self._trace.append((float(ph[0]), float(pclk[0]), float(share[0])))  # type: ignore[union-attr]
         else:
-            self._trace.append((float(ph.mean()), float(pclk.mean()), float(share.mean())))
+            self._trace.append((float(ph.mean()), float(pclk.mean()), float(share.mean())))  # type: ignore[union-attr]
 
     def render(self, mode: str, single: bool) -> str | np.ndarray:
         if mode == "ansi":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from recsim_envs.harm.core import PARAMS, HarmConfig, HarmUserBatch
 from recsim_envs.utils.shell import RecsimEnv
@@ -107,7 +107,7 @@ class HarmMitigationEnv(RecsimEnv):
     (independent sampling, k = 5, c = 20 as in the paper), ``recsim_envs/HarmMitigationMO-v0`` (vector reward).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
     PARAMS = PARAMS
     REWARD_ALIASES = ("lam",)
     make_model = staticmethod(make_model)

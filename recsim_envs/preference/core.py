@@ -377,7 +377,7 @@ class UserBatch(SlateUsers):
 
     def render_record(self, out: dict[str, Any], single: bool) -> None:
         if single:  # the cohort's distribution under the slates shown to user 0 (the single env's heatmap)
-            self._cohort.append(self._cohort[-1] @ self.cfg.tables["transition"][int(out["slate"][0])])
+            self._cohort.append(self._cohort[-1] @ self.cfg.tables["transition"][int(out["slate"][0])])  # type: ignore[union-attr]
 
     def render(self, mode: str, single: bool) -> str | np.ndarray:
         tb = self.cfg.tables

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from recsim_envs.preference.core import PARAMS, PreferenceShiftConfig, UserBatch
 from recsim_envs.utils.shell import RecsimEnv
@@ -102,7 +102,7 @@ class PreferenceShiftEnv(RecsimEnv):
     reward).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
     PARAMS = PARAMS
     REWARD_ALIASES = ("nu_initial", "nu_natural")
     make_model = staticmethod(make_model)

@@ -60,10 +60,15 @@ class FamilyModel(Protocol):
     (optionally ``truncated`` [n] and ``rewards``, a dict of the named components); every other entry is info.
     """
 
-    n: int
-    objective_names: tuple[str, ...]
-    #: bool [n, n_actions] of valid actions (MaskablePPO's hook), or ``None`` where every action is valid
-    action_masks: Callable[[], np.ndarray] | None
+    @property
+    def objective_names(self) -> tuple[str, ...]:
+        """Names of the reward components, in the order of ``objectives``."""
+        ...
+
+    @property
+    def action_masks(self) -> Callable[[], np.ndarray] | None:
+        """bool [n, n_actions] of valid actions (MaskablePPO's hook), or ``None`` where every action is valid."""
+        ...
 
     def observation_space(self) -> spaces.Space:
         """One user's observation space."""
@@ -266,7 +271,7 @@ class _Shell:
 class RecsimEnv(_Shell, gym.Env):
     """The single env of every id: the family model with ``n = 1`` (user ``0``)."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
 
     def __init__(
         self,
@@ -287,6 +292,7 @@ class RecsimEnv(_Shell, gym.Env):
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict[str, Any]]:
+        """Start an episode (``seed``: stream key ``seed_to_key(seed)``; none: the next episode); (obs, info)."""
         super().reset(seed=seed)
         m = self.model
         self._key = crng.episode_keys(seed, 1, self.np_random, self._key)
@@ -297,6 +303,7 @@ class RecsimEnv(_Shell, gym.Env):
         return take(m.observations(), 0), take(m.reset_info(), 0)
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        """One step of user 0: (obs, reward, terminated, truncated, info)."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
         m = self.model
@@ -328,13 +335,14 @@ class RecsimEnv(_Shell, gym.Env):
         return lambda: masks()[0]
 
     def render(self) -> Any:
+        """The frame or text line of ``render_mode`` (None, with a warning, when no mode was set)."""
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode")
             return None
         return self.model.render(self.render_mode, True)
 
     def close(self) -> None:
-        pass
+        """Nothing to release."""
 
 
 class RecsimVectorEnv(_Shell, VectorEnv):
@@ -355,7 +363,7 @@ class RecsimVectorEnv(_Shell, VectorEnv):
     placeholder step describe the discarded transition: ``info["_reset_step"]`` marks them.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {
+    metadata: dict[str, Any] = {
         "render_modes": ["rgb_array", "ansi"],
         "autoreset_mode": AutoresetMode.SAME_STEP,
     }
@@ -388,6 +396,8 @@ class RecsimVectorEnv(_Shell, VectorEnv):
         self._start_keys: np.ndarray | None = None
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None) -> tuple[Any, dict[str, Any]]:
+        """Start every user's episode (``seed`` s: user i gets ``seed_to_key(s + i)``; a list: one seed per user;
+        none: each user's next episode); (obs, info) batched."""
         super().reset(seed=crng.generator_seed(seed))
         m, n = self.model, self.num_envs
         self._keys = crng.episode_keys(seed, n, self.np_random, self._keys)
@@ -399,6 +409,7 @@ class RecsimVectorEnv(_Shell, VectorEnv):
         return m.observations(), m.reset_info()
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """One step of every user, with the autoreset of ``metadata["autoreset_mode"]`` (see the class doc)."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
         m = self.model
@@ -489,6 +500,7 @@ class RecsimVectorEnv(_Shell, VectorEnv):
         return masks
 
     def render(self) -> Any:
+        """The frame or text line of ``render_mode`` for the population (None when no mode was set)."""
         if self.render_mode is None:
             return None
         return self.model.render(self.render_mode, False)
