@@ -23,21 +23,21 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+#: id -> the cells timed: users per env ("single": the single env, else the native vector env with that many users)
+PLAN: dict[str, tuple[int | str, ...]] = {
+    "PreferenceShift-v0": ("single", 64, 4096),
+    "PreferenceShiftMO-v0": (64,),
+    "PreferenceShiftLearned-v0": ("single", 256),
+    "HarmMitigation-v0": ("single", 64, 1024),
+    "HarmMitigationSampling-v0": (64,),
+    "CooperationRewiringN10-v0": ("single", 64),
+    "RecommenderCompetition-v0": (16,),
+}
 #: (id, "single" | "vector", users)
 CELLS: list[tuple[str, str, int]] = [
-    ("PreferenceShift-v0", "single", 1),
-    ("PreferenceShift-v0", "vector", 64),
-    ("PreferenceShift-v0", "vector", 4096),
-    ("PreferenceShiftMO-v0", "vector", 64),
-    ("PreferenceShiftLearned-v0", "single", 1),
-    ("PreferenceShiftLearned-v0", "vector", 256),
-    ("HarmMitigation-v0", "single", 1),
-    ("HarmMitigation-v0", "vector", 64),
-    ("HarmMitigation-v0", "vector", 1024),
-    ("HarmMitigationSampling-v0", "vector", 64),
-    ("CooperationRewiringN10-v0", "single", 1),
-    ("CooperationRewiringN10-v0", "vector", 64),
-    ("RecommenderCompetition-v0", "vector", 16),
+    (env_id, "single", 1) if users == "single" else (env_id, "vector", int(users))
+    for env_id, cells in PLAN.items()
+    for users in cells
 ]
 
 
