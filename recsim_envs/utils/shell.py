@@ -144,6 +144,8 @@ def take(tree: Any, i: int) -> Any:
     """Row ``i`` of a dict-of-arrays (recursively); numpy scalars become Python values, arrays are copied."""
     if isinstance(tree, dict):
         return {k: take(v, i) for k, v in tree.items()}
+    if isinstance(tree, np.ndarray):  # the common case, fast: a row, or a numpy scalar's Python value
+        return tree[i].item() if tree.ndim == 1 else tree[i].copy()
     v = tree[i]
     if isinstance(v, np.ndarray):
         return v.copy()
