@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from recsim_envs.coop.env import _CoopEnvBase
+from recsim_envs.coop.env import competition_model
 from recsim_envs.coop.task import COMPETITION_PARAMS, build_competition
+from recsim_envs.utils.shell import RecsimEnv
 
 
-class RecommenderCompetitionEnv(_CoopEnvBase):
+class RecommenderCompetitionEnv(RecsimEnv):
     """Recommenders compete for adoption on the networked cooperation dilemma (Carvalho 2021, competition).
 
     ## Description
@@ -59,18 +60,20 @@ class RecommenderCompetitionEnv(_CoopEnvBase):
     adoption probability's clipping, not fixed by the paper), ``max_steps`` (10000; at most 10⁶), ``opponents``
     (["GOOD_X"]; names from ``recsim_envs.coop.RULE_NAMES``), ``default_rule`` ("NO_MED"), ``agent_exclusive`` (True),
     ``seed_fraction`` (0.1), ``stop_on_absorption`` (True), ``reward_weights`` ([1, 0, 0]), ``graph_obs``,
-    ``invalid_action``, ``render_mode`` (rgb: strategy discs with a recommender-coloured ring; ansi: one line).
+    ``invalid_action``, ``render_mode`` (rgb: strategy discs with a recommender-coloured ring; ansi: one line),
+    and the shell's ``multi_objective``, ``weights`` (``recsim_envs.utils.shell``).
 
     ## Registered Configurations
     ``RecommenderCompetition-v0`` (defaults), ``RecommenderCompetitionMO-v0`` (vector reward).
     """
 
-    _builder = staticmethod(build_competition)
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
     PARAMS = COMPETITION_PARAMS
+    _builder = staticmethod(build_competition)  # the make kwargs (read by the registry-wide property test)
+    make_model = staticmethod(competition_model)
 
 
 class RecommenderCompetitionMOEnv(RecommenderCompetitionEnv):
     """``RecommenderCompetition`` with the vector reward [adoption, cooperation, rewires]."""
 
-    def __init__(self, render_mode: str | None = None, multi_objective: bool = True, **kwargs: Any):
-        super().__init__(render_mode=render_mode, multi_objective=multi_objective, **kwargs)
+    MULTI_OBJECTIVE_ONLY = True

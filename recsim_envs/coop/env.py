@@ -4,93 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
-
-from recsim_envs.coop import kernel as K
-from recsim_envs.coop.render import draw_network
-from recsim_envs.coop.task import REWIRING_PARAMS, CoopTask, build_rewiring
-from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_bool, check_render_mode
+from recsim_envs.coop.task import REWIRING_PARAMS, CoopTask, build_competition, build_rewiring
+from recsim_envs.utils.shell import RecsimEnv
 
 
-def _take(tree: Any, i: int) -> Any:
-    """Replica i of a dict-of-arrays (recursively); numpy scalars become Python/0-d values."""
-    if isinstance(tree, dict):
-        return {k: _take(v, i) for k, v in tree.items()}
-    v = tree[i]
-    if isinstance(v, np.ndarray):
-        return v.copy()
-    if isinstance(v, np.bool_):
-        return bool(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return float(v)
-    return v
+def rewiring_model(n: int, **kwargs: Any) -> CoopTask:
+    """``n`` replicas of the CooperationRewiring ids (the single env: ``n = 1``)."""
+    return CoopTask(*build_rewiring(**kwargs), n)
 
 
-class _CoopEnvBase(gym.Env):
-    """Shared single-env shell: a :class:`CoopTask` with one replica (the vector env uses the same task)."""
-
-    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
-    _builder = staticmethod(build_rewiring)
-    PARAMS = REWIRING_PARAMS
-
-    def __init__(self, render_mode: str | None = None, multi_objective: bool = False, **kwargs: Any):
-        check_render_mode(render_mode, self.metadata["render_modes"])
-        multi_objective = check_bool("multi_objective", multi_objective)
-        self.config, self.options = self._builder(**kwargs)
-        self.task = CoopTask(self.config, self.options, 1)
-        self.render_mode = render_mode
-        self.multi_objective = bool(multi_objective)
-        self.observation_space = self.task.observation_space()
-        self.action_space = self.task.action_space()
-        if self.multi_objective:
-            self.reward_space = self.task.reward_space()
-            self.reward_dim = self.reward_space.shape[0]
-        self._key: np.ndarray | None = None
-        self._started = False
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self._key = crng.episode_keys(seed, 1, self.np_random, self._key)
-        self.task.reset(self._key, np.ones(1, dtype=bool))
-        self._started = True
-        return _take(self.task.observations(), 0), _take(self.task.reset_info(), 0)
-
-    def step(self, action):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
-        out = self.task.step(np.asarray(action).reshape(-1))
-        if out["terminated"][0] or out["truncated"][0]:
-            self._started = False
-        info = {k: v for k, v in out.items() if k not in ("reward", "terminated", "truncated")}
-        info = _take(info, 0)
-        reward = info["objectives"].copy() if self.multi_objective else float(out["reward"][0])
-        obs = _take(self.task.observations(), 0)
-        return obs, reward, bool(out["terminated"][0]), bool(out["truncated"][0]), info
-
-    def action_masks(self) -> np.ndarray:
-        """bool [N]: True for every node the pending rewire may link to (MaskablePPO's hook)."""
-        return self.task.action_masks()[0]
-
-    def render(self):
-        if self.render_mode is None:
-            return None
-        if self.render_mode == "ansi":
-            return self.task.ansi(0)
-        b = self.task.batch
-        pending = b.cnt[0, K.C_STATUS] == K.PENDING
-        return draw_network(
-            b.adjacency(0),
-            b.strat[0],
-            recommender=b.rec[0] if self.options.competition else None,
-            focus=(int(b.cnt[0, K.C_PA]), int(b.cnt[0, K.C_PB])) if pending else None,
-        )
+def competition_model(n: int, **kwargs: Any) -> CoopTask:
+    """``n`` replicas of the RecommenderCompetition ids (the single env: ``n = 1``)."""
+    return CoopTask(*build_competition(**kwargs), n)
 
 
-class CooperationRewiringEnv(_CoopEnvBase):
+class CooperationRewiringEnv(RecsimEnv):
     """Cooperation on a network whose rewiring is steered by a learned recommender (Carvalho 2021).
 
     ## Description
@@ -150,7 +78,8 @@ class CooperationRewiringEnv(_CoopEnvBase):
     (−1), ``fermi_mode``, ``max_steps`` (3000; at most 10⁶), ``reward_mode`` ("coops" | "rewires"), ``graph_obs``
     ("adjacency" | "edge_list"),
     ``invalid_action`` ("skip" | "raise"), ``render_mode`` ("rgb_array": the graph coloured by strategy with the
-    pending rewire highlighted; "ansi": one line).
+    pending rewire highlighted; "ansi": one line), and the shell's ``reward_weights`` (``reward_mode`` is its
+    alias: "coops" = (1, 0), "rewires" = (0, 1)), ``multi_objective``, ``weights`` (``recsim_envs.utils.shell``).
 
     ## Registered Configurations
     ``CooperationRewiring-v0`` (defaults = the N = 30 preset); Carvalho's Table 4 presets
@@ -159,10 +88,15 @@ class CooperationRewiringEnv(_CoopEnvBase):
     ``CooperationRewiringMO-v0`` (vector reward).
     """
 
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+    PARAMS = REWIRING_PARAMS
+    REWARD_ALIASES = ("reward_mode",)
+    _builder = staticmethod(build_rewiring)  # the make kwargs (read by the registry-wide property test)
+    make_model = staticmethod(rewiring_model)
+
 
 class CooperationRewiringMOEnv(CooperationRewiringEnv):
     """``CooperationRewiring`` with the vector reward [cooperation, rewires] (MO-Gymnasium convention:
     ``reward_space``, ``reward_dim``); the scalar reward of the plain env is ``reward_weights · vector``."""
 
-    def __init__(self, render_mode: str | None = None, multi_objective: bool = True, **kwargs: Any):
-        super().__init__(render_mode=render_mode, multi_objective=multi_objective, **kwargs)
+    MULTI_OBJECTIVE_ONLY = True

@@ -68,7 +68,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv
@@ -79,11 +78,17 @@ from recsim_envs.coop.render import draw_network
 from recsim_envs.coop.rules import EXCLUSIVE, EXTERNAL, rule_code
 from recsim_envs.coop.simulator import CoopBatch, CoopConfig
 from recsim_envs.utils import rng as crng
+from recsim_envs.utils.shell import ModelBase, RecsimEnv
 from recsim_envs.utils.validation import check_choice, check_render_mode
 
 AGENT_OBJECTIVES = ("adoption", "cooperation", "engagement")
 INVALID_ACTIONS = ("skip", "raise")
 MAX_AGENTS = 126  # kernel recommender codes are int8-sized: the default rule plus 126 contenders
+#: the model kwargs of the AEC env and their defaults: Carvalho's N = 30 preset with W1 = 1, W2 = 0.08
+AEC_MODEL_DEFAULTS: dict[str, Any] = dict(
+    n_nodes=30, degree=8, beta=0.05, W=1.0, W2=0.08, beta_med_factor=10.0, T=2.0, S=-1.0, fermi_mode="clipped",
+    recommender_fermi_mode=None, max_steps=3000, seed_fraction=0.2, stop_on_absorption=True,
+)  # fmt: skip
 
 
 def _weights(reward_weights: Any, agents: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -134,21 +139,13 @@ class RecommenderCompetitionAEC(AECEnv):
         reward_weights: Any = (1.0, 0.0, 0.0),
         invalid_action: str = "skip",
         render_mode: str | None = None,
-        n_nodes: int = 30,
-        degree: int = 8,
-        beta: float = 0.05,
-        W: float = 1.0,
-        W2: float = 0.08,
-        beta_med_factor: float = 10.0,
-        T: float = 2.0,
-        S: float = -1.0,
-        fermi_mode: str = "clipped",
-        recommender_fermi_mode: str | None = None,
-        max_steps: int = 3000,
-        seed_fraction: float = 0.2,
-        stop_on_absorption: bool = True,
+        **model: Any,
     ):
         super().__init__()
+        unknown = sorted(set(model) - set(AEC_MODEL_DEFAULTS))
+        if unknown:
+            raise TypeError(f"unexpected keyword arguments {unknown}; the model takes {sorted(AEC_MODEL_DEFAULTS)}")
+        model = {**AEC_MODEL_DEFAULTS, **model}
         check_render_mode(render_mode, self.metadata["render_modes"])
         check_choice("invalid_action", invalid_action, INVALID_ACTIONS)
         if isinstance(recommenders, str) or not isinstance(recommenders, (list, tuple)):
@@ -163,16 +160,12 @@ class RecommenderCompetitionAEC(AECEnv):
         if rule_code(default_rule, "default_rule") & (EXCLUSIVE - 1) == EXTERNAL:
             raise ValueError(f"default_rule must be a heuristic rule, got {default_rule!r}")
         self.exclusive = bool(exclusive)
-        self.config = CoopConfig(
-            n_nodes=n_nodes, degree=degree, beta=beta, W=W, T=T, S=S, fermi_mode=fermi_mode, rule=default_rule,
-            max_steps=max_steps, contenders=("EXTERNAL_X" if self.exclusive else "EXTERNAL",) * len(names), W2=W2,
-            beta_med_factor=beta_med_factor, seed_fraction=seed_fraction, stop_on_absorption=stop_on_absorption,
-            recommender_fermi_mode=recommender_fermi_mode,
-        )  # fmt: skip
+        contenders = ("EXTERNAL_X" if self.exclusive else "EXTERNAL",) * len(names)
+        self.config = CoopConfig(rule=default_rule, contenders=contenders, **model)
         if self.config.n_seeds < len(names):
             raise ValueError(
                 f"seed_fraction·n_nodes = {self.config.n_seeds} initial users cannot seat {len(names)} agents; "
-                f"seed_fraction must be at least {len(names) / self.config.n_nodes:.4g} for n_nodes={n_nodes}"
+                f"seed_fraction must be at least {len(names) / self.config.n_nodes:.4g} for n_nodes={model['n_nodes']}"
             )
         self.possible_agents = list(names)
         self._index = {a: i + 1 for i, a in enumerate(names)}  # recommender index (0 = default rule)
@@ -210,8 +203,12 @@ class RecommenderCompetitionAEC(AECEnv):
             self._np_random, _ = _seeding(seed)
         elif not hasattr(self, "_np_random"):
             self._np_random, _ = _seeding(None)
-        self._key = crng.episode_keys(seed, 1, self._np_random, self._key)
-        self.batch.reset(self._key)
+        self.start_episode(crng.episode_keys(seed, 1, self._np_random, self._key))
+
+    def start_episode(self, key: np.ndarray) -> None:
+        """Start the episode of stream ``key`` ([1] uint64; ``reset`` derives it from the seed)."""
+        self._key = key
+        self.batch.reset(key)
         self.agents = list(self.possible_agents)
         self.rewards = {a: 0.0 for a in self.agents}
         self._cumulative_rewards = {a: 0.0 for a in self.agents}
@@ -391,38 +388,48 @@ class Reseedable(Protocol):
     def reset(self, *, seed: int) -> Any: ...
 
 
-class AgentView(gym.Env):
-    """One agent's seat of :class:`RecommenderCompetitionAEC` as a single-agent Gymnasium env (for training one
-    learner while the others follow fixed policies: independent learners, one at a time).
+class SeatModel(ModelBase):
+    """One agent's seat of :class:`RecommenderCompetitionAEC` as a one-replica family model
+    (:class:`recsim_envs.utils.shell.FamilyModel`), the model of :class:`AgentView`.
 
-    ``others`` maps every other agent to a policy: an object with ``act(obs)`` (``LearnedRanker``,
-    ``baselines.coop.RulePolicy`` bound to ``view.aec``; one with ``reset(seed)`` is reseeded by ``reset(seed=s)``
-    with s + its position, so the view is deterministic) or a plain callable ``obs -> action``. ``step`` plays ``me``'s
-    action, then the others' turns, until ``me`` acts again or is done; the reward is ``me``'s reward accumulated
-    since its last action (the AEC env's ``last()``), so a return equals the agent's return in the multi-agent
-    env. ``me``'s episode ends when ``me`` is terminated (it lost all its users, or the game ended) or truncated.
-    An episode in which ``me`` never gets a turn (the game ends first) is skipped: ``reset`` moves on to the next
-    episode of the same stream (``info["skipped_episodes"]`` counts them). ``action_masks()`` serves sb3-contrib's
-    MaskablePPO.
+    ``step`` plays ``me``'s action, then the others' turns until ``me`` acts again or is done. ``reset`` skips
+    episodes in which ``me`` never gets a turn, moving on to the next episode of the same stream; a later
+    ``reset()`` without a seed continues after the last episode actually played.
     """
 
-    metadata = {"render_modes": []}
+    objective_names: tuple[str, ...] = ()
 
     def __init__(
-        self, me: str, others: dict[str, OpponentPolicy | Callable[[np.ndarray], int]], **env_kwargs: Any
+        self, aec: RecommenderCompetitionAEC, me: str, others: dict[str, OpponentPolicy | Callable[[Any], int]]
     ) -> None:
-        self.aec = RecommenderCompetitionAEC(**env_kwargs)
-        if me not in self.aec.possible_agents:
-            raise ValueError(f"me must be one of {self.aec.possible_agents}, got {me!r}")
-        missing = set(self.aec.possible_agents) - {me} - set(others)
+        if me not in aec.possible_agents:
+            raise ValueError(f"me must be one of {aec.possible_agents}, got {me!r}")
+        missing = set(aec.possible_agents) - {me} - set(others)
         if missing:
             raise ValueError(f"others must give a policy for every other agent, missing {sorted(missing)}")
-        self.me = me
-        self.others = others
+        self.aec, self.me = aec, me
+        self.config = aec.config
         self._act = {a: p.act if isinstance(p, OpponentPolicy) else p for a, p in others.items()}
-        self.observation_space = self.aec.observation_space(me)
-        self.action_space = self.aec.action_space(me)
         self._obs: dict[str, np.ndarray] | None = None
+        self._done = True
+        self._skipped = 0
+        self._given: np.ndarray | None = None  # the key the shell asked for at the last reset ...
+        self._played: np.ndarray | None = None  # ... and the key of the episode played (after skips)
+
+    def observation_space(self) -> spaces.Dict:
+        return self.aec.observation_space(self.me)
+
+    def action_space(self) -> spaces.Discrete:
+        return self.aec.action_space(self.me)
+
+    def reward_space(self) -> spaces.Box:
+        raise ValueError("an AgentView seat has a scalar reward (reward_weights of the AEC env), no vector reward")
+
+    def set_reward_weights(self, weights: np.ndarray) -> None:
+        raise ValueError("an AgentView seat takes reward_weights through the AEC env's own (per-agent) argument")
+
+    def batch_actions(self, actions: Any, single: bool) -> list[Any]:
+        return [actions]  # validated by the AEC env's step
 
     def _advance(self) -> tuple[float, bool, bool]:
         """Play the others until it is ``me``'s turn; (reward for me, terminated, truncated)."""
@@ -436,38 +443,87 @@ class AgentView(gym.Env):
             e.step(None if term or trunc else self._act[agent](obs))
         raise RuntimeError("the game ended without a final turn for me")  # unreachable: me is removed last
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        skipped = 0
+    def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
+        key = np.asarray(keys, dtype=np.uint64).reshape(1)
+        given = key
+        if self._given is not None and self._played is not None and np.array_equal(key, crng.next_key(self._given)):
+            key = crng.next_key(self._played)  # the next episode after the last one played
+        self._skipped = 0
+        while True:
+            self.aec.start_episode(key)
+            _, term, trunc = self._advance()
+            if not (term or trunc):
+                break
+            self._skipped += 1
+            key = crng.next_key(key)
+        self._given, self._played = given, key
+        self._done = False
+
+    def step(self, actions: list[Any]) -> dict[str, Any]:
+        self.aec.step(actions[0])
+        reward, term, trunc = self._advance()
+        self._done = term or trunc
+        return {
+            "reward": np.array([reward]),
+            "terminated": np.array([term]),
+            "truncated": np.array([trunc]),
+            **_batched(self.aec.infos[self.me]),
+        }
+
+    def observations(self) -> dict[str, np.ndarray]:
+        return _batched(self._obs or {})
+
+    def reset_info(self) -> dict[str, Any]:
+        return {"skipped_episodes": np.array([self._skipped]), **_batched(self.aec.infos[self.me])}
+
+    def action_masks(self) -> np.ndarray:
+        if self._done or self._obs is None:
+            return np.ones((1, self.aec.n), dtype=bool)
+        return self._obs["action_mask"].astype(bool)[None]
+
+    def render(self, mode: str, single: bool) -> Any:
+        raise ValueError("AgentView has no render modes (render the AEC env: view.aec)")
+
+
+def _batched(tree: Any) -> Any:
+    """A one-replica batch of a dict of scalars / arrays (recursively)."""
+    if isinstance(tree, dict):
+        return {k: _batched(v) for k, v in tree.items()}
+    return np.asarray(tree)[None]
+
+
+class AgentView(RecsimEnv):
+    """One agent's seat of :class:`RecommenderCompetitionAEC` as a single-agent Gymnasium env (for training one
+    learner while the others follow fixed policies: independent learners, one at a time).
+
+    ``others`` maps every other agent to a policy: an object with ``act(obs)`` (``LearnedRanker``, ``RulePolicy``,
+    ``baselines.coop.HeuristicPolicy``; one with ``reset(seed)`` is reseeded by ``reset(seed=s)`` with s + its
+    position, so the view is deterministic) or a plain callable ``obs -> action``. ``step`` plays ``me``'s
+    action, then the others' turns, until ``me`` acts again or is done; the reward is ``me``'s reward accumulated
+    since its last action (the AEC env's ``last()``), so a return equals the agent's return in the multi-agent
+    env. ``me``'s episode ends when ``me`` is terminated (it lost all its users, or the game ended) or truncated.
+    An episode in which ``me`` never gets a turn (the game ends first) is skipped: ``reset`` moves on to the next
+    episode of the same stream (``info["skipped_episodes"]`` counts them). ``action_masks()`` serves sb3-contrib's
+    MaskablePPO. The env is the generic single env of :mod:`recsim_envs.utils.shell` over a :class:`SeatModel`.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(self, me: str, others: dict[str, Any], **env_kwargs: Any):
+        self._seat = SeatModel(RecommenderCompetitionAEC(**env_kwargs), me, others)
+        self.aec, self.me, self.others = self._seat.aec, me, others
+        super().__init__()
+
+    def make_model(self, n: int, **kwargs: Any) -> SeatModel:  # type: ignore[override]
+        return self._seat
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict[str, Any]]:
         if seed is not None:
             for i, a in enumerate(self.aec.possible_agents):
                 other = self.others.get(a)
                 if isinstance(other, Reseedable):
                     other.reset(seed=int(seed) + i)
-        self.aec.reset(seed=seed)
-        while True:
-            _, term, trunc = self._advance()
-            if not (term or trunc):
-                break
-            skipped += 1
-            self.aec.reset()
-        return self._obs, {"skipped_episodes": skipped, **self.aec.infos[self.me]}
-
-    def step(self, action):
-        if self._obs is None:
-            raise RuntimeError("call reset() before step()")
-        self.aec.step(action)
-        reward, term, trunc = self._advance()
-        info = dict(self.aec.infos[self.me])
-        if term or trunc:
-            self._obs_final = self._obs
-            self._obs = None
-        return (self._obs if self._obs is not None else self._obs_final), reward, term, trunc, info
-
-    def action_masks(self) -> np.ndarray:
-        if self._obs is None:
-            return np.ones(self.action_space.n, dtype=bool)
-        return self._obs["action_mask"].astype(bool)
+        return super().reset(seed=seed, options=options)
 
 
 def _seeding(seed: int | None):
@@ -486,4 +542,4 @@ def env(**kwargs: Any) -> AECEnv:
     return wrappers.OrderEnforcingWrapper(RecommenderCompetitionAEC(**kwargs))
 
 
-__all__ = ["AGENT_OBJECTIVES", "AgentView", "RecommenderCompetitionAEC", "env", "raw_env"]
+__all__ = ["AGENT_OBJECTIVES", "AgentView", "RecommenderCompetitionAEC", "SeatModel", "env", "raw_env"]

@@ -9,14 +9,17 @@ as arrays with a leading replica axis; ``env.py`` (R = 1) and ``vector_env.py`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
 from recsim_envs.coop import kernel as K
 from recsim_envs.coop.presets import TABLE4_PRESETS  # noqa: F401  (re-export)
+from recsim_envs.coop.render import draw_network
 from recsim_envs.coop.rules import EXCLUSIVE, EXTERNAL, rule_code
 from recsim_envs.coop.simulator import MODEL_PARAMS, CoopBatch, CoopConfig
+from recsim_envs.utils.shell import ModelBase
 from recsim_envs.utils.validation import Array, Bool, Choice, Int, check_discrete_actions, check_params
 
 REWARD_MODES = ("coops", "rewires")
@@ -149,8 +152,12 @@ def build_competition(
     return config, TaskOptions(True, w, graph_obs, invalid_action)
 
 
-class CoopTask:
-    """R replicas with an agent deciding the EXTERNAL recommender's rewires; arrays have a leading R axis."""
+class CoopTask(ModelBase):
+    """R replicas with an agent deciding the EXTERNAL recommender's rewires; arrays have a leading R axis.
+
+    Implements :class:`recsim_envs.utils.shell.FamilyModel` (``reset(mask, keys)``, ``step``, ``observations``,
+    the spaces and the render/interface methods at the end of the class).
+    """
 
     AGENT = 1  # recommender index of the agent in competition (0 = default rule)
 
@@ -196,8 +203,9 @@ class CoopTask:
         return spaces.Box(low, np.ones(k, dtype=np.float32), dtype=np.float32)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    def reset(self, keys: np.ndarray, which: np.ndarray) -> None:
-        """New episodes for replicas in ``which``; run each to its first decision (or its end)."""
+    def reset(self, which: np.ndarray, keys: np.ndarray) -> None:
+        """New episodes for replicas in ``which`` (bool [R]) with stream ``keys``; run each to its first decision
+        (or its end)."""
         self.batch.reset(keys, which)
         # reward components count from t = 0, including the steps run before the first decision
         self._prev_req[which] = 0
@@ -328,3 +336,29 @@ class CoopTask:
         if self.options.competition:
             text += f" agent share={b.reccount[r, self.AGENT] / self.n:.3f}"
         return text
+
+    # -- env interface (recsim_envs.utils.shell.FamilyModel) -------------------------------------------------
+    @property
+    def objective_names(self) -> tuple[str, ...]:
+        return self.options.objectives
+
+    def set_reward_weights(self, weights: np.ndarray) -> None:
+        self.options.reward_weights = weights
+
+    def batch_actions(self, actions: Any, single: bool) -> np.ndarray:
+        """Node indices as an [R] batch (validated by ``step``: masked choices follow ``invalid_action``)."""
+        a = np.asarray(actions)
+        return a.reshape(-1) if single else a
+
+    def render(self, mode: str, single: bool) -> str | np.ndarray:
+        """Replica 0 (rgb: its graph with the pending rewire highlighted; ansi: its one-line state)."""
+        if mode == "ansi":
+            return self.ansi(0)
+        b = self.batch
+        pending = b.cnt[0, K.C_STATUS] == K.PENDING
+        return draw_network(
+            b.adjacency(0),
+            b.strat[0],
+            recommender=b.rec[0] if self.options.competition else None,
+            focus=(int(b.cnt[0, K.C_PA]), int(b.cnt[0, K.C_PB])) if pending else None,
+        )

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from recsim_envs.harm.data import UNSET, Catalogue, as_catalogue, get_catalogue
 from recsim_envs.harm.model import (
@@ -21,7 +23,9 @@ from recsim_envs.harm.model import (
     scores,
     slate_choice,
 )
+from recsim_envs.harm.render import trajectory_image
 from recsim_envs.utils import rng as crng
+from recsim_envs.utils.shell import ModelBase
 from recsim_envs.utils.validation import Bool, Choice, Int, Maybe, Real, check_params
 
 ACTION_TYPES = ("items", "probabilities", "logits")
@@ -79,6 +83,8 @@ class HarmConfig:
     catalogue_seed: int = 0
     analytic_info: bool = True
     catalogue: Catalogue | dict | str | os.PathLike | None = field(default=None, repr=False)
+    #: weights given as ``reward_weights=`` (None: the paper's alias, (1, lam))
+    weights_override: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.dataset, str) or not (self.dataset == "synthetic" or os.path.isdir(self.dataset)):
@@ -165,6 +171,8 @@ class HarmConfig:
 
     def reward_weights(self) -> np.ndarray:
         """Scalar reward = objectives · weights, objectives = (click, −harm): weights (1, λ)."""
+        if self.weights_override is not None:
+            return self.weights_override
         return np.array([1.0, self.lam])
 
     # -- action decoding (shared by single and vector envs) -----------------------------------------------------
@@ -309,8 +317,14 @@ def _score_sum_bound(pts: np.ndarray, V: np.ndarray, low: np.ndarray, high: np.n
     return max(float(scores(pts[i : i + rows], V).sum(-1).max()) for i in range(0, pts.shape[0], rows))
 
 
-class HarmUserBatch:
-    """State of ``n`` users; every method is one array operation over users."""
+class HarmUserBatch(ModelBase):
+    """State of ``n`` users; every method is one array operation over users.
+
+    Implements :class:`recsim_envs.utils.shell.FamilyModel` (the env interface at the end of the class)."""
+
+    objective_names = OBJECTIVE_NAMES
+    _trace: list[tuple[float, float, float]] | tuple = ()  # render history: (pH, pCLK, σ_H) per step
+    _last: dict[str, Any] | None = None  # the single env's last step (ansi render)
 
     def __init__(self, config: HarmConfig, n: int):
         self.cfg = config
@@ -400,3 +414,76 @@ class HarmUserBatch:
         if pclk is None:
             del out["pclk"], out["ph"]
         return out
+
+    # -- env interface (recsim_envs.utils.shell.FamilyModel) -----------------------------------------------
+    @property
+    def config(self) -> HarmConfig:
+        return self.cfg
+
+    def observation_space(self) -> spaces.Box:
+        cfg = self.cfg
+        low = np.concatenate([cfg.obs_low, cfg.obs_low, [0.0]]).astype(np.float32)
+        high = np.concatenate([cfg.obs_high, cfg.obs_high, [1.0]]).astype(np.float32)
+        return spaces.Box(low, high, dtype=np.float32)
+
+    def action_space(self) -> spaces.Space:
+        cfg = self.cfg
+        if cfg.action_type == "items":
+            if cfg.k == 1:
+                return spaces.Discrete(cfg.n_candidates)
+            return spaces.MultiDiscrete(np.full(cfg.k, cfg.n_candidates, dtype=np.int64))
+        if cfg.action_type == "logits":
+            return spaces.Box(-1.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
+        return spaces.Box(0.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
+
+    def reward_space(self) -> spaces.Box:
+        return spaces.Box(np.array([0.0, -1.0], dtype=np.float32), np.array([1.0, 0.0], dtype=np.float32))
+
+    def set_reward_weights(self, weights: np.ndarray) -> None:
+        self.cfg.weights_override = weights
+
+    def batch_actions(self, actions: Any, single: bool) -> np.ndarray:
+        """The batch ``step`` decodes (and validates, ``HarmConfig.decode``): one action gets a leading axis."""
+        a = np.asarray(actions)
+        if single:
+            return a[None]
+        if a.ndim == 0 or a.shape[0] != self.n:
+            raise ValueError(f"actions must have a leading axis of num_envs={self.n}, got shape {a.shape}")
+        return a
+
+    def reset_info(self) -> dict[str, np.ndarray]:
+        return {"user": self.user.copy(), "profile": self.U.copy(), "t": self.t.copy()}
+
+    def next_info(self) -> dict[str, np.ndarray]:
+        # the user each returned observation belongs to (a vector env's finished users: after their autoreset)
+        return {"next_user": self.user.copy()}
+
+    def render_reset(self) -> None:
+        self._trace = []
+        self._last = None
+
+    def render_record(self, out: dict[str, Any], single: bool) -> None:
+        nan = np.full(1, np.nan)
+        ph, pclk, share = out.get("ph", nan), out.get("pclk", nan), out["harm_share"]
+        if single:
+            self._last = {k: out[k][0] for k in ("item", "click", "harm", "harm_share")}
+            self._last.update(ph=float(ph[0]), pclk=float(pclk[0]))
+            self._trace.append((float(ph[0]), float(pclk[0]), float(share[0])))  # type: ignore[union-attr]
+        else:
+            self._trace.append((float(ph.mean()), float(pclk.mean()), float(share.mean())))  # type: ignore[union-attr]
+
+    def render(self, mode: str, single: bool) -> str | np.ndarray:
+        if mode == "ansi":
+            if not single:
+                return f"{self.n} users, t={int(self.t.max())}/{self.cfg.horizon}"
+            last = self._last
+            tail = (
+                ""
+                if last is None
+                else f" item={last['item']} click={int(last['click'])} harm={int(last['harm'])} "
+                f"pCLK={last['pclk']:.3f} pH={last['ph']:.4f} sigma_H={last['harm_share']:.4f}"
+            )
+            return f"t={int(self.t[0])}/{self.cfg.horizon} user={int(self.user[0])}{tail}"
+        tr = np.array(self._trace) if len(self._trace) else np.zeros((1, 3))
+        # red: pH, blue: pCLK, orange: organic harm share σ_H (analytic, along the realised trajectory)
+        return trajectory_image([tr[:, 0], tr[:, 1], tr[:, 2]])

@@ -4,36 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
-from gymnasium import spaces
-
-from recsim_envs.harm.core import OBJECTIVE_NAMES, PARAMS, HarmConfig, HarmUserBatch
-from recsim_envs.harm.render import trajectory_image
-from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_bool, check_render_mode
-
-_FLOAT_KEYS = ("click", "harm", "harm_share")
-_INT_KEYS = ("item", "user", "t")
+from recsim_envs.harm.core import PARAMS, HarmConfig, HarmUserBatch
+from recsim_envs.utils.shell import RecsimEnv
 
 
-def action_space_for(cfg: HarmConfig) -> spaces.Space:
-    if cfg.action_type == "items":
-        if cfg.k == 1:
-            return spaces.Discrete(cfg.n_candidates)
-        return spaces.MultiDiscrete(np.full(cfg.k, cfg.n_candidates, dtype=np.int64))
-    if cfg.action_type == "logits":
-        return spaces.Box(-1.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
-    return spaces.Box(0.0, 1.0, (cfg.n_candidates,), dtype=np.float64)
+def make_model(n: int, **kwargs: Any) -> HarmUserBatch:
+    """``n`` users of the HarmMitigation ids (the single env: ``n = 1``)."""
+    return HarmUserBatch(HarmConfig(**kwargs), n)
 
 
-def observation_space_for(cfg: HarmConfig) -> spaces.Box:
-    low = np.concatenate([cfg.obs_low, cfg.obs_low, [0.0]]).astype(np.float32)
-    high = np.concatenate([cfg.obs_high, cfg.obs_high, [1.0]]).astype(np.float32)
-    return spaces.Box(low, high, dtype=np.float32)
-
-
-class HarmMitigationEnv(gym.Env):
+class HarmMitigationEnv(RecsimEnv):
     """Recommending to a user whose profile is attracted to what they consume (Chee et al., KDD 2024).
 
     ## Description
@@ -107,7 +87,8 @@ class HarmMitigationEnv(gym.Env):
     ``labels`` (MovieLens only: CSV paths for real harm labels, see ``recsim_envs.harm.data``; the synthetic
     catalogue refuses ``genre``, ``labels`` and ``parental_guide``), ``catalogue_seed`` (synthetic catalogue, 0),
     ``analytic_info`` (bool, True; False drops ``pclk``/``ph`` from info, which for the sampling variants costs an
-    [n × ~80] quadrature per user-step), ``render_mode``.
+    [n × ~80] quadrature per user-step), ``render_mode``, and the shell's ``reward_weights`` (λ is its alias:
+    ``reward_weights`` = (1, λ)), ``multi_objective``, ``weights`` (``recsim_envs.utils.shell``).
 
     ``catalogue``: your own problem instead of ``dataset`` — a dict ``{"item_embeddings": [n, d],
     "harmful": [n] (bool or 0/1), "user_profiles": [m, d]}`` of arrays or nested lists (optionally ``"titles"``),
@@ -126,88 +107,14 @@ class HarmMitigationEnv(gym.Env):
     (independent sampling, k = 5, c = 20 as in the paper), ``recsim_envs/HarmMitigationMO-v0`` (vector reward).
     """
 
-    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
     PARAMS = PARAMS
-
-    def __init__(self, render_mode: str | None = None, **kwargs: Any):
-        check_render_mode(render_mode, self.metadata["render_modes"])
-        self.config = HarmConfig(**kwargs)
-        self.render_mode = render_mode
-        self.action_space = action_space_for(self.config)
-        self.observation_space = observation_space_for(self.config)
-        self._batch = HarmUserBatch(self.config, 1)
-        self._key: np.ndarray | None = None
-        self._started = False
-        self._trace: list[tuple[float, float, float]] = []
-        self._last: dict | None = None
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self._key = crng.episode_keys(seed, 1, self.np_random, self._key)
-        self._batch.reset(np.ones(1, dtype=bool), self._key)
-        self._started = True
-        self._trace = []
-        self._last = None
-        b = self._batch
-        return b.observations()[0], {"user": int(b.user[0]), "profile": b.U[0].copy(), "t": 0}
-
-    def step(self, action):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
-        out = self._batch.step(np.asarray(action)[None])
-        info = _scalar_info(out, 0)
-        self._last = info
-        self._trace.append((info.get("ph", np.nan), info.get("pclk", np.nan), info["harm_share"]))
-        terminated = bool(out["terminated"][0])
-        if terminated:
-            self._started = False
-        return self._batch.observations()[0], float(out["reward"][0]), terminated, False, info
-
-    def render(self):
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode")
-            return None
-        b = self._batch
-        if self.render_mode == "ansi":
-            last = self._last
-            tail = (
-                ""
-                if last is None
-                else f" item={last['item']} click={int(last['click'])} harm={int(last['harm'])} "
-                f"pCLK={last.get('pclk', np.nan):.3f} pH={last.get('ph', np.nan):.4f} sigma_H={last['harm_share']:.4f}"
-            )
-            return f"t={int(b.t[0])}/{self.config.horizon} user={int(b.user[0])}{tail}"
-        tr = np.array(self._trace) if self._trace else np.zeros((1, 3))
-        # red: pH, blue: pCLK, orange: organic harm share σ_H (analytic, along the realised trajectory)
-        return trajectory_image([tr[:, 0], tr[:, 1], tr[:, 2]])
-
-    def close(self):
-        pass
+    REWARD_ALIASES = ("lam",)
+    make_model = staticmethod(make_model)
 
 
 class HarmMitigationMOEnv(HarmMitigationEnv):
     """Multi-objective twin: reward = (click, −harm), ``reward_space = Box([0, −1], [1, 0])``, ``reward_dim = 2``;
     the scalar env's reward equals ``objectives @ (1, λ)``."""
 
-    def __init__(self, render_mode: str | None = None, multi_objective: bool = True, **kwargs: Any):
-        if not check_bool("multi_objective", multi_objective):
-            raise ValueError(f"multi_objective must be True for HarmMitigationMOEnv, got {multi_objective!r}")
-        super().__init__(render_mode=render_mode, **kwargs)
-        self.reward_dim = len(OBJECTIVE_NAMES)
-        self.reward_space = spaces.Box(np.array([0.0, -1.0], dtype=np.float32), np.array([1.0, 0.0], dtype=np.float32))
-
-    def step(self, action):
-        obs, _, terminated, truncated, info = super().step(action)
-        return obs, info["objectives"].copy(), terminated, truncated, info
-
-
-def _scalar_info(out: dict, i: int) -> dict:
-    info: dict[str, Any] = {k: float(out[k][i]) for k in _FLOAT_KEYS + ("pclk", "ph") if k in out}
-    info.update({k: int(out[k][i]) for k in _INT_KEYS})
-    info["recommended_mask"] = out["recommended_mask"][i].copy()
-    info["profile"] = out["profile"][i].copy()
-    info["previous_profile"] = out["previous_profile"][i].copy()
-    info["rewards"] = {"click": info["click"], "harm": info["harm"]}
-    info["objectives"] = out["objectives"][i].copy()
-    info["next_user"] = info["user"]  # the user the next observation belongs to (vector env: after autoreset)
-    return info
+    MULTI_OBJECTIVE_ONLY = True

@@ -7,8 +7,10 @@ of ``n`` users as arrays and advances all of them with one gather + inverse-CDF 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from recsim_envs.preference.model import (
     BETA_C_PRESETS,
@@ -25,6 +27,7 @@ from recsim_envs.preference.oracle import (
     oracle_beliefs_backward,
     oracle_beliefs_joint,
 )
+from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.preference.world import (
     COS,
     N_BINS,
@@ -34,7 +37,8 @@ from recsim_envs.preference.world import (
     initial_preference_distribution,
 )
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import Array, Choice, Int, Maybe, OneOf, Real, check_params
+from recsim_envs.utils.shell import ModelBase
+from recsim_envs.utils.validation import Array, Choice, Int, Maybe, OneOf, Real, check_discrete_actions, check_params
 
 OBS_MODES = ("history", "oracle_beliefs")
 ACTION_SETS = ("six", "fine")
@@ -73,8 +77,33 @@ PARAMS: dict = {
 }
 
 
+class SlateConfig:
+    """What the ground-truth and the learned users' configs share: slate tables, observation width, weights."""
+
+    tables: dict
+    obs_mode: str
+    nu_initial: float
+    nu_natural: float
+    #: weights given as ``reward_weights=`` (None: the paper's aliases, (1, nu_initial, nu_natural))
+    weights_override: np.ndarray | None = None
+
+    @property
+    def n_actions(self) -> int:
+        return int(self.tables["slates"].shape[0])
+
+    @property
+    def obs_dim(self) -> int:
+        # history (36 + 36 + 1), then three 36-bin beliefs ("oracle_beliefs" / "model_beliefs")
+        return 2 * N_BINS + 1 + (3 * N_BINS if self.obs_mode != "history" else 0)
+
+    def reward_weights(self) -> np.ndarray:
+        if self.weights_override is not None:
+            return self.weights_override
+        return np.array([1.0, self.nu_initial, self.nu_natural])
+
+
 @dataclass
-class PreferenceShiftConfig:
+class PreferenceShiftConfig(SlateConfig):
     horizon: int = 10
     flexibility: float = 0.9
     beta_d: float = DEFAULT_BETA_D
@@ -159,17 +188,6 @@ class PreferenceShiftConfig:
             slates, bc, self.beta_d, self.flexibility, prior, self.feed_exponent, tables=(emission, transition)
         )
 
-    @property
-    def n_actions(self) -> int:
-        return int(self.tables["slates"].shape[0])
-
-    @property
-    def obs_dim(self) -> int:
-        return 2 * N_BINS + 1 + (3 * N_BINS if self.obs_mode == "oracle_beliefs" else 0)
-
-    def reward_weights(self) -> np.ndarray:
-        return np.array([1.0, self.nu_initial, self.nu_natural])
-
 
 def draw_rows(cdf_table: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF draw: for each user, the first bin of row ``rows[i]`` of ``cdf_table`` [R, 36] whose
@@ -179,8 +197,50 @@ def draw_rows(cdf_table: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndar
     return np.minimum(idx, N_BINS - 1)
 
 
-class UserBatch:
-    """State of ``n`` ground-truth users; every method is one array operation over users."""
+class SlateUsers(ModelBase):
+    """The env interface (:class:`recsim_envs.utils.shell.FamilyModel`) shared by the ground-truth users and the
+    users simulated from the learned model: slate indices in, the history (+ beliefs) observation out."""
+
+    objective_names = OBJECTIVE_NAMES
+    cfg: Any  # PreferenceShiftConfig | LearnedShiftConfig
+    n: int
+
+    @property
+    def config(self) -> Any:
+        return self.cfg
+
+    def observation_space(self) -> spaces.Box:
+        return spaces.Box(0.0, 1.0, (self.cfg.obs_dim,), dtype=np.float32)
+
+    def action_space(self) -> spaces.Discrete:
+        return spaces.Discrete(self.cfg.n_actions)
+
+    def reward_space(self) -> spaces.Box:
+        return spaces.Box(-1.0, 1.0, (len(OBJECTIVE_NAMES),), dtype=np.float32)
+
+    def set_reward_weights(self, weights: np.ndarray) -> None:
+        self.cfg.weights_override = weights
+
+    def batch_actions(self, actions: Any, single: bool) -> np.ndarray:
+        """Slate indices as an int64 [n] batch: one action (``single``) or ``n`` of them."""
+        name, shape = ("action", ()) if single else ("actions", (self.n,))
+        a = check_discrete_actions(name, actions, self.cfg.n_actions, shape, what="slate index")
+        return a.reshape(self.n)
+
+
+def last_step_text(tables: dict, slate: int, choice: int) -> str:
+    """``slate=… choice=…`` of the ansi render ("-" before the first step)."""
+    shown = "-" if slate < 0 else f"{tables['slate_means'][slate]:.0f}°"
+    chosen = "-" if choice < 0 else f"{10 * choice}°"
+    return f"slate={shown} choice={chosen}"
+
+
+class UserBatch(SlateUsers):
+    """State of ``n`` ground-truth users; every method is one array operation over users.
+
+    Implements :class:`recsim_envs.utils.shell.FamilyModel` (``SlateUsers`` and the end of the class)."""
+
+    _cohort: list[np.ndarray] | tuple = ()  # render history of a single env (see render_record)
 
     def __init__(self, config: PreferenceShiftConfig, n: int):
         self.cfg = config
@@ -304,3 +364,35 @@ class UserBatch:
         if self.beliefs is None:
             raise ValueError("oracle beliefs need obs_mode='oracle_beliefs'")
         return self.beliefs.copy()
+
+    # -- env interface (recsim_envs.utils.shell.FamilyModel; the rest in SlateUsers) ------------------------
+    def reset_info(self) -> dict[str, np.ndarray]:
+        return {"preference_bin": self.u.copy(), "initial_preference_bin": self.u0.copy(), "t": self.t.copy()}
+
+    def next_info(self) -> dict[str, np.ndarray]:
+        # the preference the next slate will meet (a vector env's finished users: after their autoreset)
+        return {"next_preference_bin": self.u.copy()}
+
+    def render_reset(self) -> None:
+        self._cohort = [self.cfg.tables["prior"].copy()]
+
+    def render_record(self, out: dict[str, Any], single: bool) -> None:
+        if single:  # the cohort's distribution under the slates shown to user 0 (the single env's heatmap)
+            self._cohort.append(self._cohort[-1] @ self.cfg.tables["transition"][int(out["slate"][0])])  # type: ignore[union-attr]
+
+    def render(self, mode: str, single: bool) -> str | np.ndarray:
+        tb = self.cfg.tables
+        if not single:
+            if mode == "ansi":
+                return f"{self.n} users, t={int(self.t.max())}/{self.cfg.horizon}, mean u={self.u.mean() * 10:.0f}°"
+            # population histogram of true preferences at each step (the paper's Fig. 1 heatmap)
+            hist = self.pref_hist[:, : int(self.t.max()) + 1]
+            dists = np.stack([np.bincount(hist[:, t], minlength=36) / self.n for t in range(hist.shape[1])])
+            return preference_heatmap(dists)
+        if mode == "ansi":
+            return (
+                f"t={int(self.t[0])}/{self.cfg.horizon} u={10 * self.u[0]}° u0={10 * self.u0[0]}° "
+                f"{last_step_text(tb, self.last_slate[0], self.last_choice[0])}"
+            )
+        dists = np.stack(self._cohort) if len(self._cohort) else tb["prior"][None]
+        return preference_heatmap(dists, self.pref_hist[0, : len(dists)])

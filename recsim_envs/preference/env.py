@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
-from gymnasium import spaces
-
-from recsim_envs.preference.core import OBJECTIVE_NAMES, PARAMS, PreferenceShiftConfig, UserBatch
-from recsim_envs.preference.render import preference_heatmap
-from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_bool, check_discrete_actions, check_render_mode
+from recsim_envs.preference.core import PARAMS, PreferenceShiftConfig, UserBatch
+from recsim_envs.utils.shell import RecsimEnv
 
 
-def _check_action(action: Any, n_actions: int) -> int:
-    return int(check_discrete_actions("action", action, n_actions, what="slate index"))
+def make_model(n: int, **kwargs: Any) -> UserBatch:
+    """``n`` ground-truth users of the PreferenceShift ids (the single env: ``n = 1``)."""
+    return UserBatch(PreferenceShiftConfig(**kwargs), n)
 
 
-class PreferenceShiftEnv(gym.Env):
+class PreferenceShiftEnv(RecsimEnv):
     """Users whose preferences drift with the slates they are shown (Carroll et al., ICML 2022, App. H).
 
     ## Description
@@ -67,7 +62,9 @@ class PreferenceShiftEnv(gym.Env):
     belief b ∝ s^k), ``initial_mean_deg``
     ∈ [0, 360) (130), ``initial_std_deg`` > 0 (20), ``slate_std_deg`` ∈ [1, 360] (60), ``slate_kernel``
     ("clipped_normal" | "von_mises"), ``action_set`` ("six" | "fine"), ``obs_mode`` ("history" |
-    "oracle_beliefs"), ``nu_initial``, ``nu_natural`` (penalty weights, 0), ``render_mode``.
+    "oracle_beliefs"), ``nu_initial``, ``nu_natural`` (penalty weights, 0; the paper's names for
+    ``reward_weights`` = (1, ν_initial, ν_natural)), ``render_mode``, and the shell's ``reward_weights``,
+    ``multi_objective``, ``weights`` (``recsim_envs.utils.shell``).
 
     ## Calibration of β_d and the β_c bump width (unpublished in the paper)
     Exact cohort propagation (``recsim_envs.preference.calibration``, table by
@@ -105,65 +102,10 @@ class PreferenceShiftEnv(gym.Env):
     reward).
     """
 
-    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
-    #: documented ``make`` kwargs and ranges (read by the registry-wide property test)
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
     PARAMS = PARAMS
-
-    def __init__(self, render_mode: str | None = None, **kwargs: Any):
-        self.config = PreferenceShiftConfig(**kwargs)
-        check_render_mode(render_mode, self.metadata["render_modes"])
-        self.render_mode = render_mode
-        self.action_space = spaces.Discrete(self.config.n_actions)
-        self.observation_space = spaces.Box(0.0, 1.0, (self.config.obs_dim,), dtype=np.float32)
-        self._batch = UserBatch(self.config, 1)
-        self._key: np.ndarray | None = None
-        self._started = False
-        self._cohort: list[np.ndarray] = []
-
-    # -- gymnasium API ----------------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self._key = crng.episode_keys(seed, 1, self.np_random, self._key)
-        self._batch.reset(np.ones(1, dtype=bool), self._key)
-        self._started = True
-        self._cohort = [self.config.tables["prior"].copy()]
-        info = {
-            "preference_bin": int(self._batch.u[0]),
-            "initial_preference_bin": int(self._batch.u0[0]),
-            "t": 0,
-        }
-        return self._batch.observations()[0], info
-
-    def step(self, action):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
-        a = _check_action(action, self.config.n_actions)
-        out = self._batch.step(np.array([a], dtype=np.int64))
-        tb = self.config.tables
-        self._cohort.append(self._cohort[-1] @ tb["transition"][a])
-        info = scalar_info(out, 0)
-        reward = float(out["reward"][0])
-        terminated = bool(out["terminated"][0])
-        if terminated:
-            self._started = False
-        return self._batch.observations()[0], reward, terminated, False, info
-
-    def render(self):
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode")
-            return None
-        b = self._batch
-        t = int(b.t[0])
-        if self.render_mode == "ansi":
-            s = b.last_slate[0]
-            slate = "-" if s < 0 else f"{self.config.tables['slate_means'][s]:.0f}°"
-            choice = "-" if b.last_choice[0] < 0 else f"{10 * b.last_choice[0]}°"
-            return f"t={t}/{self.config.horizon} u={10 * b.u[0]}° u0={10 * b.u0[0]}° slate={slate} choice={choice}"
-        dists = np.stack(self._cohort) if self._cohort else self.config.tables["prior"][None]
-        return preference_heatmap(dists, b.pref_hist[0, : len(dists)])
-
-    def close(self):
-        pass
+    REWARD_ALIASES = ("nu_initial", "nu_natural")
+    make_model = staticmethod(make_model)
 
 
 class PreferenceShiftMOEnv(PreferenceShiftEnv):
@@ -173,33 +115,4 @@ class PreferenceShiftMOEnv(PreferenceShiftEnv):
     reward equals ``objectives @ [1, nu_initial, nu_natural]``.
     """
 
-    def __init__(self, render_mode: str | None = None, multi_objective: bool = True, **kwargs: Any):
-        if not check_bool("multi_objective", multi_objective):
-            raise ValueError(f"multi_objective must be True for PreferenceShiftMOEnv, got {multi_objective!r}")
-        super().__init__(render_mode=render_mode, **kwargs)
-        self.reward_dim = len(OBJECTIVE_NAMES)
-        self.reward_space = spaces.Box(-1.0, 1.0, (self.reward_dim,), dtype=np.float32)
-
-    def step(self, action):
-        obs, _, terminated, truncated, info = super().step(action)
-        return obs, info["objectives"].copy(), terminated, truncated, info
-
-
-_INT_KEYS = ("preference_bin", "next_preference_bin", "initial_preference_bin", "choice_bin", "slate", "t")
-_FLOAT_KEYS = (
-    "engagement",
-    "engagement_initial",
-    "engagement_natural",
-    "expected_engagement",
-    "expected_engagement_initial",
-    "expected_engagement_natural",
-)
-
-
-def scalar_info(out: dict, i: int, int_keys=_INT_KEYS, float_keys=_FLOAT_KEYS) -> dict:
-    """User ``i``'s step info as Python scalars, from the batched step output (shared with the learned env)."""
-    info: dict[str, Any] = {k: int(out[k][i]) for k in int_keys}
-    info.update({k: float(out[k][i]) for k in float_keys})
-    info["rewards"] = {name: info[name] for name in OBJECTIVE_NAMES}
-    info["objectives"] = out["objectives"][i].copy()
-    return info
+    MULTI_OBJECTIVE_ONLY = True

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from recsim_envs.preference.core import PARAMS as GROUND_TRUTH_PARAMS
+from recsim_envs.preference.core import SlateConfig, SlateUsers, last_step_text
 from recsim_envs.preference.learned.algorithms import natural_shift_table
 from recsim_envs.preference.learned.network import (
     DEFAULT_CHECKPOINT,
@@ -25,6 +26,7 @@ from recsim_envs.preference.learned.network import (
     step_tokens,
 )
 from recsim_envs.preference.model import expected_engagement
+from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.preference.world import COS, N_BINS, THETA, VECTORS, action_slates
 from recsim_envs.utils import rng as crng
 from recsim_envs.utils.validation import Choice, Int, check_int, check_params
@@ -61,7 +63,7 @@ def load_model(checkpoint: str | None) -> LearnedUserModel:
 
 
 @dataclass
-class LearnedShiftConfig:
+class LearnedShiftConfig(SlateConfig):
     checkpoint: str | None = None
     horizon: int = 10
     slate_std_deg: float = 60.0
@@ -92,17 +94,6 @@ class LearnedShiftConfig:
             prior=prior,
         )
 
-    @property
-    def n_actions(self) -> int:
-        return int(self.tables["slates"].shape[0])
-
-    @property
-    def obs_dim(self) -> int:
-        return 2 * N_BINS + 1 + (3 * N_BINS if self.obs_mode == "model_beliefs" else 0)
-
-    def reward_weights(self) -> np.ndarray:
-        return np.array([1.0, self.nu_initial, self.nu_natural])
-
 
 def mean_angle_deg(dist: np.ndarray) -> np.ndarray:
     """Circular mean (degrees in [0, 360)) of distributions over the bins."""
@@ -110,7 +101,7 @@ def mean_angle_deg(dist: np.ndarray) -> np.ndarray:
     return np.rad2deg(np.arctan2(v[..., 1], v[..., 0])) % 360.0
 
 
-class LearnedUserBatch:
+class LearnedUserBatch(SlateUsers):
     """``n`` users simulated from the learned model: beliefs, histories and the penalised reward (Algorithm 3).
 
     Per step: belief p̂_t = P̂_f(u_t | history); choice x_t ~ Σ_u p̂_t(u) P(x | s_t, u); estimated components
@@ -118,6 +109,8 @@ class LearnedUserBatch:
     ``expected_engagement`` Σ_u p̂_t(u) Σ_x P(x | s_t, u) xᵀu), r̂_t(u_0) = x_tᵀ E[u_0] with
     u_0 ~ P̂_i(u_0 | history incl. x_t) (E.2-corrected), and
     r̂_t(u_t^rnd) = x_tᵀ E[u_t^rnd] with P̂(u_t^rnd) = Σ_{u0} P̂_i(u0) table[t, u0] (Algorithm 2).
+
+    Implements :class:`recsim_envs.utils.shell.FamilyModel` (``SlateUsers`` and the end of the class).
     """
 
     def __init__(self, config: LearnedShiftConfig, n: int):
@@ -219,6 +212,26 @@ class LearnedUserBatch:
         """[n, 3, 36]: P̂_f(u_t | history), P̂_i(u_0 | history), P̂(u_t^rnd) — the learned twins of the oracle beliefs."""
         natural = self.cfg.model.natural_shift(self.init_belief, np.minimum(self.t, self.cfg.model.horizon))
         return np.stack([self.belief, self.init_belief, natural], axis=1)
+
+    # -- env interface (recsim_envs.utils.shell.FamilyModel; the rest in SlateUsers) ------------------------
+    def reset_info(self) -> dict[str, np.ndarray]:
+        return {"t": self.t.copy()}
+
+    def render(self, mode: str, single: bool) -> str | np.ndarray:
+        if not single:
+            t = int(self.t.max())
+            if mode == "ansi":
+                mode_deg = self.belief.argmax(1).mean() * 10
+                return f"{self.n} simulated users, t={t}/{self.cfg.horizon}, mean belief mode={mode_deg:.0f}°"
+            # population average of the learned beliefs P̂_f(u_t | history) over time
+            return preference_heatmap(self.belief_hist[:, : t + 1].mean(axis=0))
+        t = int(self.t[0])
+        if mode == "ansi":
+            return (
+                f"t={t}/{self.cfg.horizon} belief mode={10 * int(self.belief[0].argmax())}° "
+                f"{last_step_text(self.cfg.tables, self.last_slate[0], self.last_choice[0])}"
+            )
+        return preference_heatmap(self.belief_hist[0, : t + 1])
 
 
 def generate_penalised_trajectories(

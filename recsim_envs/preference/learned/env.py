@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
-from gymnasium import spaces
-
-from recsim_envs.preference.env import _check_action, scalar_info
-from recsim_envs.preference.learned.core import OBJECTIVE_NAMES, PARAMS, LearnedShiftConfig, LearnedUserBatch
-from recsim_envs.preference.render import preference_heatmap
-from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import check_bool, check_render_mode
+from recsim_envs.preference.learned.core import PARAMS, LearnedShiftConfig, LearnedUserBatch
+from recsim_envs.utils.shell import RecsimEnv
 
 
-class PreferenceShiftLearnedEnv(gym.Env):
+def make_model(n: int, **kwargs: Any) -> LearnedUserBatch:
+    """``n`` users simulated from the learned model (the single env: ``n = 1``)."""
+    return LearnedUserBatch(LearnedShiftConfig(**kwargs), n)
+
+
+class PreferenceShiftLearnedEnv(RecsimEnv):
     """Recommendation to users simulated from a user model learned from interaction data (Carroll et al. 2022, §4–5).
 
     ## Description
@@ -60,7 +58,9 @@ class PreferenceShiftLearnedEnv(gym.Env):
     ``checkpoint`` (path to a ``.npz`` from ``python -m recsim_envs.preference.learned.train``; ``None`` = the
     shipped default), ``horizon`` (int in [1, model horizon], 10), ``slate_std_deg`` ∈ [1, 360] (60),
     ``slate_kernel`` ("clipped_normal" | "von_mises"), ``action_set`` ("six" | "fine"), ``obs_mode`` ("history" |
-    "model_beliefs"), ``nu_initial``, ``nu_natural`` (penalty weights, 0), ``render_mode``.
+    "model_beliefs"), ``nu_initial``, ``nu_natural`` (penalty weights, 0; the paper's names for
+    ``reward_weights`` = (1, ν_initial, ν_natural)), ``render_mode``, and the shell's ``reward_weights``,
+    ``multi_objective``, ``weights`` (``recsim_envs.utils.shell``).
 
     ## Registered Configurations
     ``recsim_envs/PreferenceShiftLearned-v0`` (defaults), ``recsim_envs/PreferenceShiftLearnedPenalized-v0``
@@ -68,76 +68,13 @@ class PreferenceShiftLearnedEnv(gym.Env):
     (vector reward).
     """
 
-    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}
     PARAMS = PARAMS
-
-    def __init__(self, render_mode: str | None = None, **kwargs: Any):
-        self.config = LearnedShiftConfig(**kwargs)
-        check_render_mode(render_mode, self.metadata["render_modes"])
-        self.render_mode = render_mode
-        self.action_space = spaces.Discrete(self.config.n_actions)
-        self.observation_space = spaces.Box(0.0, 1.0, (self.config.obs_dim,), dtype=np.float32)
-        self._batch = LearnedUserBatch(self.config, 1)
-        self._key: np.ndarray | None = None
-        self._started = False
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self._key = crng.episode_keys(seed, 1, self.np_random, self._key)
-        self._batch.reset(np.ones(1, dtype=bool), self._key)
-        self._started = True
-        return self._batch.observations()[0], {"t": 0}
-
-    def step(self, action):
-        if not self._started:
-            raise RuntimeError("call reset() before step()")
-        a = _check_action(action, self.config.n_actions)
-        out = self._batch.step(np.array([a], dtype=np.int64))
-        info = scalar_info(out, 0, _INT_KEYS, _FLOAT_KEYS)
-        terminated = bool(out["terminated"][0])
-        if terminated:
-            self._started = False
-        return self._batch.observations()[0], float(out["reward"][0]), terminated, False, info
-
-    def render(self):
-        if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode")
-            return None
-        b = self._batch
-        t = int(b.t[0])
-        if self.render_mode == "ansi":
-            s = b.last_slate[0]
-            slate = "-" if s < 0 else f"{self.config.tables['slate_means'][s]:.0f}°"
-            choice = "-" if b.last_choice[0] < 0 else f"{10 * b.last_choice[0]}°"
-            mode = 10 * int(b.belief[0].argmax())
-            return f"t={t}/{self.config.horizon} belief mode={mode}° slate={slate} choice={choice}"
-        return preference_heatmap(b.belief_hist[0, : t + 1])
-
-    def close(self):
-        pass
+    REWARD_ALIASES = ("nu_initial", "nu_natural")
+    make_model = staticmethod(make_model)
 
 
 class PreferenceShiftLearnedMOEnv(PreferenceShiftLearnedEnv):
     """Multi-objective twin: the reward is the vector of the three estimated components (MO-Gymnasium style)."""
 
-    def __init__(self, render_mode: str | None = None, multi_objective: bool = True, **kwargs: Any):
-        if not check_bool("multi_objective", multi_objective):
-            raise ValueError(f"multi_objective must be True for PreferenceShiftLearnedMOEnv, got {multi_objective!r}")
-        super().__init__(render_mode=render_mode, **kwargs)
-        self.reward_dim = len(OBJECTIVE_NAMES)
-        self.reward_space = spaces.Box(-1.0, 1.0, (self.reward_dim,), dtype=np.float32)
-
-    def step(self, action):
-        obs, _, terminated, truncated, info = super().step(action)
-        return obs, info["objectives"].copy(), terminated, truncated, info
-
-
-_INT_KEYS = ("choice_bin", "slate", "t")
-_FLOAT_KEYS = (
-    "engagement",
-    "engagement_initial",
-    "engagement_natural",
-    "expected_engagement",
-    "belief_mean_deg",
-    "initial_belief_mean_deg",
-)
+    MULTI_OBJECTIVE_ONLY = True
