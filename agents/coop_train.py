@@ -11,7 +11,6 @@ settings and their hash.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch as th
 import recsim_envs  # noqa: F401  (registers the ids)
 from agents.rollout import check_pos_int
 from agents.store import RowStore, atomic_write_text, settings_hash, settings_row
+from recsim_envs.utils.files import atomic_write
 
 REWARDS = ("coops", "rewires")
 #: training rewards: the two of CooperationRewiring and RecommenderCompetition's adoption (its default weights)
@@ -31,9 +31,7 @@ TRAIN_REWARDS = (*REWARDS, "adoption")
 
 
 def _atomic_save(model: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.zip")
-    model.save(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, model.save, suffix=".zip")
 
 
 def _curve_callback(

@@ -1,7 +1,7 @@
 """Atomic, resumable result files: the primitives shared by training (``agents``) and the sweeps (``benchmarks``).
 
-- :func:`atomic_write_text`: write a file via a temporary sibling and an atomic rename (``os.replace``), so a run
-  killed at any moment leaves either the old or the new file — never a torn one.
+- :func:`atomic_write_text` (from :mod:`recsim_envs.utils.files`): write a file via a temporary sibling and an
+  atomic rename (``os.replace``), so a run killed at any moment leaves either the old or the new file.
 - :class:`RowStore`: JSON rows in a JSON-lines file, identified by ``key_fields``; every :meth:`RowStore.add`
   rewrites the file atomically, and a restarted run asks :meth:`RowStore.has` for each unit of work and skips
   the ones already recorded: nothing is lost and nothing is duplicated (the coop learning curves use it).
@@ -17,24 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
+from recsim_envs.utils.files import atomic_write_text
 
 #: the key field of settings-keyed stores
 SETTINGS_HASH = "settings_hash"

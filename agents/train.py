@@ -40,6 +40,7 @@ from agents.hyperparams import (
     parse_key_values,
     resolve,
 )
+from recsim_envs.utils.files import atomic_write_text
 
 #: env seeds of a fresh training run ``seed`` start at ``seed * ENV_SEED_STRIDE`` (see :func:`run_part_seeds`)
 ENV_SEED_STRIDE = 100_000
@@ -224,6 +225,22 @@ def train(
     return model, run_dir
 
 
+def train_or_reuse(config: TrainConfig, log_folder: str | Path) -> tuple[Any, float | None]:
+    """Load the finished run of ``config`` in ``log_folder`` (``config.yml`` says ``done``), or train it there
+    first (no TensorBoard). Returns ``(SB3Policy, training seconds)``; seconds are ``None`` for a reused run.
+    Callers key ``log_folder`` by the training settings, so a run with other settings is never picked up."""
+    run_dir = Path(log_folder) / config.algo / run_name(config)
+    conf = run_dir / "config.yml"
+    reused = (run_dir / "model.zip").exists() and conf.exists() and "done" in conf.read_text()
+    seconds = None
+    if not reused:
+        start = time.perf_counter()
+        train(config, log_folder=log_folder, tensorboard=False)
+        seconds = time.perf_counter() - start
+    policy, _ = load_agent(run_dir)
+    return policy, seconds
+
+
 def _versions() -> dict[str, str]:
     import gymnasium
     import numpy
@@ -243,9 +260,7 @@ def _versions() -> dict[str, str]:
 
 def _write_config(run_dir: Path, config: TrainConfig, **extra: Any) -> None:
     payload = {**asdict(config), **extra, "versions": _versions(), "command": " ".join(sys.argv)}
-    tmp = run_dir / "config.yml.tmp"
-    tmp.write_text(yaml.safe_dump(payload, sort_keys=False))
-    os.replace(tmp, run_dir / "config.yml")
+    atomic_write_text(run_dir / "config.yml", yaml.safe_dump(payload, sort_keys=False))
 
 
 def load_config(run_dir: str | Path) -> TrainConfig:

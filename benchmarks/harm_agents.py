@@ -111,24 +111,17 @@ def _agent_job(args: tuple) -> dict:
     import torch
 
     import recsim_envs  # noqa: F401
-    from agents.train import build_config, load_agent, train
+    from agents.train import build_config, train_or_reuse
 
     name, seed, timesteps, users, out = args
     torch.set_num_threads(1)
     settings = agent_settings(name, seed, timesteps, users)
     cfg = build_config("ppo", ENV_ID, seed=seed, variant=AGENTS[name], overrides={"n_timesteps": timesteps})
     # one folder per training setting: a model trained with other settings is never picked up
-    runs = Path(out) / "runs" / settings_hash(settings["train"])
-    model_dir = runs / "ppo" / f"{ENV_ID.split('/')[-1]}_{AGENTS[name]}_s{seed}"
-    start = time.perf_counter()
-    reused = (model_dir / "model.zip").exists() and "done" in (model_dir / "config.yml").read_text()
-    if not reused:
-        train(cfg, log_folder=runs, tensorboard=False)
-    seconds = time.perf_counter() - start
-    policy, _ = load_agent(model_dir)
+    policy, seconds = train_or_reuse(cfg, Path(out) / "runs" / settings_hash(settings["train"]))
     row = {
         "protocol": PROTOCOL_VERSION, "method": name, "seed": seed, "timesteps": timesteps, "users": users,
-        "train_seconds": None if reused else round(seconds, 1),
+        "train_seconds": None if seconds is None else round(seconds, 1),
         **long_run_rollout(policy, ENV_ID, users, settings["eval_seed"]),
     }  # fmt: skip
     return settings_row(settings, row)

@@ -131,7 +131,7 @@ def _job(args: tuple) -> dict[str, Any]:
     import torch
 
     import recsim_envs  # noqa: F401
-    from agents.train import build_config, load_agent, train
+    from agents.train import build_config, train_or_reuse
 
     name, seed, timesteps, episodes, out = args
     torch.set_num_threads(1)
@@ -139,14 +139,7 @@ def _job(args: tuple) -> dict[str, Any]:
     settings = job_settings(name, seed, timesteps, episodes)
     cfg = build_config("ppo_lstm", env_id, seed=seed, variant=variant, overrides={"n_timesteps": timesteps})
     # one folder per training setting: a model trained with other settings is never picked up
-    run_dir = Path(out) / "runs" / name / settings_hash(settings["train"])
-    model_dir = run_dir / cfg.algo / f"{env_id.split('/')[-1]}_{variant}_s{seed}"
-    start = time.perf_counter()
-    reused = (model_dir / "model.zip").exists() and "done" in (model_dir / "config.yml").read_text()
-    if not reused:
-        train(cfg, log_folder=run_dir, tensorboard=False)
-    train_seconds = time.perf_counter() - start
-    policy, _ = load_agent(model_dir)
+    policy, train_seconds = train_or_reuse(cfg, Path(out) / "runs" / name / settings_hash(settings["train"]))
     start = time.perf_counter()
     res = rollout(policy, env_id, episodes, EVAL_SEED)
     row = {
@@ -155,7 +148,7 @@ def _job(args: tuple) -> dict[str, Any]:
         "seed": seed,
         "timesteps": timesteps,
         "episodes": episodes,
-        "train_seconds": None if reused else round(train_seconds, 2),
+        "train_seconds": None if train_seconds is None else round(train_seconds, 2),
         "eval_seconds": round(time.perf_counter() - start, 2),
         **res,
     }

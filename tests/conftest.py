@@ -25,3 +25,19 @@ def movielens_dir(request) -> Path:
     if not (p / "ratings.csv").exists():
         pytest.fail(f"--movielens={p} has no ratings.csv")
     return p
+
+
+@pytest.fixture
+def run_python():
+    """Run ``code`` in a fresh interpreter (``python -c``); assert it exits 0 (showing its stderr) and return its
+    stripped stdout. Keyword arguments go to ``subprocess.run`` (``env``, ``cwd``, ``timeout``: default 120 s)."""
+    import subprocess
+    import sys
+
+    def run(code: str, **kwargs) -> str:
+        kwargs.setdefault("timeout", 120)
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, **kwargs)
+        assert res.returncode == 0, res.stderr[-3000:]
+        return res.stdout.strip()
+
+    return run

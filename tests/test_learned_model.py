@@ -6,9 +6,6 @@ exact NHMM oracle (an independent computation on the ground truth).
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -349,7 +346,7 @@ def test_learned_env_rejects_bad_kwargs(kwargs, name):
         LearnedShiftConfig(**kwargs)
 
 
-def test_learned_env_runs_without_torch():
+def test_learned_env_runs_without_torch(run_python):
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "import gymnasium as gym, recsim_envs\n"
@@ -357,9 +354,7 @@ def test_learned_env_runs_without_torch():
         "env.reset(seed=0)\n"
         "print(sum(env.step(2)[1] for _ in range(10)))\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert np.isfinite(float(res.stdout.strip().splitlines()[-1]))
+    assert np.isfinite(float(run_python(code).splitlines()[-1]))
 
 
 def test_algorithm1_starts_from_the_observed_history(model):

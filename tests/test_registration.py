@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 
 import gymnasium as gym
@@ -30,7 +28,7 @@ def test_registration_is_idempotent():
     assert sorted(ids) == sorted(recsim_envs.env_ids())
 
 
-def test_make_without_prior_import_and_without_torch():
+def test_make_without_prior_import_and_without_torch(run_python):
     code = (
         "import sys, gymnasium as gym\n"
         "env = gym.make('recsim_envs:recsim_envs/PreferenceShift-v0')\n"
@@ -38,6 +36,4 @@ def test_make_without_prior_import_and_without_torch():
         "assert 'torch' not in sys.modules, 'import recsim_envs must not import torch'\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert run_python(code) == "ok"

@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 from recsim_envs.coop.presets import TABLE4_PRESETS
+from recsim_envs.utils.shell import id_specs
 
-_ENV = "recsim_envs.coop.env:CooperationRewiringEnv"
-_VEC = "recsim_envs.coop.vector_env:CooperationRewiringVectorEnv"
-_COMP = "recsim_envs.coop.competition:RecommenderCompetitionEnv"
-_COMP_VEC = "recsim_envs.coop.vector_env:RecommenderCompetitionVectorEnv"
-
-SPECS: list[dict] = [
-    dict(id="CooperationRewiring-v0", entry_point=_ENV, vector_entry_point=_VEC, kwargs={}),
-    *[
-        dict(
-            id=f"CooperationRewiringN{n}-v0",
-            entry_point=_ENV,
-            vector_entry_point=_VEC,
-            kwargs={**preset, "W": 2.09, "invalid_action": "skip"},
-        )
-        for n, preset in TABLE4_PRESETS.items()
-    ],
-    dict(
-        id="CooperationRewiringMO-v0",
-        entry_point="recsim_envs.coop.env:CooperationRewiringMOEnv",
-        vector_entry_point=_VEC,
-        kwargs={"multi_objective": True},
-    ),
-    dict(id="RecommenderCompetition-v0", entry_point=_COMP, vector_entry_point=_COMP_VEC, kwargs={}),
-    dict(
-        id="RecommenderCompetitionMO-v0",
-        entry_point="recsim_envs.coop.competition:RecommenderCompetitionMOEnv",
-        vector_entry_point=_COMP_VEC,
-        kwargs={"multi_objective": True},
-    ),
-]
+SPECS: list[dict] = id_specs(
+    "recsim_envs.coop.env:CooperationRewiringEnv",
+    "recsim_envs.coop.vector_env:CooperationRewiringVectorEnv",
+    {
+        "CooperationRewiring-v0": {},
+        **{f"CooperationRewiringN{n}-v0": {**p, "W": 2.09, "invalid_action": "skip"} for n, p in TABLE4_PRESETS.items()},
+        "CooperationRewiringMO-v0": {"multi_objective": True},
+    },
+    mo={"CooperationRewiringMO-v0": "recsim_envs.coop.env:CooperationRewiringMOEnv"},
+)
+SPECS += id_specs(
+    "recsim_envs.coop.competition:RecommenderCompetitionEnv",
+    "recsim_envs.coop.vector_env:RecommenderCompetitionVectorEnv",
+    {"RecommenderCompetition-v0": {}, "RecommenderCompetitionMO-v0": {"multi_objective": True}},
+    mo={"RecommenderCompetitionMO-v0": "recsim_envs.coop.competition:RecommenderCompetitionMOEnv"},
+)

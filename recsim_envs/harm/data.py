@@ -41,7 +41,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -51,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from recsim_envs.harm.linalg import ridge_rows
+from recsim_envs.utils.files import atomic_save_npz
 
 #: what a parental guide flags (violence and gore, sexual content, drug use, strong language, frightening scenes);
 #: whole words, case-insensitive. Mood/setting tags (dark, post-apocalyptic, dystopia, war, tense) are excluded.
@@ -447,19 +447,6 @@ def tag_proxy_labels(directory: Path, movies, movie_ids: np.ndarray) -> np.ndarr
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("RECSIM_CACHE_DIR", Path.home() / ".cache" / "recsim_envs")) / "harm"
-
-
-def atomic_save_npz(path: Path, **arrays) -> None:
-    """Write an .npz atomically (temp file in the same directory, then ``os.replace``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def train_biased_mf(

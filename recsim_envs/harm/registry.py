@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-_ENV = "recsim_envs.harm.env:HarmMitigationEnv"
-_VEC = "recsim_envs.harm.vector_env:HarmMitigationVectorEnv"
+from recsim_envs.utils.shell import id_specs
 
-SPECS: list[dict] = [
-    dict(id="HarmMitigation-v0", entry_point=_ENV, vector_entry_point=_VEC, kwargs={}),
-    dict(
-        id="HarmMitigationSampling-v0",
-        entry_point=_ENV,
-        vector_entry_point=_VEC,
-        kwargs={"action_type": "logits", "k": 5, "c": 20.0},
-    ),
-    dict(
-        id="HarmMitigationMO-v0",
-        entry_point="recsim_envs.harm.env:HarmMitigationMOEnv",
-        vector_entry_point=_VEC,
-        kwargs={"multi_objective": True},
-    ),
-]
+SPECS: list[dict] = id_specs(
+    "recsim_envs.harm.env:HarmMitigationEnv",
+    "recsim_envs.harm.vector_env:HarmMitigationVectorEnv",
+    {
+        "HarmMitigation-v0": {},
+        "HarmMitigationSampling-v0": {"action_type": "logits", "k": 5, "c": 20.0},
+        "HarmMitigationMO-v0": {"multi_objective": True},
+    },
+    mo={"HarmMitigationMO-v0": "recsim_envs.harm.env:HarmMitigationMOEnv"},
+)

@@ -77,15 +77,21 @@ PARAMS: dict = {
 }
 
 
+@dataclass
 class SlateConfig:
-    """What the ground-truth and the learned users' configs share: slate tables, observation width, weights."""
+    """What the ground-truth and the learned users' configs share: the slate and observation kwargs, the paper's
+    penalty weights, the derived tables, the observation width and the reward weights."""
 
-    tables: dict
-    obs_mode: str
-    nu_initial: float
-    nu_natural: float
+    slate_std_deg: float = 60.0
+    slate_kernel: str = "clipped_normal"
+    action_set: str = "six"
+    obs_mode: str = "history"
+    nu_initial: float = 0.0
+    nu_natural: float = 0.0
     #: weights given as ``reward_weights=`` (None: the paper's aliases, (1, nu_initial, nu_natural))
-    weights_override: np.ndarray | None = None
+    weights_override: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    # derived tables (filled by the subclass's __post_init__)
+    tables: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
     def n_actions(self) -> int:
@@ -114,14 +120,6 @@ class PreferenceShiftConfig(SlateConfig):
     feed_exponent: float = 3.0  # the user's feed belief b ∝ s^k
     initial_mean_deg: float = 130.0
     initial_std_deg: float = 20.0
-    slate_std_deg: float = 60.0
-    slate_kernel: str = "clipped_normal"
-    action_set: str = "six"
-    obs_mode: str = "history"
-    nu_initial: float = 0.0
-    nu_natural: float = 0.0
-    # derived tables (filled by __post_init__)
-    tables: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         for name, value in check_params(vars(self), PARAMS).items():
@@ -227,6 +225,47 @@ class SlateUsers(ModelBase):
         a = check_discrete_actions(name, actions, self.cfg.n_actions, shape, what="slate index")
         return a.reshape(self.n)
 
+    # -- one step: the user model answers (_respond), the shared bookkeeping, then the model advances (_advance)
+    def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+        """One step of every user: the user model draws each user's choice from the slate shown and scores it
+        (:meth:`_respond`: the three objectives and the model's own info entries); the slate/choice history, the
+        clock and the last slate and choice are kept here; then the model's state moves on (:meth:`_advance`)."""
+        a, t = actions, self.t
+        choice, objectives, before, after = self._respond(a, t)
+        out = {
+            **before,
+            "choice_bin": choice,
+            "slate": a.copy(),
+            "t": t.copy(),
+            "engagement": objectives[:, 0],
+            "engagement_initial": objectives[:, 1],
+            "engagement_natural": objectives[:, 2],
+            **after,
+            "objectives": objectives.astype(np.float32),
+            "reward": objectives @ self.cfg.reward_weights(),
+        }
+        rows = np.arange(self.n)
+        tc = np.minimum(t, self.cfg.horizon - 1)
+        self.slate_hist[rows, tc] = a
+        self.choice_hist[rows, tc] = choice
+        # fresh state arrays: the ones in ``out`` must not alias state that a later reset edits in place
+        self.t = t + 1
+        self.last_slate = a.copy()
+        self.last_choice = choice.copy()
+        self._advance(a, choice, out)
+        out["terminated"] = self.t >= self.cfg.horizon
+        return out
+
+    def _respond(
+        self, a: np.ndarray, t: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(choices [n], objectives [n, 3], info entries listed before and after the common ones)."""
+        raise NotImplementedError
+
+    def _advance(self, a: np.ndarray, choice: np.ndarray, out: dict[str, np.ndarray]) -> None:
+        """Move the user model's own state on, after ``t``, the history and the last slate/choice were updated."""
+        raise NotImplementedError
+
 
 def last_step_text(tables: dict, slate: int, choice: int) -> str:
     """``slate=… choice=…`` of the ansi render ("-" before the first step)."""
@@ -288,9 +327,11 @@ class UserBatch(SlateUsers):
                 self.filt[mask] = prior
 
     # -- one step for every user -----------------------------------------------------------------------
-    def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
-        tb, cfg = self.cfg.tables, self.cfg
-        a, u, u0, t = actions, self.u, self.u0, self.t
+    def _respond(
+        self, a: np.ndarray, t: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        tb = self.cfg.tables
+        u, u0 = self.u, self.u0
         row = a * N_BINS + u
         choice = draw_rows(tb["emission_cdf"], row, crng.uniforms(self.keys, t, _STREAM_CHOICE))
         nxt = draw_rows(tb["transition_cdf"], row, crng.uniforms(self.keys, t, _STREAM_SHIFT))
@@ -299,16 +340,8 @@ class UserBatch(SlateUsers):
         objectives[:, 0] = COS[u, choice]
         objectives[:, 1] = COS[u0, choice]
         objectives[:, 2] = tb["natural_cos"][t, u0, choice]  # x ᵀ E[u_t^rnd | u0]
-        out = dict(
-            preference_bin=u.copy(),
-            next_preference_bin=nxt,
-            initial_preference_bin=u0.copy(),
-            choice_bin=choice,
-            slate=a.copy(),
-            t=t.copy(),
-            engagement=objectives[:, 0],
-            engagement_initial=objectives[:, 1],
-            engagement_natural=objectives[:, 2],
+        before = dict(preference_bin=u.copy(), next_preference_bin=nxt, initial_preference_bin=u0.copy())
+        after = dict(
             expected_engagement=tb["expected_cos"][a, u, u],
             expected_engagement_initial=tb["expected_cos"][a, u, u0],
             expected_engagement_natural=(
@@ -316,23 +349,15 @@ class UserBatch(SlateUsers):
                 if "expected_natural_cos" in tb
                 else np.einsum("nx,nx->n", tb["emission"][a, u], tb["natural_cos"][t, u0])
             ),
-            objectives=objectives.astype(np.float32),
-            reward=objectives @ cfg.reward_weights(),
         )
-        rows = np.arange(self.n)
-        tc = np.minimum(t, cfg.horizon - 1)
-        self.slate_hist[rows, tc] = a
-        self.choice_hist[rows, tc] = choice
-        # fresh state arrays: the ones in ``out`` must not alias state that a later reset edits in place
+        return choice, objectives, before, after
+
+    def _advance(self, a: np.ndarray, choice: np.ndarray, out: dict[str, np.ndarray]) -> None:
+        nxt = out["next_preference_bin"]
         self.u = nxt.copy()
-        self.t = t + 1
-        self.pref_hist[rows, np.minimum(self.t, cfg.horizon)] = nxt
-        self.last_slate = a.copy()
-        self.last_choice = choice.copy()
+        self.pref_hist[np.arange(self.n), np.minimum(self.t, self.cfg.horizon)] = nxt
         if self.beliefs is not None:
             self._advance_beliefs(a, choice)
-        out["terminated"] = self.t >= cfg.horizon
-        return out
 
     def _advance_beliefs(self, a: np.ndarray, choice: np.ndarray) -> None:
         tb = self.cfg.tables

@@ -509,3 +509,15 @@ class RecsimVectorEnv(_Shell, VectorEnv):
 
 
 __all__ = ["FamilyModel", "ModelBase", "RecsimEnv", "RecsimVectorEnv", "check_autoreset_mode", "step_info", "take"]
+
+
+def id_specs(
+    env: str, vector: str, kwargs_by_id: dict[str, dict[str, Any]], mo: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """``gymnasium.register`` keyword dicts of a family's ids (its ``registry.SPECS``): every id gets its plain-JSON
+    ``kwargs``, the single-env entry point ``env`` (or, for the ids in ``mo``, their docstring-only MO class) and the
+    native vector entry point ``vector``."""
+    mo = mo or {}
+    return [
+        dict(id=i, entry_point=mo.get(i, env), vector_entry_point=vector, kwargs=kw) for i, kw in kwargs_by_id.items()
+    ]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from recsim_envs.preference.core import PARAMS as GROUND_TRUTH_PARAMS
-from recsim_envs.preference.core import SlateConfig, SlateUsers, last_step_text
+from recsim_envs.preference.core import _STREAM_CHOICE, SlateConfig, SlateUsers, last_step_text
 from recsim_envs.preference.learned.algorithms import natural_shift_table
 from recsim_envs.preference.learned.network import (
     DEFAULT_CHECKPOINT,
@@ -33,9 +33,6 @@ from recsim_envs.utils.validation import Choice, Int, check_int, check_params
 from recsim_envs.utils.validation import Path as PathSpec
 
 OBS_MODES = ("history", "model_beliefs")
-ACTION_SETS = ("six", "fine")
-OBJECTIVE_NAMES = ("engagement", "engagement_initial", "engagement_natural")
-_STREAM_CHOICE = 0
 
 #: the ``make`` kwargs of the PreferenceShiftLearned ids and their documented ranges (validation and the
 #: registry-wide property test read this table); ``horizon`` is also bounded by the checkpoint's horizon
@@ -66,14 +63,7 @@ def load_model(checkpoint: str | None) -> LearnedUserModel:
 class LearnedShiftConfig(SlateConfig):
     checkpoint: str | None = None
     horizon: int = 10
-    slate_std_deg: float = 60.0
-    slate_kernel: str = "clipped_normal"
-    action_set: str = "six"
-    obs_mode: str = "history"
-    nu_initial: float = 0.0
-    nu_natural: float = 0.0
     model: LearnedUserModel = field(init=False, repr=False)
-    tables: dict = field(init=False, repr=False)
 
     def __post_init__(self):
         self.model = load_model(self.checkpoint)
@@ -150,10 +140,10 @@ class LearnedUserBatch(SlateUsers):
         self.belief_hist[rows] = 0.0
         self.belief_hist[rows, 0] = prior
 
-    def step(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+    def _respond(
+        self, a: np.ndarray, t: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
         cfg, tb = self.cfg, self.cfg.tables
-        a, t = actions, self.t
-        rows = np.arange(self.n)
         q = rows_times_tables(self.belief, tb["emission"], a)  # [n, x]: Σ_u p̂_t(u) P(x | s_t, u)
         choice = crng.categorical(q, crng.uniforms(self.keys, t, _STREAM_CHOICE))
         lik = tb["emission"][a, :, choice]  # [n, u]: P(x_t | s_t, u)
@@ -164,8 +154,6 @@ class LearnedUserBatch(SlateUsers):
         posterior /= posterior.sum(axis=1, keepdims=True)
         objectives[:, 0] = (posterior * cos_x).sum(axis=1)
         expected = (self.belief * tb["expected_cos"][a]).sum(axis=1)
-        self.slate_hist[rows, t] = a
-        self.choice_hist[rows, t] = choice
         belief_t = self.belief
         first = t == 0
         self.lik_x0[first] = lik[first]
@@ -176,25 +164,15 @@ class LearnedUserBatch(SlateUsers):
         natural = cfg.model.natural_shift(self.init_belief, t)
         objectives[:, 1] = (self.init_belief * cos_x).sum(axis=1)
         objectives[:, 2] = (natural * cos_x).sum(axis=1)
-        out = dict(
-            choice_bin=choice,
-            slate=a.copy(),
-            t=t.copy(),
-            engagement=objectives[:, 0],
-            engagement_initial=objectives[:, 1],
-            engagement_natural=objectives[:, 2],
+        after = dict(
             expected_engagement=expected,
             belief_mean_deg=mean_angle_deg(belief_t),
             initial_belief_mean_deg=mean_angle_deg(self.init_belief),
-            objectives=objectives.astype(np.float32),
-            reward=objectives @ cfg.reward_weights(),
         )
-        self.t = new_t = t + 1
-        self.belief_hist[rows, new_t] = self.belief
-        self.last_slate = a.copy()
-        self.last_choice = choice.copy()
-        out["terminated"] = self.t >= cfg.horizon
-        return out
+        return choice, objectives, {}, after
+
+    def _advance(self, a: np.ndarray, choice: np.ndarray, out: dict[str, np.ndarray]) -> None:
+        self.belief_hist[np.arange(self.n), self.t] = self.belief
 
     def observations(self) -> np.ndarray:
         cfg = self.cfg

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import numpy as np
 from recsim_envs.preference.core import PreferenceShiftConfig, draw_rows
 from recsim_envs.preference.model import choice_probabilities, preference_transition
 from recsim_envs.preference.world import N_BINS, flat_slate
+from recsim_envs.utils.files import atomic_save_npz
 from recsim_envs.utils.validation import check_int, check_real
 
 N_FINE = 72
@@ -90,25 +90,16 @@ class HistoricalData:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the documented ``.npz`` atomically (temporary file in the same folder, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez_compressed(
-                tmp,
-                slates=self.slates.astype(np.int16),
-                choices=self.choices.astype(np.int16),
-                behaviour=self.behaviour.astype(np.int8),
-                preferences=self.preferences.astype(np.int16),
-                slate_table=self.slate_table,
-                meta=np.array(json.dumps(self.meta)),
-            )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        return path
+        return atomic_save_npz(
+            path,
+            compressed=True,
+            slates=self.slates.astype(np.int16),
+            choices=self.choices.astype(np.int16),
+            behaviour=self.behaviour.astype(np.int8),
+            preferences=self.preferences.astype(np.int16),
+            slate_table=self.slate_table,
+            meta=np.array(json.dumps(self.meta)),
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> HistoricalData:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from numba import njit, prange
 
 from recsim_envs.preference.model import choice_probabilities
 from recsim_envs.preference.world import N_BINS, VECTORS
+from recsim_envs.utils.files import atomic_save_npz
 from recsim_envs.utils.kernels import CHUNK, run_chunked
 
 #: token features: slate (36) | choice one-hot (36) | choice hidden | start token | cos u_0, sin u_0
@@ -489,23 +489,13 @@ class LearnedUserModel:
     # -- persistence ------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Atomic ``.npz`` write (float32 weights; inference upcasts to float64)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"{name}/{k}": v.astype(np.float32) for name, ps in self.params.items() for k, v in ps.items()}
         arrays["beta_c"] = np.asarray(self.beta_c, dtype=np.float64)
         if self.natural_table is not None:
             arrays["natural_table"] = np.asarray(self.natural_table, dtype=np.float32)
         meta = {**self.meta, "network": self.config.to_dict(), "format": CHECKPOINT_FORMAT}
         arrays["meta"] = np.array(json.dumps(meta))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        return path
+        return atomic_save_npz(path, compressed=True, **arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> LearnedUserModel:

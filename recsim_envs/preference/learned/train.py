@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,16 +37,9 @@ from recsim_envs.preference.learned.network import (
     NetworkConfig,
 )
 from recsim_envs.preference.model import beta_c_profile
+from recsim_envs.utils.files import atomic_save_npz, atomic_write_json
 
 CHOICE_MODELS = ("true", "constant")
-
-
-def write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def load_or_generate_data(path: Path, seed: int, n: int, horizon: int, log=print) -> HistoricalData:
@@ -146,14 +137,11 @@ def main(argv: list[str] | None = None) -> dict:
                 if f.is_file():
                     with np.load(f) as z:
                         done[name] = {k: z[k] for k in z.files}
-    write_json(stage_dir / "settings.json", settings)
+    atomic_write_json(stage_dir / "settings.json", settings)
 
     def on_stage(name, params, report):
-        fd, tmp = tempfile.mkstemp(dir=stage_dir, suffix=".npz")
-        os.close(fd)
-        np.savez(tmp, **params)
-        os.replace(tmp, stage_dir / f"{name}.npz")
-        write_json(stage_dir / f"{name}.json", {**report, "train": dict(tcfg.__dict__)})
+        atomic_save_npz(stage_dir / f"{name}.npz", **params)
+        atomic_write_json(stage_dir / f"{name}.json", {**report, "train": dict(tcfg.__dict__)})
 
     model, report = train_user_model(
         train_data,
@@ -194,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
         histories={k: v.get("history") for k, v in report.items()},
         settings=settings,
     )
-    write_json(args.out.with_suffix(".json"), summary)
+    atomic_write_json(args.out.with_suffix(".json"), summary)
     print(f"saved {args.out} ({summary['bytes'] / 1024:.0f} KiB) in {total:.0f} s")
     return summary
 
