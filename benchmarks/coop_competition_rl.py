@@ -208,8 +208,8 @@ def run_seed(task: SeedTask) -> list[dict]:
             continue
         pols = {a: opponent(run_dir, a, rnd, 20_000 * task.seed + i) for i, a in enumerate(AGENTS)}
         ev = evaluate(pols, task.episodes, game)
-        row = dict(hash=task.eval_digest, seed=task.seed, round=rnd, settings=dict(task.settings, episodes=task.episodes),
-                   episodes=task.episodes)  # fmt: skip
+        settings = dict(task.settings, episodes=task.episodes)
+        row = dict(hash=task.eval_digest, seed=task.seed, round=rnd, settings=settings, episodes=task.episodes)
         row["finals"] = ev["finals"].tolist()
         row["courses"] = ev["courses"].mean(0).tolist()
         row["bait"] = {a: {k: bait_and_switch(ev["decisions"], a, k) for k in ("after50", "after20")}

@@ -103,7 +103,6 @@ def judge(p: float, q: float, runs: int) -> tuple[bool, float]:
     return abs(q - p) <= b, b
 
 
-
 class CellStore:
     """Finished cells as rows of ``<root>/cells.jsonl`` keyed by the hash of every setting of the cell (and its
     name): a cell is reused only if all of them match; each new row is written atomically as soon as it exists."""

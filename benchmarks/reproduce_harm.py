@@ -1,8 +1,8 @@
 # ruff: noqa: E402  (BLAS threads are pinned before numpy is imported)
 """Reproduce Chee et al. (KDD 2024): the IFT-gradient policy against uniform, top-k(u0) and alternating.
 
-Protocol (paper §6 / docs/models/harm.md): λ = 100, α_H = 0.5, α_NH = 0.25, β = 0.2, the 100 most-rated items of one genre
-(Sci-Fi), the 100 most active users on them, biased MF (d = 10 + 2 folded biases);
+Protocol (paper §6 / docs/models/harm.md): λ = 100, α_H = 0.5, α_NH = 0.25, β = 0.2, the 100 most-rated items of one
+genre (Sci-Fi), the 100 most active users on them, biased MF (d = 10 + 2 folded biases);
 (a) bounded cardinality, k = 1, c = 6; (b) independent sampling, k = 5, c = 20. Every method is evaluated at its
 own stationary profile; the table gives mean ± std over users of f = pCLK − λ·pH, pCLK and pH, and the IFT
 policy's relative improvement (f_IFT − f_base) / |f_base| over each baseline. The calibration routine's c (largest c

@@ -237,7 +237,9 @@ def bench_ids(
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--users", type=int, nargs="+", default=None, help="batch sizes (default 1 64 4096; --ids: 32 1024)")
+    ap.add_argument(
+        "--users", type=int, nargs="+", default=None, help="batch sizes (default 1 64 4096; --ids: 32 1024)"
+    )
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument(
         "--ids",

@@ -30,7 +30,8 @@ CELL = dict(n_nodes=500, degree=30, beta=0.005, W=2.09, T=2.0, S=-1.0, fermi_mod
 
 
 def python_reference(seed: int, n_nodes=500, degree=30, beta=0.005, W=2.09, T=2.0, S=-1.0, max_steps=500_000):
-    """One replica of docs/models/coop.md with NO_MED rewiring, written plainly (the speed bar's "straightforward" code).
+    """One replica of docs/models/coop.md with NO_MED rewiring, written plainly (the speed bar's "straightforward"
+    code).
 
     Returns (final cooperator fraction, #rewires, steps taken).
     """

@@ -82,8 +82,9 @@ def task_overhead(
 
 def print_overhead(n: int, workers: int, backends: tuple[str, ...]) -> None:
     res = task_overhead(n, workers, backends)
-    print(f"\nPer-task overhead ({n} then {5 * n} no-op tasks, median of 3 calls each, {workers} workers / Ray "
-          "CPUs):\n")
+    print(
+        f"\nPer-task overhead ({n} then {5 * n} no-op tasks, median of 3 calls each, {workers} workers / Ray CPUs):\n"
+    )
     print("| backend | per task (ms) | fixed per call (s) | Ray start (s) |")
     print("|---|---|---|---|")
     for backend, r in res.items():

@@ -40,6 +40,7 @@ exclude_patterns = ["_build", "_generated/*.md"]
 html_theme = "furo"
 html_title = "recsim_envs"
 
+
 # MathJax served from the site itself (no CDN): the [docs] extra installs MathJax 3's browser build
 # (django-static-mathjax packages it as static files; nothing of Django is used), and only its es5/ folder is copied.
 def _local_mathjax() -> str:

@@ -182,7 +182,9 @@ def write_env_pages() -> list[tuple[str, str, str]]:
             f"| id | `{env_id}` |",
             f"| family | {FAMILY_TITLES.get(fam, fam)} |",
             f"| class | `{cls.__module__}:{cls.__name__}` |",
-            f"| native vector env | `{spec.vector_entry_point}` |" if spec.vector_entry_point else "| native vector env | — |",
+            f"| native vector env | `{spec.vector_entry_point}` |"
+            if spec.vector_entry_point
+            else "| native vector env | — |",
             f"| registered kwargs | `{json.dumps(spec.kwargs, sort_keys=True)}` |",
             f"| observation space | {_space_summary(env.observation_space)} |",
             f"| action space | {_space_summary(env.action_space)} |",

@@ -13,8 +13,8 @@ class RecommenderCompetitionEnv(RecsimEnv):
     """Recommenders compete for adoption on the networked cooperation dilemma (Carvalho 2021, competition).
 
     ## Description
-    The cooperation/rewiring model of ``CooperationRewiring-v0`` (see there and docs/models/coop.md) where every user has
-    a recommender r_i. Each elementary step is, with probability W2/(1+W2), a recommender update: x adopts
+    The cooperation/rewiring model of ``CooperationRewiring-v0`` (see there and docs/models/coop.md) where every user
+    has a recommender r_i. Each elementary step is, with probability W2/(1+W2), a recommender update: x adopts
     y's recommender with probability Fermi(β_med (Π_y − Π_x)), β_med = ``beta_med_factor``·β; otherwise the
     strategy (probability 1/(1+W)) or structural update, the rewiring node's own recommender choosing the new
     partner. Recommender 0 is ``default_rule`` (NO_MED: no recommender, local rewiring); recommender 1 is the

@@ -127,8 +127,12 @@ class RecommenderCompetitionAEC(AECEnv):
     the agents), ``stop_on_absorption`` (True). Defaults: Carvalho's N = 30 preset with W1 = 1, W2 = 0.08.
     """
 
-    metadata = {"name": "recommender_competition_v0", "render_modes": ["rgb_array", "ansi"], "render_fps": 4,
-                "is_parallelizable": False}  # fmt: skip
+    metadata: dict[str, Any] = {
+        "name": "recommender_competition_v0",
+        "render_modes": ["rgb_array", "ansi"],
+        "render_fps": 4,
+        "is_parallelizable": False,
+    }
 
     def __init__(
         self,
@@ -214,7 +218,7 @@ class RecommenderCompetitionAEC(AECEnv):
         self._cumulative_rewards = {a: 0.0 for a in self.agents}
         self.terminations = {a: False for a in self.agents}
         self.truncations = {a: False for a in self.agents}
-        self.infos = {a: {} for a in self.agents}
+        self.infos: dict[str, dict[str, Any]] = {a: {} for a in self.agents}
         self._turns = np.zeros(1 + len(self.possible_agents), dtype=np.int64)
         self._prev = self._components_state()
         self.batch.advance()

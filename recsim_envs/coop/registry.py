@@ -10,7 +10,9 @@ SPECS: list[dict] = id_specs(
     "recsim_envs.coop.vector_env:CooperationRewiringVectorEnv",
     {
         "CooperationRewiring-v0": {},
-        **{f"CooperationRewiringN{n}-v0": {**p, "W": 2.09, "invalid_action": "skip"} for n, p in TABLE4_PRESETS.items()},
+        **{
+            f"CooperationRewiringN{n}-v0": {**p, "W": 2.09, "invalid_action": "skip"} for n, p in TABLE4_PRESETS.items()
+        },
         "CooperationRewiringMO-v0": {"multi_objective": True},
     },
     mo={"CooperationRewiringMO-v0": "recsim_envs.coop.env:CooperationRewiringMOEnv"},

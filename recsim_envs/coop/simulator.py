@@ -1,4 +1,5 @@
-"""Replica-vectorised simulator of the cooperation dilemma with recommender rewiring (Carvalho 2021, docs/models/coop.md).
+"""Replica-vectorised simulator of the cooperation dilemma with recommender rewiring (Carvalho 2021,
+docs/models/coop.md).
 
 ``CoopConfig`` validates the model parameters; ``CoopBatch`` holds R independent replicas as flat arrays and
 drives the compiled kernels of ``kernel.py``; :func:`simulate` runs a rule (or a competition) on R replicas and

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gymnasium import spaces
@@ -131,12 +131,13 @@ class HarmConfig:
                 raise ValueError(
                     f"catalogue= supplies the items, users and harm flags; {sorted(given)} cannot be combined with it"
                 )
-            self.catalogue = as_catalogue(self.catalogue)
-            for name, have in (("n_items", self.catalogue.n_items), ("n_users", self.catalogue.n_users)):
+            supplied = as_catalogue(self.catalogue)
+            self.catalogue = supplied
+            for name, have in (("n_items", supplied.n_items), ("n_users", supplied.n_users)):
                 want = getattr(self, name)
                 if want is not None and want != have:
                     raise ValueError(f"{name}={want} contradicts the supplied catalogue, which has {name}={have}")
-        cat = self.catalogue
+        cat = self.cat
         self.n_items, self.n_users = cat.n_items, cat.n_users
         if self.genre is UNSET:
             self.genre = None
@@ -158,8 +159,13 @@ class HarmConfig:
         )
 
     @property
+    def cat(self) -> Catalogue:
+        """The catalogue in use: ``catalogue`` as resolved by ``__post_init__`` (built, loaded or checked)."""
+        return cast(Catalogue, self.catalogue)
+
+    @property
     def dim(self) -> int:
-        return self.catalogue.dim
+        return self.cat.dim
 
     @property
     def n_candidates(self) -> int:
@@ -252,7 +258,7 @@ class HarmConfig:
         e[np.isneginf(top[:, 0])] = 0.0
         total = e.sum(1, keepdims=True)
         p = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
-        q = np.zeros((m, self.catalogue.n_items))
+        q = np.zeros((m, self.cat.n_items))
         q[:, self.candidates] = np.minimum(1.0, self.k * p)
         return q
 
@@ -272,7 +278,7 @@ class HarmConfig:
     def _scaled_q(self, a: np.ndarray) -> np.ndarray:
         total = a.sum(1, keepdims=True)
         scale = np.minimum(1.0, self.k / np.maximum(total, 1e-300))
-        q = np.zeros((a.shape[0], self.catalogue.n_items))
+        q = np.zeros((a.shape[0], self.cat.n_items))
         q[:, self.candidates] = np.minimum(a * scale, 1.0)
         return q
 
@@ -339,9 +345,10 @@ class HarmUserBatch(ModelBase):
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
         cfg = self.cfg
         self.keys[mask] = keys
-        user = np.minimum((crng.uniforms(keys, 0, _STREAM_USER) * cfg.n_users).astype(np.int64), cfg.n_users - 1)
+        n_users = cfg.cat.n_users
+        user = np.minimum((crng.uniforms(keys, 0, _STREAM_USER) * n_users).astype(np.int64), n_users - 1)
         self.user[mask] = user
-        self.U0[mask] = cfg.catalogue.U0[user]
+        self.U0[mask] = cfg.cat.U0[user]
         self.U[mask] = self.U0[mask]
         self.t[mask] = 0
 
@@ -356,7 +363,7 @@ class HarmUserBatch(ModelBase):
     def step(self, actions) -> dict[str, np.ndarray]:
         """One step for every user: recommendation → click or organic choice → attraction update."""
         cfg = self.cfg
-        cat = cfg.catalogue
+        cat = cfg.cat
         n_items = cat.n_items
         m = self.n
         rows = np.arange(m)

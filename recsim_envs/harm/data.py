@@ -185,7 +185,13 @@ def load_catalogue_file(path: str | os.PathLike) -> Catalogue:
     if missing:
         raise ValueError(f"{path}: missing array(s) {missing}; found {sorted(arrays)}")
     try:
-        return make_catalogue(*(arrays[k] for k in CATALOGUE_KEYS), titles=arrays.get("titles"), source=str(path))
+        return make_catalogue(
+            arrays["item_embeddings"],
+            arrays["harmful"],
+            arrays["user_profiles"],
+            titles=arrays.get("titles"),
+            source=str(path),
+        )
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from exc
 
@@ -204,7 +210,9 @@ def as_catalogue(value) -> Catalogue:
                 f"catalogue dict needs keys {list(CATALOGUE_KEYS)} (and optionally 'titles'); "
                 f"missing {missing}, unknown {unknown}"
             )
-        return make_catalogue(*(value[k] for k in CATALOGUE_KEYS), titles=value.get("titles"))
+        return make_catalogue(
+            value["item_embeddings"], value["harmful"], value["user_profiles"], titles=value.get("titles")
+        )
     if isinstance(value, (str, os.PathLike)):
         return load_catalogue_file(value)
     raise ValueError(
@@ -652,7 +660,7 @@ def _file_stamp(dataset: str, parental_guide, labels) -> tuple:
     d = Path(dataset)
     paths = [d / f for f in ("movies.csv", "ratings.csv", "links.csv", "tags.csv")]
     paths += [Path(p) for p in (parental_guide, labels) if p is not None]
-    out = []
+    out: list[tuple[str, int | None, int | None]] = []
     for p in paths:
         try:
             st = p.stat()

@@ -1,7 +1,7 @@
 """Calibration of the unpublished β_d (and β_c bump width) by exact propagation of the cohort distribution.
 
-Three checks (docs/models/preference.md): (1) natural shifts — the flat slate every step — move the u_0 ~ N(130°, 20°) cohort
-toward the 80° mode; (2) a constant slate at 240–270° earns more expected 10-step engagement than the greedy
+Three checks (docs/models/preference.md): (1) natural shifts — the flat slate every step — move the u_0 ~ N(130°, 20°)
+cohort toward the 80° mode; (2) a constant slate at 240–270° earns more expected 10-step engagement than the greedy
 myopic policy (which shows, each step, the slate maximising the cohort's expected immediate engagement), i.e.
 there is a manipulation incentive; (3) with β_d far too small that incentive disappears. All numbers are exact
 expectations (no sampling): the cohort distribution p_t over the 36 bins is propagated through the transition

@@ -202,6 +202,12 @@ class SlateUsers(ModelBase):
     objective_names = OBJECTIVE_NAMES
     cfg: Any  # PreferenceShiftConfig | LearnedShiftConfig
     n: int
+    # per-user state every slate-user model keeps (set by the subclass's __init__)
+    t: np.ndarray  # [n] steps taken this episode
+    slate_hist: np.ndarray  # [n, horizon] slates shown
+    choice_hist: np.ndarray  # [n, horizon] items chosen
+    last_slate: np.ndarray  # [n] the last slate (−1 before the first step)
+    last_choice: np.ndarray  # [n] the last choice (−1 before the first step)
 
     @property
     def config(self) -> Any:
@@ -323,7 +329,7 @@ class UserBatch(SlateUsers):
             self.beliefs[mask] = prior
             if self.joint is not None:
                 self.joint[mask] = np.diag(prior)
-            else:
+            elif self.filt is not None:
                 self.filt[mask] = prior
 
     # -- one step for every user -----------------------------------------------------------------------
@@ -361,13 +367,15 @@ class UserBatch(SlateUsers):
 
     def _advance_beliefs(self, a: np.ndarray, choice: np.ndarray) -> None:
         tb = self.cfg.tables
+        if self.beliefs is None:
+            return
         idx = np.flatnonzero(self.t <= self.cfg.horizon)  # (stepping past the horizon leaves beliefs as they are)
         if self.joint is not None:
             oracle_beliefs_joint(
                 idx, self.t, self.joint, a, choice, tb["emission_by_choice"], tb["transition_t"],
                 tb["natural_powers_t"], self.beliefs,
             )  # fmt: skip
-        else:
+        elif self.filt is not None:
             oracle_beliefs_backward(
                 idx, self.t, self.filt, self.slate_hist, self.choice_hist, tb["emission_by_choice"],
                 tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers_t"], self.beliefs,
@@ -379,7 +387,7 @@ class UserBatch(SlateUsers):
         n = self.n
         obs = np.take(tb["obs_pairs"], (self.last_slate + 1) * (N_BINS + 1) + self.last_choice + 1, axis=0)
         obs[:, 2 * N_BINS] = self.t / cfg.horizon
-        if cfg.obs_mode == "oracle_beliefs":
+        if self.beliefs is not None:  # obs_mode "oracle_beliefs"
             obs[:, 2 * N_BINS + 1 :] = self.beliefs.reshape(n, 3 * N_BINS)
         return obs
 

@@ -52,8 +52,9 @@ class NHMMOracle:
         if tables is None:  # the env passes the (emission, transition) tables it built from log-slates
             tables = (
                 choice_probabilities(self.slates, beta_c),  # [A, u, x]
-                preference_transition(feed_equivalent_slates(self.slates, feed_exponent), beta_c, beta_d,
-                                      flexibility),  # [A, u, u']  # fmt: skip
+                preference_transition(
+                    feed_equivalent_slates(self.slates, feed_exponent), beta_c, beta_d, flexibility
+                ),  # [A, u, u']  # fmt: skip
             )
         self.emission, self.transition = tables
         self.transition_natural = preference_transition(flat_slate(), beta_c, beta_d, flexibility)  # [u, u']

@@ -56,5 +56,5 @@ def legend_patches(ax, items: Sequence[tuple[Sequence[int], str]], **kwargs) -> 
     """A legend of coloured squares: ``items`` = [(rgb uint8 triple, label), ...]."""
     from matplotlib.patches import Patch
 
-    handles = [Patch(facecolor=np.asarray(c, dtype=float) / 255.0, label=label) for c, label in items]
+    handles = [Patch(facecolor=(c[0] / 255.0, c[1] / 255.0, c[2] / 255.0), label=label) for c, label in items]
     ax.legend(handles=handles, fontsize=7, framealpha=0.85, **kwargs)

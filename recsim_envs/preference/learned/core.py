@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recsim_envs.preference.core import PARAMS as GROUND_TRUTH_PARAMS
 from recsim_envs.preference.core import _STREAM_CHOICE, SlateConfig, SlateUsers, last_step_text
+from recsim_envs.preference.core import PARAMS as GROUND_TRUTH_PARAMS
 from recsim_envs.preference.learned.algorithms import natural_shift_table
 from recsim_envs.preference.learned.network import (
     DEFAULT_CHECKPOINT,
