@@ -40,7 +40,6 @@ from agents.hyperparams import (
     parse_key_values,
     resolve,
 )
-from recsim_envs.utils.files import atomic_write_text
 
 #: env seeds of a fresh training run ``seed`` start at ``seed * ENV_SEED_STRIDE`` (see :func:`run_part_seeds`)
 ENV_SEED_STRIDE = 100_000
@@ -260,6 +259,8 @@ def _versions() -> dict[str, str]:
 
 def _write_config(run_dir: Path, config: TrainConfig, **extra: Any) -> None:
     payload = {**asdict(config), **extra, "versions": _versions(), "command": " ".join(sys.argv)}
+    from recsim_envs.utils.files import atomic_write_text  # (importing recsim_envs registers the ids: only here)
+
     atomic_write_text(run_dir / "config.yml", yaml.safe_dump(payload, sort_keys=False))
 
 
