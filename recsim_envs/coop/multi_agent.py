@@ -227,7 +227,7 @@ class RecommenderCompetitionAEC(AECEnv):
     def observe(self, agent: str) -> dict[str, np.ndarray]:
         return self._observation(self._index[agent], agent == self.agent_selection)
 
-    def step(self, action) -> None:
+    def step(self, action: int | np.integer | None) -> None:
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:
             self._was_dead_step(action)
@@ -250,7 +250,7 @@ class RecommenderCompetitionAEC(AECEnv):
             b.advance()
         self._select_next(first=False)
 
-    def render(self):
+    def render(self) -> str | np.ndarray | None:
         if self.render_mode is None:
             return None
         b = self.batch

@@ -9,9 +9,15 @@ its recommender (grey = default, then a fixed palette). The rewire being decided
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from recsim_envs.utils.plotting import figure_frame, legend_patches
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 _C = np.array([40, 90, 220], dtype=np.uint8)
 _D = np.array([220, 50, 40], dtype=np.uint8)
@@ -31,12 +37,12 @@ def draw_network(
     """Fixed-size frame of :func:`network_raster` with a title and a legend (strategies, recommenders, rewire)."""
     raster = network_raster(adjacency, strategy, recommender, focus, size)
 
-    def draw(ax):
+    def draw(ax: Axes) -> None:
         ax.imshow(raster, interpolation="nearest")
         ax.set_axis_off()
         strat = np.asarray(strategy)
         ax.set_title(title or f"{len(strat)} nodes, cooperators {strat.mean():.0%}", fontsize=10)
-        items = [(_C, "cooperator"), (_D, "defector")]
+        items: list[tuple[Sequence[int] | np.ndarray, str]] = [(_C, "cooperator"), (_D, "defector")]
         if recommender is not None:
             items += [(_RECS[r % len(_RECS)], f"recommender {r}") for r in np.unique(recommender)]
         if focus is not None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from gymnasium import spaces
 
 from recsim_envs.harm.data import UNSET, Catalogue, as_catalogue, get_catalogue
@@ -182,7 +183,7 @@ class HarmConfig:
         return np.array([1.0, self.lam])
 
     # -- action decoding (shared by single and vector envs) -----------------------------------------------------
-    def decode(self, actions, m: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def decode(self, actions: npt.ArrayLike, m: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         """A batch of ``m`` actions → (items [m, k], None) for ``"items"`` or (None, q [m, n]) otherwise."""
         if self.action_type == "items":
             return self.decode_items(actions, m), None
@@ -190,7 +191,7 @@ class HarmConfig:
             return None, self.decode_logits(actions, m)
         return None, self.decode_probabilities(actions, m)
 
-    def decode_items(self, actions, m: int | None = None) -> np.ndarray:
+    def decode_items(self, actions: npt.ArrayLike, m: int | None = None) -> np.ndarray:
         """[m, k] (or [m] when k = 1) candidate indices → [m, k] catalogue items.
 
         Out-of-range or non-integer entries raise ``ValueError``. Repeated entries (k > 1) are resolved, so every
@@ -231,7 +232,7 @@ class HarmConfig:
             )
         return a
 
-    def decode_probabilities(self, actions, m: int | None = None) -> np.ndarray:
+    def decode_probabilities(self, actions: npt.ArrayLike, m: int | None = None) -> np.ndarray:
         """[m, n_rec] weights in [0, 1] → [m, n] inclusion probabilities q = a·min(1, k/Σa) (Σq ≤ k)."""
         m = np.shape(actions)[0] if m is None else m
         a = self._float_action(actions, m, "inclusion probabilities")
@@ -239,7 +240,7 @@ class HarmConfig:
             raise ValueError(f"inclusion probabilities must be finite and in [0, 1], got min {a.min()}, max {a.max()}")
         return self._scaled_q(a)
 
-    def decode_logits(self, actions, m: int | None = None) -> np.ndarray:
+    def decode_logits(self, actions: npt.ArrayLike, m: int | None = None) -> np.ndarray:
         """[m, n_rec] actions a → logits x = LOGIT_SCALE · a → q_v = min(1, k · softmax(x)_v) over the catalogue
         (0 ≤ q ≤ 1, Σq ≤ k).
 
@@ -262,7 +263,7 @@ class HarmConfig:
         q[:, self.candidates] = np.minimum(1.0, self.k * p)
         return q
 
-    def encode_logits(self, q) -> np.ndarray:
+    def encode_logits(self, q: npt.ArrayLike) -> np.ndarray:
         """Inverse of :meth:`decode_logits` on its range: [.., n_rec] inclusion probabilities with Σq ≤ k → logits
         that decode to exactly q (log q for q < 1, −inf at 0; the items at q = 1 share the remaining mass)."""
         q = np.asarray(q, dtype=np.float64)
@@ -360,7 +361,7 @@ class HarmUserBatch(ModelBase):
         obs[:, 2 * d] = self.t / self.cfg.horizon
         return obs
 
-    def step(self, actions) -> dict[str, np.ndarray]:
+    def step(self, actions: npt.ArrayLike) -> dict[str, np.ndarray]:
         """One step for every user: recommendation → click or organic choice → attraction update."""
         cfg = self.cfg
         cat = cfg.cat

@@ -43,14 +43,20 @@ import os
 import re
 import warnings
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from recsim_envs.harm.linalg import ridge_rows
 from recsim_envs.utils.files import atomic_save_npz
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: what a parental guide flags (violence and gore, sexual content, drug use, strong language, frightening scenes);
 #: whole words, case-insensitive. Mood/setting tags (dark, post-apocalyptic, dystopia, war, tense) are excluded.
@@ -115,10 +121,10 @@ CATALOGUE_KEYS = ("item_embeddings", "harmful", "user_profiles")
 
 
 def make_catalogue(
-    item_embeddings,
-    harmful,
-    user_profiles,
-    titles=None,
+    item_embeddings: npt.ArrayLike,
+    harmful: npt.ArrayLike,
+    user_profiles: npt.ArrayLike,
+    titles: Iterable[Any] | None = None,
     source: str = "custom",
 ) -> Catalogue:
     """A catalogue from user-supplied arrays: ``item_embeddings`` [n, d], ``harmful`` [n] (bool or 0/1) and
@@ -196,7 +202,7 @@ def load_catalogue_file(path: str | os.PathLike) -> Catalogue:
         raise ValueError(f"{path}: {exc}") from exc
 
 
-def as_catalogue(value) -> Catalogue:
+def as_catalogue(value: Catalogue | dict[str, Any] | str | os.PathLike) -> Catalogue:
     """``catalogue=`` of the env: a :class:`Catalogue`, a dict with :data:`CATALOGUE_KEYS` (optionally
     ``titles``) or the path of an ``.npz`` file holding them."""
     if isinstance(value, Catalogue):
@@ -221,7 +227,7 @@ def as_catalogue(value) -> Catalogue:
     )
 
 
-def fold_biases(P, bu, Q, bi) -> tuple[np.ndarray, np.ndarray]:
+def fold_biases(P: np.ndarray, bu: np.ndarray, Q: np.ndarray, bi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """u = [P, b_u, 1], v = [Q, 1, b_i] so that ⟨u, v⟩ = P·Q + b_u + b_i."""
     U = np.concatenate([P, bu[:, None], np.ones((P.shape[0], 1))], axis=1)
     V = np.concatenate([Q, np.ones((Q.shape[0], 1)), bi[:, None]], axis=1)
@@ -334,7 +340,7 @@ def _check_columns(df, path, columns):
     return df
 
 
-def read_movies(directory: Path, genre: str | None):
+def read_movies(directory: Path, genre: str | None) -> pd.DataFrame:
     path = _require(directory / "movies.csv")
     movies = _read_csv(path, ["movieId", "title", "genres"])
     movies["movieId"] = _id_column(movies["movieId"].to_numpy(), path, "movieId")
@@ -346,7 +352,9 @@ def read_movies(directory: Path, genre: str | None):
     return movies
 
 
-def read_ratings(path: Path, movie_ids: np.ndarray, chunksize: int = 2_000_000):
+def read_ratings(
+    path: Path, movie_ids: np.ndarray, chunksize: int = 2_000_000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stream ``ratings.csv`` in chunks, keeping only rows whose movieId is in ``movie_ids``."""
     import pandas as pd
 
@@ -439,7 +447,7 @@ def user_labels(path: Path, movie_ids: np.ndarray) -> np.ndarray:
     return lab.reindex(np.asarray(movie_ids, dtype=np.int64)).eq(True).to_numpy(dtype=bool)
 
 
-def tag_proxy_labels(directory: Path, movies, movie_ids: np.ndarray) -> np.ndarray:
+def tag_proxy_labels(directory: Path, movies: pd.DataFrame, movie_ids: np.ndarray) -> np.ndarray:
     """The documented proxy: a content keyword in the movie's tags, or the co-genre Horror."""
     tags_path = directory / "tags.csv"
     tagged: set[int] = set()
@@ -468,7 +476,7 @@ def train_biased_mf(
     max_sweeps: int = 200,
     tol: float = 1e-4,
     seed: int = 0,
-):
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     """Biased MF r̂ = μ + b_u + b_i + P_u·Q_i over the observed ratings only, by alternating least squares.
 
     Objective (N observed ratings, μ their mean, fixed)::
@@ -518,7 +526,14 @@ def train_biased_mf(
     by_user.data[:] = 1.0
     by_item.data[:] = 1.0
 
-    def half_sweep(mat, pos, other, other_bias, target, lam):
+    def half_sweep(
+        mat: sp.csr_matrix,
+        pos: np.ndarray,
+        other: np.ndarray,
+        other_bias: np.ndarray,
+        target: np.ndarray,
+        lam: float,
+    ) -> tuple[np.ndarray, np.ndarray, float]:
         # rows of `mat` are the side being solved; `other` [n_other, d] the fixed factors; target per rating.
         # One compiled pass per side (``ridge_rows``): Gram matrices, solves and the squared error after the solve
         t = np.empty(n)
@@ -527,7 +542,7 @@ def train_biased_mf(
         x, sse = ridge_rows(mat.indptr, mat.indices, t, Y, lam)
         return x[:, :-1].copy(), x[:, -1].copy(), sse
 
-    def reg():
+    def reg() -> float:
         out = weight_decay * ((P**2).sum() / n_users + (Q**2).sum() / n_items)
         return out + weight_decay * ((bu**2).sum() / n_users + (bi**2).sum() / n_items)
 

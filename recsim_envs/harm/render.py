@@ -6,9 +6,14 @@ Frames are fixed-size (:mod:`recsim_envs.utils.plotting`) with labelled axes and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from recsim_envs.utils.plotting import figure_frame
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 _COLOURS = np.array([[214, 39, 40], [31, 119, 180], [255, 127, 14], [44, 160, 44]], dtype=np.uint8)
 
@@ -26,7 +31,7 @@ def trajectory_image(
     """Fixed-size frame: each series (values in [0, 1]) against the time step, with a legend of ``labels``."""
     n = max([len(np.atleast_1d(y)) for y in series] + [int(min_steps)])
 
-    def draw(ax):
+    def draw(ax: Axes) -> None:
         for j, y in enumerate(series):
             y = np.asarray(y, dtype=float)
             ax.plot(np.arange(1, y.size + 1), y, color=_COLOURS[j % len(_COLOURS)] / 255.0, lw=1.8,

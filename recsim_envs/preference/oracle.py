@@ -101,7 +101,9 @@ class NHMMOracle:
             gamma[:, t] = g / g.sum(axis=1, keepdims=True)
         return gamma
 
-    def initial_preference_belief(self, slates, choices, prior=None) -> np.ndarray:
+    def initial_preference_belief(
+        self, slates: np.ndarray, choices: np.ndarray, prior: np.ndarray | None = None
+    ) -> np.ndarray:
         """P(u_0 | x_0..x_{T-1}, slates) — the smoothed belief used by the r(u_0, π) penalty."""
         slates = np.atleast_2d(slates)
         if slates.shape[1] == 0:

@@ -6,9 +6,14 @@ probability of each 10° bin, red marks = the user's true preference, axes, labe
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from recsim_envs.utils.plotting import figure_frame
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 # a short perceptual ramp (dark blue → teal → yellow), interpolated; no matplotlib needed for env rendering
 _RAMP = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype=float)
@@ -54,7 +59,7 @@ def preference_heatmap(
     n_t, n_bins = d.shape
     width = max(n_t, int(min_steps))
 
-    def draw(ax):
+    def draw(ax: Axes) -> None:
         full = np.full((width, n_bins), np.nan)
         full[:n_t] = d
         im = ax.imshow(
@@ -71,7 +76,7 @@ def preference_heatmap(
         ax.set_ylabel("preference angle (°)")
         ax.set_title(title, fontsize=10)
 
-    def raster():
+    def raster() -> np.ndarray:
         padded = np.zeros((width, n_bins))
         padded[:n_t] = d
         return _heatmap_raster(padded, true_bins, cell_h, cell_w)

@@ -63,13 +63,17 @@ def _slate_logw(mean_deg, std_deg, kernel: str) -> np.ndarray:
     return kappa * (np.cos(THETA - np.deg2rad(mean)) - 1.0)
 
 
-def log_slate_distribution(mean_deg, std_deg, kernel: str = "clipped_normal") -> np.ndarray:
+def log_slate_distribution(
+    mean_deg: float | np.ndarray, std_deg: float | np.ndarray, kernel: str = "clipped_normal"
+) -> np.ndarray:
     """Log-probabilities of :func:`slate_distribution`, finite wherever the bump's log-weight is (no log 0 from
     underflowed probabilities)."""
     return log_normalise(_slate_logw(mean_deg, std_deg, kernel))
 
 
-def slate_distribution(mean_deg, std_deg, kernel: str = "clipped_normal") -> np.ndarray:
+def slate_distribution(
+    mean_deg: float | np.ndarray, std_deg: float | np.ndarray, kernel: str = "clipped_normal"
+) -> np.ndarray:
     """Slate = categorical distribution over the 36 item bins, a circular bump of mean μ and std σ.
 
     ``clipped_normal``: weights exp(−d²/2σ²) with d the circular distance to μ, clipped to [0°, 180°]
@@ -90,7 +94,9 @@ def flat_slate() -> np.ndarray:
 FLAT_ACTION = 6
 
 
-def action_slates(action_set: str, slate_std_deg: float = 60.0, kernel: str = "clipped_normal", log: bool = False):
+def action_slates(
+    action_set: str, slate_std_deg: float = 60.0, kernel: str = "clipped_normal", log: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Slates of an action set and their (mean, std) in degrees.
 
     ``"six"``: Discrete(7): actions 0–5 are the paper's RL slates, μ ∈ {0°, 60°, …, 300°}, σ = ``slate_std_deg``;

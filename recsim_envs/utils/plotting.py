@@ -9,8 +9,12 @@ the family's plain NumPy raster is resampled to the same size, so rendering neve
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 FRAME_WIDTH, FRAME_HEIGHT = 480, 360
 _DPI = 100
@@ -52,7 +56,7 @@ def figure_frame(draw: Callable, fallback: Callable[[], np.ndarray]) -> np.ndarr
     return np.ascontiguousarray(frame, dtype=np.uint8)
 
 
-def legend_patches(ax, items: Sequence[tuple[Sequence[int], str]], **kwargs) -> None:
+def legend_patches(ax: Axes, items: Sequence[tuple[Sequence[int] | np.ndarray, str]], **kwargs: Any) -> None:
     """A legend of coloured squares: ``items`` = [(rgb uint8 triple, label), ...]."""
     from matplotlib.patches import Patch
 

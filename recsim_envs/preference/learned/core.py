@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -216,7 +217,7 @@ def generate_penalised_trajectories(
     policy: Callable[[np.ndarray, dict], np.ndarray],
     n_users: int,
     seed: int = 0,
-    **env_kwargs,
+    **env_kwargs: Any,
 ) -> dict[str, np.ndarray]:
     """Algorithm 3: ``n_users`` simulated episodes of the learned-simulator env under ``policy``.
 

@@ -26,6 +26,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class HistoricalData:
     def horizon(self) -> int:
         return int(self.slates.shape[1])
 
-    def subset(self, index) -> HistoricalData:
+    def subset(self, index: slice | np.ndarray) -> HistoricalData:
         return HistoricalData(
             self.slates[index],
             self.choices[index],
@@ -114,7 +115,7 @@ class HistoricalData:
             )
 
 
-def ground_truth_config(**ground_truth) -> PreferenceShiftConfig:
+def ground_truth_config(**ground_truth: Any) -> PreferenceShiftConfig:
     """The ground-truth users (validated ``PreferenceShiftConfig`` kwargs; unknown keys raise ``ValueError``)."""
     unknown = set(ground_truth) - set(GROUND_TRUTH_KEYS)
     if unknown:
@@ -149,7 +150,7 @@ def generate_historical_data(
     horizon: int = 10,
     seed: int = 0,
     flat_prob: float = 0.8,
-    **ground_truth,
+    **ground_truth: Any,
 ) -> HistoricalData:
     """Simulate ``n_trajectories`` ground-truth users for ``horizon`` steps under the mixture behaviour policy.
 

@@ -446,13 +446,17 @@ class LearnedUserModel:
         tokens = build_tokens(slate_vecs, choices, t, self.horizon)
         return self._run("future", tokens, attention_allowed(self.horizon), t)
 
-    def counterfactual_belief_at(self, u0_angle, slate_vecs, choices, t) -> np.ndarray:
+    def counterfactual_belief_at(
+        self, u0_angle: np.ndarray, slate_vecs: np.ndarray, choices: np.ndarray, t: np.ndarray
+    ) -> np.ndarray:
         """P̂_c(u_t | u_0, history) for each user at its step ``t`` [n]; ``u0_angle`` [n] in radians."""
         t = np.asarray(t, dtype=np.int64)
         tokens = build_tokens(slate_vecs, choices, t, self.horizon, context_angle=np.asarray(u0_angle, dtype=float))
         return self._run("counterfactual", tokens, attention_allowed(self.horizon), t)
 
-    def initial_belief(self, slate_vecs, choices, lengths, corrected: bool = True) -> np.ndarray:
+    def initial_belief(
+        self, slate_vecs: np.ndarray, choices: np.ndarray, lengths: np.ndarray, corrected: bool = True
+    ) -> np.ndarray:
         """P̂_i(u_0 | the first ``lengths`` [n] steps), shape [n, 36]; length 0 gives the learned prior P̂_f(u_0).
 
         ``corrected=True`` applies the App. E.2 correction (multiply by P(x_0 | s_0, u_0) and renormalise);

@@ -25,7 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +44,9 @@ from recsim_envs.utils.files import atomic_save_npz, atomic_write_json
 CHOICE_MODELS = ("true", "constant")
 
 
-def load_or_generate_data(path: Path, seed: int, n: int, horizon: int, log=print) -> HistoricalData:
+def load_or_generate_data(
+    path: Path, seed: int, n: int, horizon: int, log: Callable[[str], None] = print
+) -> HistoricalData:
     """The historical data at ``path`` if it was generated with these settings, else generate and save it."""
     if path.is_file():
         data = HistoricalData.load(path)
@@ -139,8 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
                         done[name] = {k: z[k] for k in z.files}
     atomic_write_json(stage_dir / "settings.json", settings)
 
-    def on_stage(name, params, report):
-        atomic_save_npz(stage_dir / f"{name}.npz", **params)
+    def on_stage(name: str, params: dict[str, np.ndarray], report: dict[str, Any]) -> None:
+        atomic_save_npz(stage_dir / f"{name}.npz", **params)  # type: ignore[arg-type]  # no key is "compressed"
         atomic_write_json(stage_dir / f"{name}.json", {**report, "train": dict(tcfg.__dict__)})
 
     model, report = train_user_model(

@@ -28,7 +28,7 @@ Choices made where the paper leaves room (documented, not silent):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,7 +97,7 @@ def _drop(x: torch.Tensor, rate: float, gen: torch.Generator | None) -> torch.Te
 
 
 def torch_forward(
-    params,
+    params: Mapping[str, torch.Tensor],
     cfg: NetworkConfig,
     tokens: torch.Tensor,
     allowed: torch.Tensor,
@@ -258,7 +258,17 @@ def _stage_generator(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 7919 + index)
 
 
-def _train(data, beta_c, net, train, log, seed, done, on_stage, only):
+def _train(
+    data: HistoricalData,
+    beta_c: np.ndarray,
+    net: NetworkConfig,
+    train: TrainConfig,
+    log: Callable[[str], None],
+    seed: int,
+    done: dict[str, dict[str, np.ndarray]],
+    on_stage: Callable[[str, dict[str, np.ndarray], dict], None] | None,
+    only: tuple[str, ...] | None,
+) -> tuple[LearnedUserModel | None, dict]:
     T, n = data.horizon, data.n
     slate_vecs = data.slate_table[data.slates]  # [n, T, 36]
     log_lik = torch.tensor(observed_choice_log_lik(data, beta_c), dtype=DTYPE)  # [n, T, 36]
@@ -267,7 +277,12 @@ def _train(data, beta_c, net, train, log, seed, done, on_stage, only):
     report: dict = {}
     params: dict[str, dict[str, np.ndarray]] = {}
 
-    def run(name, index, loss_fn, on_epoch=None):
+    def run(
+        name: str,
+        index: int,
+        loss_fn: Callable[[Mapping[str, torch.Tensor], np.ndarray, torch.Generator | None], torch.Tensor],
+        on_epoch: Callable[[torch.Generator], None] | None = None,
+    ) -> None:
         if name in done:
             params[name] = done[name]
             report[name] = {"resumed": True}
@@ -281,14 +296,16 @@ def _train(data, beta_c, net, train, log, seed, done, on_stage, only):
         if on_stage is not None:
             on_stage(name, params[name], report[name])
 
-    def log_beliefs(params, tokens, gen):
+    def log_beliefs(
+        params: Mapping[str, torch.Tensor], tokens: torch.Tensor, gen: torch.Generator | None
+    ) -> torch.Tensor:
         heads = torch_forward(params, net, tokens, causal, train.dropout, gen)
         return torch_mixture_bin_log_probs(heads, net.n_components)
 
     # -- P̂_f: causal, every step's choice scores the belief at that step --------------------------------
     tokens_f = torch.tensor(build_tokens(slate_vecs, data.choices, full, T), dtype=DTYPE)
 
-    def loss_future(params, idx, gen):
+    def loss_future(params: Mapping[str, torch.Tensor], idx: np.ndarray, gen: torch.Generator | None) -> torch.Tensor:
         return choice_nll(log_beliefs(params, tokens_f[idx], gen)[:, :T], log_lik[idx]).mean()
 
     run("future", 0, loss_future)
@@ -296,7 +313,7 @@ def _train(data, beta_c, net, train, log, seed, done, on_stage, only):
     # -- P̂_i: causal with x_0 hidden; the read-out at token L (L = 1..T) scores x_0 given steps 0..L−1 -------
     tokens_i = torch.tensor(build_tokens(slate_vecs, data.choices, full, T, hide_first_choice=True), dtype=DTYPE)
 
-    def loss_initial(params, idx, gen):
+    def loss_initial(params: Mapping[str, torch.Tensor], idx: np.ndarray, gen: torch.Generator | None) -> torch.Tensor:
         lp = log_beliefs(params, tokens_i[idx], gen)[:, 1:]  # [b, T, 36]
         return choice_nll(lp, log_lik[idx, :1]).mean()
 
@@ -313,10 +330,12 @@ def _train(data, beta_c, net, train, log, seed, done, on_stage, only):
     b0 = torch.tensor(partial.initial_belief(slate_vecs, data.choices, full))
     u0 = torch.zeros(n, dtype=torch.int64)
 
-    def draw_u0(gen):  # a fresh u_0 for every trajectory at the start of each epoch
+    def draw_u0(gen: torch.Generator) -> None:  # a fresh u_0 for every trajectory at the start of each epoch
         u0[:] = torch.multinomial(b0, 1, generator=gen)[:, 0]
 
-    def loss_counterfactual(params, idx, gen):
+    def loss_counterfactual(
+        params: Mapping[str, torch.Tensor], idx: np.ndarray, gen: torch.Generator | None
+    ) -> torch.Tensor:
         angle = torch.tensor(THETA[u0[idx].numpy()], dtype=DTYPE)
         tokens = tokens_f[idx].clone()
         tokens[:, 0, F_CONTEXT] = torch.cos(angle)
