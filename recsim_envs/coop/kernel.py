@@ -503,6 +503,27 @@ def candidate_mask(state: CoopState, rules: np.ndarray, r: int, n: int, out: np.
             out[c] = 1
 
 
+@njit(cache=True)
+def apply_external_all(state: CoopState, rules: np.ndarray, z: np.ndarray, n: int) -> None:
+    """:func:`apply_external` for every replica with a pending rewire: ``z[r]`` is replica r's new partner (< 0
+    declines). One compiled call for all replicas (no per-replica call from Python)."""
+    for r in range(state.cnt.shape[0]):
+        if state.cnt[r, C_STATUS] == PENDING:
+            apply_external(state, rules, r, z[r], n)
+
+
+@njit(cache=True)
+def candidate_masks(state: CoopState, rules: np.ndarray, which: np.ndarray, n: int, out: np.ndarray) -> None:
+    """Rows ``out[r]`` for the replicas in ``which``: :func:`candidate_mask` where a rewire is pending, all ones
+    where nothing is (the final no-op step accepts and ignores any action)."""
+    for r in range(state.cnt.shape[0]):
+        if which[r]:
+            if state.cnt[r, C_STATUS] == PENDING:
+                candidate_mask(state, rules, r, n, out[r])
+            else:
+                out[r, :] = 1
+
+
 # ---- initial state -------------------------------------------------------------------------------------------
 @njit(cache=True)
 def _clear_graph(nbr, pos, deg, r, n):

@@ -240,6 +240,15 @@ class CoopBatch:
         """Carry out replica r's pending rewire to z (z < 0 declines it); False if z is not a candidate."""
         return bool(K.apply_external(self.state, self.config.rules, r, int(z), self.n))
 
+    def apply_all(self, z: np.ndarray) -> None:
+        """Carry out every replica's pending rewire: ``z[r]`` is replica r's new partner (< 0 declines)."""
+        K.apply_external_all(self.state, self.config.rules, np.asarray(z, dtype=np.int64), self.n)
+
+    def candidate_masks(self, which: np.ndarray, out: np.ndarray) -> None:
+        """``out[r]`` (int8 [R, N]) for replicas in ``which``: the valid partners of a pending rewire, all ones
+        where nothing is pending."""
+        K.candidate_masks(self.state, self.config.rules, np.asarray(which, dtype=np.bool_), self.n, out)
+
     def candidate_mask(self, r: int, out: np.ndarray | None = None) -> np.ndarray:
         """int8 [N]: 1 where z is a valid choice for replica r's pending rewire (zeros if none pending)."""
         out = np.zeros(self.n, dtype=np.int8) if out is None else out

@@ -214,12 +214,8 @@ class CoopTask(ModelBase):
         self._refresh_masks(which)
 
     def _refresh_masks(self, which: np.ndarray) -> None:
-        for r in np.flatnonzero(which):  # O(R) compiled calls, each O(N)
-            if self.batch.cnt[r, K.C_STATUS] == K.PENDING:
-                self.batch.candidate_mask(int(r), self._masks[r])
-            else:
-                # nothing to decide (final no-op step): every action is accepted and ignored
-                self._masks[r] = 1
+        # one compiled call; replicas with nothing to decide (final no-op step) accept and ignore every action
+        self.batch.candidate_masks(which, self._masks)
 
     def _agent_share(self) -> np.ndarray:
         if not self.options.competition:
@@ -250,8 +246,7 @@ class CoopTask(ModelBase):
         a = np.asarray(actions).reshape(self.R).astype(np.int64)
         status = self.batch.cnt[:, K.C_STATUS]
         was_pending = status == K.PENDING
-        for r in np.flatnonzero(was_pending):
-            self.batch.apply(int(r), -1 if invalid[r] else int(a[r]))
+        self.batch.apply_all(np.where(invalid, -1, a))  # replicas with a pending rewire only
         self.batch.advance()
         status = self.batch.cnt[:, K.C_STATUS].copy()
         terminated = (status == K.ALL_C) | (status == K.ALL_D)
