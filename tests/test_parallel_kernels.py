@@ -16,7 +16,13 @@ from recsim_envs.preference.learned import network as nw
 from recsim_envs.utils import kernels
 from recsim_envs.utils import rng as crng
 
-needs_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="numba has a single thread here")
+
+@pytest.fixture
+def parallel_path(monkeypatch):
+    """Take the chunked parallel kernels whatever the machine's thread count: ``run_chunked`` uses them only when
+    numba has more than one thread, and ``prange`` runs the same chunks on however many threads exist (one on a
+    single-core machine), so the parallel code path is tested everywhere."""
+    monkeypatch.setattr(kernels, "get_num_threads", lambda: max(2, numba.get_num_threads()))
 
 
 def _oracle_run(n: int, steps: int, seed: int = 0) -> np.ndarray:
@@ -36,8 +42,7 @@ def _oracle_run(n: int, steps: int, seed: int = 0) -> np.ndarray:
     return np.stack(out)
 
 
-@needs_threads
-def test_oracle_parallel_kernel_equals_serial(monkeypatch):
+def test_oracle_parallel_kernel_equals_serial(monkeypatch, parallel_path):
     calls = []
     real = oracle._backward_parallel
 
@@ -54,8 +59,7 @@ def test_oracle_parallel_kernel_equals_serial(monkeypatch):
     np.testing.assert_allclose(parallel, serial, rtol=0, atol=1e-13)
 
 
-@needs_threads
-def test_learned_parallel_attention_matches_full_causal_pass(monkeypatch):
+def test_learned_parallel_attention_matches_full_causal_pass(monkeypatch, parallel_path):
     """Sequences at different positions (restarted at different steps), every token's heads against
     ``network.forward`` on that sequence's whole token history."""
     monkeypatch.setattr(nw.IncrementalEncoder, "PARALLEL_FROM", 1)
@@ -89,8 +93,7 @@ def _child(n: int) -> float:
     return float(_oracle_run(n, 3).sum())
 
 
-@needs_threads
-def test_fork_after_parallel_kernel(monkeypatch):
+def test_fork_after_parallel_kernel(monkeypatch, parallel_path):
     monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM", 1)
     here = _child(200)  # runs the threaded kernel in this process first
     with multiprocessing.get_context("fork").Pool(1) as pool:
