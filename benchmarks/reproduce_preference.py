@@ -116,12 +116,19 @@ def rollout(policy: Any, env_id: str, n_users: int, seed: int, env_kwargs: dict 
     }
 
 
-def job_settings(name: str, seed: int, timesteps: int, episodes: int) -> dict[str, Any]:
-    """Every setting that changes a (config, seed) row: the resolved training config and the evaluation users."""
+def _train_config(name: str, seed: int, timesteps: int, env_kwargs: dict | None) -> Any:
     from agents.train import build_config
 
     env_id, variant = CONFIGS[name]
-    cfg = build_config("ppo_lstm", env_id, seed=seed, variant=variant, overrides={"n_timesteps": timesteps})
+    return build_config(
+        "ppo_lstm", env_id, seed=seed, variant=variant, env_kwargs=env_kwargs, overrides={"n_timesteps": timesteps}
+    )
+
+
+def job_settings(name: str, seed: int, timesteps: int, episodes: int, env_kwargs: dict | None = None) -> dict[str, Any]:
+    """Every setting that changes a (config, seed) row: the resolved training config (its env kwargs included)
+    and the evaluation users."""
+    cfg = _train_config(name, seed, timesteps, env_kwargs)
     return {"protocol": PROTOCOL_VERSION, "config": name, "episodes": episodes, "eval_seed": EVAL_SEED,
             "train": train_settings(cfg)}  # fmt: skip
 
@@ -131,17 +138,17 @@ def _job(args: tuple) -> dict[str, Any]:
     import torch
 
     import recsim_envs  # noqa: F401
-    from agents.train import build_config, train_or_reuse
+    from agents.train import train_or_reuse
 
-    name, seed, timesteps, episodes, out = args
+    name, seed, timesteps, episodes, out, env_kwargs = args
     torch.set_num_threads(1)
-    env_id, variant = CONFIGS[name]
-    settings = job_settings(name, seed, timesteps, episodes)
-    cfg = build_config("ppo_lstm", env_id, seed=seed, variant=variant, overrides={"n_timesteps": timesteps})
+    env_id = CONFIGS[name][0]
+    settings = job_settings(name, seed, timesteps, episodes, env_kwargs)
+    cfg = _train_config(name, seed, timesteps, env_kwargs)
     # one folder per training setting: a model trained with other settings is never picked up
     policy, train_seconds = train_or_reuse(cfg, Path(out) / "runs" / name / settings_hash(settings["train"]))
     start = time.perf_counter()
-    res = rollout(policy, env_id, episodes, EVAL_SEED)
+    res = rollout(policy, env_id, episodes, EVAL_SEED, env_kwargs)
     row = {
         "protocol": PROTOCOL_VERSION,
         "config": name,
@@ -155,7 +162,7 @@ def _job(args: tuple) -> dict[str, Any]:
     return settings_row(settings, row)
 
 
-def references(episodes: int) -> dict[str, dict[str, Any]]:
+def references(episodes: int, env_kwargs: dict | None = None) -> dict[str, dict[str, Any]]:
     """Analytic recommenders on the same users (no training): belief-greedy, true-u greedy, DP optimum."""
     import gymnasium as gym
 
@@ -164,7 +171,7 @@ def references(episodes: int) -> dict[str, dict[str, Any]]:
 
     out = {}
     for env_id, suffix in ((ORACLE, ""), (PENALIZED, "_penalised")):
-        cfg = gym.make(env_id).unwrapped.config
+        cfg = gym.make(env_id, **(env_kwargs or {})).unwrapped.config
         for label, policy in (
             ("belief_greedy", BeliefMyopicPolicy(cfg)),
             ("true_u_greedy", TrueMyopicPolicy(cfg)),
@@ -172,17 +179,17 @@ def references(episodes: int) -> dict[str, dict[str, Any]]:
         ):
             if suffix and label != "dp_optimum_true_u":
                 continue  # greedy on engagement does not depend on ν; the penalised DP optimum does
-            out[label + suffix] = rollout(policy, env_id, episodes, EVAL_SEED)
+            out[label + suffix] = rollout(policy, env_id, episodes, EVAL_SEED, env_kwargs)
     return out
 
 
-def natural_shift_histogram() -> np.ndarray:
+def natural_shift_histogram(env_kwargs: dict | None = None) -> np.ndarray:
     """Exact cohort distribution of u_t^rnd (flat slate every step), t = 0..H: the paper's 'natural shifts'."""
     import gymnasium as gym
 
     import recsim_envs  # noqa: F401
 
-    cfg = gym.make(ORACLE).unwrapped.config
+    cfg = gym.make(ORACLE, **(env_kwargs or {})).unwrapped.config
     return cfg.tables["prior"] @ cfg.tables["natural_powers"]  # [H+1, 36]
 
 
@@ -261,14 +268,14 @@ def render_table(table: dict, refs: dict, checks: list[dict], episodes: int) -> 
     return "\n".join(lines) + "\n"
 
 
-def write_heatmaps(path: Path, rows: list[dict]) -> None:
+def write_heatmaps(path: Path, rows: list[dict], env_kwargs: dict | None = None) -> None:
     """Fig. 1-style panels: distribution of the true preference over time, averaged over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("natural shifts (flat slate, exact)", natural_shift_histogram())]
+    panels = [("natural shifts (flat slate, exact)", natural_shift_histogram(env_kwargs))]
     titles = {
         "myopic": "myopic",
         "rl": "RL (γ = 0.99)",
@@ -303,6 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--episodes", type=int, default=1000, help="evaluation users per run")
     add_executor_args(p, default="process")
     p.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument(
+        "--env-kwargs",
+        type=json.loads,
+        default={},
+        help="JSON env kwargs for every config (e.g. a calibration candidate: '{\"beta_d\": 20}'); part of each "
+        "row's settings, so rows of other kwargs in the same --out are never mixed in",
+    )
     p.add_argument("--out", default=None, help="output folder (default results/reproduce_preference[_quick])")
     p.add_argument(
         "--report-only",
@@ -321,9 +335,17 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if v < lo:
             raise ValueError(f"{name} must be an integer in [{lo}, inf), got {v!r}")
+    if not isinstance(args.env_kwargs, dict):
+        raise ValueError(f"--env-kwargs must be a JSON object, got {args.env_kwargs!r}")
+    env_kwargs = args.env_kwargs
     out = Path(args.out or ("results/reproduce_preference" + ("_quick" if args.quick else "")))
     store = SettingsStore(out / "rows.jsonl")
-    all_jobs = [(name, seed, steps, args.episodes, str(out)) for seed in range(n_seeds) for name in args.configs]
+    all_jobs = [(name, seed, steps, args.episodes, str(out), env_kwargs) for seed in range(n_seeds)
+                for name in args.configs]  # fmt: skip
+
+    def settings_of(job: tuple) -> dict[str, Any]:
+        return job_settings(*job[:4], env_kwargs=job[5])
+
     start = time.perf_counter()
     if not args.report_only:
         print(f"{len(all_jobs)} runs ({len(store)} rows already in {out / 'rows.jsonl'}), executor {args.executor}")
@@ -332,20 +354,31 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row['config']} s{row['seed']}: eng {row['engagement']:.2f} sum {row['sum']:.2f}", flush=True)
 
         run_missing(
-            _job, all_jobs, lambda job: job_settings(*job[:4]), store, failures_path=out / "failures.jsonl",
+            _job, all_jobs, settings_of, store, failures_path=out / "failures.jsonl",
             on_row=show, desc="train+eval", describe=lambda job: f"{job[0]} seed {job[1]}", **executor_options(args),
         )  # fmt: skip
-    rows = store.rows_for(job_settings(*job[:4]) for job in all_jobs)
+    rows = store.rows_for(settings_of(job) for job in all_jobs)
     # the same seeds for every config: those recorded for all of them
     complete = set.intersection(*({r["seed"] for r in rows if r["config"] == c} for c in args.configs))
     rows = [r for r in rows if r["seed"] in complete and r["config"] in args.configs]
     n_seeds = len(complete)
     if not rows:
         raise SystemExit(f"no seed is recorded for every config in {out / 'rows.jsonl'} yet")
-    refs = references(args.episodes)
+    refs = references(args.episodes, env_kwargs)
     table = summarise(rows)
     checks = orderings(rows, table)
     text = render_table(table, refs, checks, args.episodes)
+    fit = None
+    if set(CONFIGS) <= set(table):
+        from benchmarks.calibrate_preference import table1_fit
+
+        fit = table1_fit({n: {m: table[n][m]["iqm"] for m in METRICS} for n in CONFIGS}, PAPER)
+        text += (
+            f"\nDistance to the paper (on the IQMs): mean |diff| over the 16 cells {fit['mean_abs_diff']:.2f} "
+            f"(largest {fit['max_abs_diff']:.2f}), RL − myopic engagement {fit['rl_minus_myopic']:+.2f}.\n"
+        )
+    if env_kwargs:
+        text += f"\nEnv kwargs (every config): `{json.dumps(env_kwargs, sort_keys=True)}`.\n"
     wall = time.perf_counter() - start
     meta = {
         "protocol": PROTOCOL_VERSION,
@@ -355,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds_this_invocation": round(wall, 1),
         "machine": f"{platform.processor() or platform.machine()}, {mp.cpu_count()} cores",
         "workers": args.workers,
+        "env_kwargs": env_kwargs,
+        "fit_to_paper": fit,
     }
     atomic_write_text(out / "table.md", text)
     atomic_write_text(
@@ -372,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     flat = [{"config": n, "metric": m, **table[n][m], "paper": PAPER[n][m]} for n in table for m in METRICS]
     atomic_write_text(out / "table.csv", rows_to_csv(flat))
-    write_heatmaps(out / "heatmaps.png", rows)
+    write_heatmaps(out / "heatmaps.png", rows, env_kwargs)
     print(text)
     print(f"wall time {wall:.0f} s; wrote {out}/table.md, table.csv, table.json, heatmaps.png")
     return 0 if all(c["holds"] for c in checks) else 1

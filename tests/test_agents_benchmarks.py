@@ -27,9 +27,21 @@ def test_reproduce_preference_tiny_run_and_resume(tmp_path):
     assert set(table["table"]) == set(reproduce_preference.CONFIGS)
     assert (tmp_path / "heatmaps.png").stat().st_size > 10_000
     assert "| Sum |" in (tmp_path / "table.md").read_text()
+    # the distance to the paper, recomputed here from the table's IQMs
+    iqm = {c: {m: table["table"][c][m]["iqm"] for m in reproduce_preference.METRICS} for c in table["table"]}
+    diffs = [abs(iqm[c][m] - reproduce_preference.PAPER[c][m]) for c in iqm for m in reproduce_preference.METRICS]
+    assert len(diffs) == 16
+    assert f"mean |diff| over the 16 cells {np.mean(diffs):.2f}" in (tmp_path / "table.md").read_text()
     # a second invocation finds every row recorded: nothing retrained, nothing duplicated
     reproduce_preference.main(args)
     assert _rows(tmp_path / "rows.jsonl") == rows
+    # other env kwargs are other settings: a new row, trained on those kwargs, beside the old ones
+    reproduce_preference.main([*args, "--configs", "myopic", "--env-kwargs", '{"beta_d": 20}'])
+    new = [r for r in _rows(tmp_path / "rows.jsonl") if r not in rows]
+    assert len(new) == 1 and new[0]["config"] == "myopic"
+    assert new[0]["settings"]["train"]["env_kwargs"] == {"beta_d": 20}
+    with pytest.raises(ValueError, match="--env-kwargs must be a JSON object"):
+        reproduce_preference.main([*args, "--env-kwargs", "[20]"])
 
 
 def test_rollout_engine_matches_a_hand_written_loop():
