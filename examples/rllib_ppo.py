@@ -7,10 +7,12 @@ greedily (argmax action) on ``--eval-episodes`` fresh users, and a uniformly ran
 (same reset seeds, disjoint from the training seeds); both are printed as mean ± standard error of the episode
 return, with the paired difference.
 
-Speed: RLlib's per-step cost (connectors + one RLModule forward per env step) is several times our envs' step, so
-the sampler steps ``--envs`` copies of the env per env runner at once (RLlib's gymnasium vector env): on the
-2-core machine that makes an iteration 3–5× faster than one env per runner (benchmarks/RESULTS.md, "RLlib").
-Sampling runs in the driver (``num_env_runners=0``): with 2 cores, remote env runners only add actor start-up.
+Speed (``benchmarks/speed_rllib.py``; figures in benchmarks/RESULTS.md, "RLlib"): RLlib's per-step cost
+(connectors + one RLModule forward per env step) is several times our envs' step, so the sampler steps ``--envs``
+copies of the env per env runner at once (RLlib's gymnasium vector env), ~3x faster per iteration than one env;
+and torch runs on one thread (its default of one per core made an iteration ~6x slower on a loaded 2-core
+machine). Sampling and learning run in the driver (``num_env_runners=0``, ``num_learners=0``): with 2 cores,
+remote env runners only add actor start-up.
 
 Needs the ``rllib`` extra (``pip install torch==2.13.0 && pip install -e ".[rllib]"``; ray[rllib] 2.60 pins
 gymnasium 1.2.2, so use a separate virtualenv from the ``dev`` one)::
@@ -152,10 +154,20 @@ def train(
     num_envs: int = 10,
     use_lstm: bool = True,
     lr: float = 1e-3,
+    torch_threads: int = 1,
 ) -> dict:
-    """Train PPO ``iterations`` iterations; score it and a random recommender on the same ``eval_episodes`` users."""
+    """Train PPO ``iterations`` iterations; score it and a random recommender on the same ``eval_episodes`` users.
+
+    Sampling and learning run in this process; torch's intra-op thread count is set to ``torch_threads`` for the
+    call (and restored after): its default, one thread per core, made an iteration ~6x slower on the loaded
+    2-core machine (benchmarks/speed_rllib.py) for networks this small.
+    """
+    import torch
+
     register_rllib_envs([env_id])
     config = ppo_config(env_id, gamma, seed=seed, batch=batch, num_envs=num_envs, use_lstm=use_lstm, lr=lr)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(torch_threads)
     algo = config.build_algo()
     try:
         history = []
@@ -169,6 +181,7 @@ def train(
         trained = policy_returns(algo.get_module(), env_id, eval_episodes)
     finally:
         algo.stop()
+        torch.set_num_threads(threads)
     rand = random_returns(env_id, eval_episodes)
     diff = trained - rand
     return {
