@@ -3,9 +3,10 @@
 The preference-shift paper (Carroll et al. 2022) compares a *myopic* recommender (γ = 0) with a long-term-value
 one (γ = 0.99), both recurrent over the episode's history. This trains both with RLlib's PPO (LSTM policy) on
 ``PreferenceShiftOracle-v0``, and one on ``HarmMitigation-v0`` (γ = 0.99). Each trained policy is then scored
-greedily (argmax action) on ``--eval-episodes`` fresh users, and a uniformly random recommender on the *same* users
-(same reset seeds, disjoint from the training seeds); both are printed as mean ± standard error of the episode
-return, with the paired difference.
+greedily (argmax action) on ``--eval-episodes`` fresh users, and the leaderboard's uniformly random recommender on
+the *same* users (reset seeds from ``EVAL_SEED``, disjoint from the training seeds), both through the project's
+rollout engine (``agents.evaluation``); printed as mean ± standard error of the episode return, with the paired
+difference.
 
 Speed (``benchmarks/speed_rllib.py``; figures in benchmarks/RESULTS.md, "RLlib"): RLlib's per-step cost
 (connectors + one RLModule forward per env step) is several times our envs' step, so the sampler steps ``--envs``
@@ -85,59 +86,70 @@ def ppo_config(
     )
 
 
-def _run_episodes(env_id: str, episodes: int, seed: int, act) -> np.ndarray:
-    """Per-episode returns of ``act(obs [B, d], alive [B]) -> actions [B]`` over ``episodes`` users stepped in lockstep.
+class RLlibPolicy:
+    """A trained RLlib RLModule as a batched :class:`baselines.protocol.Policy` acting greedily (argmax logits).
 
-    User ``i`` is ``env.reset(seed=seed + i)``; the random policy and a trained one thus meet the same users.
+    A recurrent module's state is carried between calls, one row per user; ``reset()`` and
+    ``episode_started(mask)`` (the rollout engine's autoreset notice) start those users from the initial state.
     """
-    envs = [gym.make(env_id, disable_env_checker=True) for _ in range(episodes)]
-    obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)])
-    returns = np.zeros(episodes)
-    alive = np.ones(episodes, dtype=bool)
-    while alive.any():
-        actions = act(obs, alive)
-        for i in np.flatnonzero(alive):
-            o, r, term, trunc, _ = envs[i].step(actions[i])
-            obs[i] = o
-            returns[i] += float(r)
-            alive[i] = not (term or trunc)
-    return returns
 
+    batched = True
 
-def random_returns(env_id: str, episodes: int, seed: int = EVAL_SEED) -> np.ndarray:
-    """Per-episode returns of a uniformly random recommender (its own seeded action stream)."""
-    space = gym.make(env_id, disable_env_checker=True).action_space
-    rng = np.random.default_rng(seed)
-    return _run_episodes(env_id, episodes, seed, lambda obs, alive: rng.integers(space.n, size=len(obs)))
+    def __init__(self, module) -> None:
+        self.module = module
+        self._state: dict | None = None
 
+    def reset(self, seed: int | None = None) -> None:
+        self._state = None
 
-def policy_returns(module, env_id: str, episodes: int, seed: int = EVAL_SEED) -> np.ndarray:
-    """Per-episode returns of a trained RLlib PPO module acting greedily (argmax of its action logits)."""
-    import torch
-    from ray.rllib.core.columns import Columns
+    def episode_started(self, mask: np.ndarray) -> None:
+        if self._state is not None and np.any(mask):
+            rows = np.flatnonzero(mask)
+            for key, init in self.module.get_initial_state().items():
+                self._state[key][rows] = _tensor(init)
 
-    state = None
-    if module.is_stateful():
-        state = {
-            k: torch.as_tensor(v).unsqueeze(0).repeat(episodes, *[1] * v.ndim)
-            for k, v in module.get_initial_state().items()
-        }
+    def act(self, obs, info):
+        import torch
+        from ray.rllib.core.columns import Columns
 
-    def act(obs, alive):
-        nonlocal state
-        batch = {Columns.OBS: torch.as_tensor(obs, dtype=torch.float32)}
-        if state is not None:
-            batch[Columns.OBS] = batch[Columns.OBS].unsqueeze(1)  # [B, T=1, d]
-            batch[Columns.STATE_IN] = state
+        x = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
+        batch = {Columns.OBS: x}
+        if self.module.is_stateful():
+            if self._state is None or next(iter(self._state.values())).shape[0] != len(x):
+                init = self.module.get_initial_state()
+                self._state = {k: _tensor(v).expand(len(x), *np.shape(v)).clone() for k, v in init.items()}
+            batch = {Columns.OBS: x[:, None], Columns.STATE_IN: self._state}  # one time step per call
         with torch.no_grad():
-            out = module.forward_inference(batch)
+            out = self.module.forward_inference(batch)
         logits = out[Columns.ACTION_DIST_INPUTS]
-        if state is not None:
-            state = out[Columns.STATE_OUT]
+        if self.module.is_stateful():
+            self._state = out[Columns.STATE_OUT]
             logits = logits[:, 0]
         return logits.argmax(-1).numpy()
 
-    return _run_episodes(env_id, episodes, seed, act)
+
+def _tensor(x):
+    import torch
+
+    return torch.as_tensor(np.asarray(x), dtype=torch.float32)
+
+
+def policy_returns(module, env_id: str, episodes: int, seed: int = EVAL_SEED) -> np.ndarray:
+    """Per-episode returns of a trained module acting greedily, users ``seed .. seed + episodes - 1`` stepped
+    together in the id's native vector env (the project's rollout engine, ``agents.evaluation``)."""
+    from agents.evaluation import evaluate_batched
+
+    return evaluate_batched(RLlibPolicy(module), env_id, episodes, seed=seed)["return"]
+
+
+def random_returns(env_id: str, episodes: int, seed: int = EVAL_SEED) -> np.ndarray:
+    """Per-episode returns of the leaderboard's uniformly random recommender on the same users as
+    :func:`policy_returns` (``seed + i``)."""
+    from agents.evaluation import evaluate_single
+    from benchmarks.leaderboard import RandomPolicy
+
+    policy = RandomPolicy(gym.make(env_id, disable_env_checker=True), seed=seed)
+    return evaluate_single(policy, env_id, episodes, seed=seed)["return"]
 
 
 def _summary(x: np.ndarray) -> dict:
@@ -164,23 +176,29 @@ def train(
     """
     import torch
 
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"iterations must be an integer in [1, inf), got {iterations!r}")
+    if isinstance(eval_episodes, bool) or not isinstance(eval_episodes, int) or eval_episodes < 2:
+        raise ValueError(f"eval_episodes must be an integer in [2, inf) (for a standard error), got {eval_episodes!r}")
     register_rllib_envs([env_id])
     config = ppo_config(env_id, gamma, seed=seed, batch=batch, num_envs=num_envs, use_lstm=use_lstm, lr=lr)
     threads = torch.get_num_threads()
     torch.set_num_threads(torch_threads)
-    algo = config.build_algo()
     try:
-        history = []
-        steps = 0
-        start = time.perf_counter()
-        for _ in range(iterations):
-            res = algo.train()
-            history.append(round(float(res["env_runners"].get("episode_return_mean", np.nan)), 3))
-            steps = int(res.get("num_env_steps_sampled_lifetime", steps))
-        train_seconds = time.perf_counter() - start
-        trained = policy_returns(algo.get_module(), env_id, eval_episodes)
+        algo = config.build_algo()
+        try:
+            history = []
+            steps = 0
+            start = time.perf_counter()
+            for _ in range(iterations):
+                res = algo.train()
+                history.append(round(float(res["env_runners"].get("episode_return_mean", np.nan)), 3))
+                steps = int(res.get("num_env_steps_sampled_lifetime", steps))
+            train_seconds = time.perf_counter() - start
+            trained = policy_returns(algo.get_module(), env_id, eval_episodes)
+        finally:
+            algo.stop()
     finally:
-        algo.stop()
         torch.set_num_threads(threads)
     rand = random_returns(env_id, eval_episodes)
     diff = trained - rand
