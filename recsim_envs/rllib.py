@@ -12,6 +12,7 @@ recsim_envs id (or the ones given) under its own id string; the env config RLlib
     config = (
         PPOConfig()
         .environment("recsim_envs/PreferenceShiftOracle-v0", env_config={"horizon": 10})
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=10)
         .training(gamma=0.99)
     )
     algo = config.build_algo()
@@ -22,6 +23,11 @@ that version; keep it in its own virtualenv if the rest of your stack needs a ne
 observation (the cooperation ids: graph, mask, features) need RLlib's ``FlattenObservations`` connector and an
 action-masking module; the preference and harm ids have flat ``Box`` observations and work as they are. Vector
 reward ids (``...MO-v0``) are not usable with RLlib's scalar-reward algorithms.
+
+Speed: RLlib spends more per env step (connectors, one module forward) than these envs do, so step several envs per
+env runner (``num_envs_per_env_runner``), and on a small machine keep torch to one thread in each process that
+samples or learns (``torch.set_num_threads(1)``; with ``num_env_runners=0`` that is the driver):
+``benchmarks/speed_rllib.py`` measures both.
 
 See ``examples/rllib_ppo.py`` for PPO with a recurrent (LSTM) policy on ``PreferenceShiftOracle-v0`` (myopic
 γ = 0 and long-term-value γ = 0.99, the paper's two agents) and on ``HarmMitigation-v0``.
