@@ -43,6 +43,7 @@ with tempfile.TemporaryDirectory() as cache:
     cat = data.load_movielens(directory, genre, n_items=n_items, n_users=n_users, cache_dir=cache)
 total = time.perf_counter() - t0
 print(json.dumps({
+    "module": data.__file__,
     "users": n_users, "items": n_items, "ratings": cat.info["n_ratings"], "rmse": cat.info["mf_rmse"],
     "read_s": total - timing["fit_s"], "fit_s": timing["fit_s"], "total_s": total,
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -52,13 +53,14 @@ print(json.dumps({
 
 
 def run(directory: str, genre: str, users: int, items: int, src: str | None = None) -> dict:
-    """One size in a fresh process; ``src``: a directory put first on its PYTHONPATH (an earlier revision)."""
+    """One size in a fresh process; ``src``: a directory holding an earlier revision's ``recsim_envs``, made the
+    child's working directory (``python -c`` puts it first on sys.path) and put first on its PYTHONPATH."""
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, directory, genre, str(users), str(items)],
-        capture_output=True, text=True, env=env, check=False,
+        [sys.executable, "-c", _CHILD, os.path.abspath(directory), genre, str(users), str(items)],
+        capture_output=True, text=True, env=env, check=False, cwd=src,
     )  # fmt: skip
     if out.returncode != 0:
         raise RuntimeError(f"{users}x{items} failed:\n{out.stderr[-2000:]}")
@@ -89,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             users, items = (int(x) for x in size.lower().split("x"))
             for name, src in codes.items():
                 r = run(args.data, args.genre, users, items, src)
+                if src is not None and not r["module"].startswith(src):
+                    raise RuntimeError(f"the {name} run imported {r['module']}, not the revision's code")
                 cells = (f"{users:,} × {items:,}", name, f"{r['ratings']:,}", f"{r['read_s']:.1f}",
                          f"{r['fit_s']:.1f}", f"{r['total_s']:.1f}", f"{r['cpu_s']:.1f}", f"{r['rmse']:.4f}",
                          f"{r['peak_rss_mb']:.0f}")  # fmt: skip

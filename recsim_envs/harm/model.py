@@ -446,9 +446,13 @@ def _jac_F(
         b = a + cm.o[:, None] * sig
         g = jo - cm.o[:, None] * vbar
         ab = alpha * b
-        VV = (V[:, :, None] * V[:, None, :]).reshape(V.shape[0], d * d)
+        iu, ju = np.triu_indices(d)
+        Mu = ab @ (V[:, iu] * V[:, ju])  # Σ_v ab_v v vᵀ is symmetric: its upper triangle, mirrored
+        M = np.empty((m, d, d))
+        M[:, iu, ju] = Mu
+        M[:, ju, iu] = Mu
         asig = alpha * sig
-        J = (ab @ VV).reshape(m, d, d) - F[:, :, None] * (ab @ V)[:, None, :]
+        J = M - F[:, :, None] * (ab @ V)[:, None, :]
         J += (asig @ V - asig.sum(-1, keepdims=True) * F)[:, :, None] * g[:, None, :]
         out.update(J=J / D[:, None, None], jo=jo)
         if hmask is not None:
