@@ -432,7 +432,8 @@ def single_item_candidates(prob: HarmProblem, exact_limit: int = 256, screen: in
 
     With at most ``exact_limit`` allowed items every one is evaluated exactly (K = n_allowed, ``exhaustive`` True);
     otherwise the ``screen`` most promising items by :func:`screen_single_items` (always including the top item at
-    u0) are evaluated exactly (the best single item is then the best *found*, not certified)."""
+    u0) are evaluated exactly (the best single item is then the best *found*, not certified). Either way the exact
+    fixed points start from the screen's approximate profiles (one Newton round fewer than from u0)."""
     allowed = np.flatnonzero(prob.allowed)
     exhaustive = allowed.size <= exact_limit
     if exhaustive:  # every allowed item, in index order, warm-started from the screen's approximate profiles

@@ -2,9 +2,13 @@
 
 ``numpy.linalg.solve`` on a stack of P small (d × d, d ≈ 12) systems pays a LAPACK call per matrix; the fixed-point
 and IFT solves of the harm model issue one such stack per Newton step, so a compiled loop is several times faster.
+Also here: the model's scores exp(U Vᵀ) in one compiled pass (:func:`exp_scores`) and the per-row / per-column
+ridge solves of the ALS matrix factorisation (:func:`ridge_rows`, :func:`ridge_cols`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -219,7 +223,7 @@ def ridge_rows(
     X = np.empty((R, Y.shape[1]))
     sse = np.empty(R)
     failed = np.empty(R, dtype=np.bool_)
-    args = (
+    args: tuple[Any, ...] = (  # run_chunked passes them on to the kernels as they are
         np.ascontiguousarray(indptr, dtype=np.int64), np.ascontiguousarray(indices, dtype=np.int64),
         np.ascontiguousarray(t, dtype=np.float64), Y, _packed_outer(Y), float(lam), X, sse, failed,
     )  # fmt: skip

@@ -674,7 +674,8 @@ def single_item_stationary(
             vbar = vbar_all[b]
             Ab, Fb, ob, vb = A[b], F[b], o[b], v[b]
             sb = s if b.all() else s[b]
-            Mu = (sb.astype(np.float32) @ aVVu).astype(np.float64) / sums[b, -1:]
+            sig32 = np.multiply(sb, 1.0 / sums[b, -1:], out=np.empty(sb.shape, np.float32))  # σ ≤ 1: no overflow
+            Mu = (sig32 @ aVVu).astype(np.float64)
             M = np.empty((Mu.shape[0], d, d))
             M[:, iu, ju] = Mu
             M[:, ju, iu] = Mu
