@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from recsim_envs.harm.core import _score_sum_bound
 from recsim_envs.harm.model import (
@@ -228,25 +229,26 @@ def _solution(method, prob, theta, sets=None, t0=None, iterations=0, **kw) -> Ha
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def uniform(prob: HarmProblem, n_sets: int = 64, seed: int = 0) -> HarmSolution:
+def uniform(prob: HarmProblem, n_sets: int = 64, seed: int = 0, diagnostics: bool = True) -> HarmSolution:
     """Uniform: π uniform over allowed items (k = 1); q_v = k / n_allowed (sampling); for k > 1 bounded
     cardinality a uniform distribution over ``n_sets`` uniformly drawn k-sets per user (seeded; documented
-    stand-in for the uniform distribution over all C(n, k) sets)."""
+    stand-in for the uniform distribution over all C(n, k) sets). ``diagnostics=False`` skips the spectral radius
+    of the stationary profile (NaN; used where only f and ū are needed)."""
     t0 = time.perf_counter()
     m, n = prob.m, prob.n
     allowed = np.flatnonzero(prob.allowed)
     if prob.policy_class == "sampling":
         q = np.zeros((m, n))
         q[:, allowed] = prob.k / allowed.size
-        return _solution("uniform", prob, q, t0=t0)
+        return _solution("uniform", prob, q, t0=t0, diagnostics=diagnostics)
     if prob.k == 1:
         pi = np.zeros((m, n))
         pi[:, allowed] = 1.0 / allowed.size
-        return _solution("uniform", prob, pi, t0=t0)
+        return _solution("uniform", prob, pi, t0=t0, diagnostics=diagnostics)
     rng = np.random.default_rng(seed)
     keys = rng.random((m, n_sets, allowed.size))
     sets = allowed[np.argsort(keys, axis=2)[:, :, : prob.k]]
-    return _solution("uniform", prob, np.full((m, n_sets), 1.0 / n_sets), sets, t0=t0)
+    return _solution("uniform", prob, np.full((m, n_sets), 1.0 / n_sets), sets, t0=t0, diagnostics=diagnostics)
 
 
 def top_k_u0(prob: HarmProblem) -> HarmSolution:
@@ -333,11 +335,16 @@ def alternating(
 
 
 def single_item_values(
-    prob: HarmProblem, items: np.ndarray, chunk_elems: int = 2_000_000, return_profiles: bool = False
+    prob: HarmProblem,
+    items: np.ndarray,
+    chunk_elems: int = 2_000_000,
+    return_profiles: bool = False,
+    U_init: np.ndarray | None = None,
 ):
     """Exact stationary f of recommending item ``items[i, j]`` with probability 1 to user i (k = 1 item policy
     with the problem's c), [m, K] (and the stationary profiles [m, K, d] with ``return_profiles``). Users are
-    processed in chunks of ≤ ``chunk_elems`` / (K·n) (vectorised inside)."""
+    processed in chunks of ≤ ``chunk_elems`` / (K·n) (vectorised inside). ``U_init`` [m, K, d]: starting points
+    of the fixed-point solves (default u0; the solution does not depend on it, only the number of Newton steps)."""
     m, K = items.shape
     f = np.empty((m, K))
     U = np.empty((m, K, prob.V.shape[1]))
@@ -345,16 +352,43 @@ def single_item_values(
     for a in range(0, m, per):  # memory bound only: each chunk is one batched fixed-point solve
         b = min(m, a + per)
         U0 = np.repeat(prob.U0[a:b], K, axis=0)
-        Ub, fb, _ = single_item_stationary(items[a:b].reshape(-1), U0, prob.V, prob.harmful, prob.params, prob.c)
+        start = None if U_init is None else U_init[a:b].reshape(U0.shape)
+        Ub, fb, _ = single_item_stationary(
+            items[a:b].reshape(-1), U0, prob.V, prob.harmful, prob.params, prob.c, U_init=start
+        )
         f[a:b] = fb.reshape(b - a, K)
         U[a:b] = Ub.reshape(b - a, K, -1)
     return (f, U) if return_profiles else f
 
 
+@njit(cache=True)
+def _screen_kernel(a0, Av, dv, alpha, q, hm, B, sigH, u0d, Ad, beta, c, lam, steps, x_out, f_out):  # pragma: no cover
+    """:func:`screen_single_items`'s per-(user, item) scalar recursion, in one compiled pass (no [m, n] temporaries)."""
+    m, n = a0.shape
+    for i in range(m):
+        for v in range(n):
+            x = 1.0 / (1.0 + c * np.exp(-min(a0[i, v], 700.0)))
+            al = alpha[v]
+            for _ in range(steps):
+                den = beta + al * x + (1.0 - x) * B[i]
+                z = (beta * a0[i, v] + al * x * q[v] + (1.0 - x) * Av[i, v]) / den
+                x = 1.0 / (1.0 + c * np.exp(-min(z, 700.0)))
+            den = beta + al * x + (1.0 - x) * B[i]
+            zd = (beta * u0d[i] + al * x * dv[i, v] + (1.0 - x) * Ad[i]) / den
+            x_out[i, v] = x
+            f_out[i, v] = x * (1.0 - lam * hm[v]) - lam * (1.0 - x) * sigH[i] * np.exp(min(zd - u0d[i], 700.0))
+
+
 def screen_single_items(
-    prob: HarmProblem, K: int, fixed_point_steps: int = 4, include: np.ndarray | None = None
-) -> np.ndarray:
-    """The K allowed items per user with the highest *approximate* single-item stationary f, [m, K].
+    prob: HarmProblem,
+    K: int,
+    fixed_point_steps: int = 4,
+    include: np.ndarray | None = None,
+    return_profiles: bool = False,
+):
+    """The K allowed items per user with the highest *approximate* single-item stationary f, [m, K] (and, with
+    ``return_profiles``, their approximate stationary profiles u(x) [m, K, d], used to warm-start the exact
+    fixed points).
 
     The screen freezes the organic part of the attraction map at u0 (σ⁰ = σ(u0), A = Σ_w α_w σ⁰_w w,
     B = Σ_w α_w σ⁰_w). Recommending v alone, the profile is then a function of the click probability x = r_v only,
@@ -376,19 +410,20 @@ def screen_single_items(
     q = (V * V).sum(1)
     u0d = (prob.U0 * delta).sum(-1, keepdims=True)
     Ad = (A * delta).sum(-1, keepdims=True)
-    x = 1.0 / (1.0 + c * np.exp(-np.minimum(a0, 700.0)))
-    for _ in range(fixed_point_steps):
-        den = beta + alpha * x + (1.0 - x) * B
-        z = (beta * a0 + alpha * x * q + (1.0 - x) * Av) / den
-        x = 1.0 / (1.0 + c * np.exp(-np.minimum(z, 700.0)))
-    den = beta + alpha * x + (1.0 - x) * B
-    zd = (beta * u0d + alpha * x * dv + (1.0 - x) * Ad) / den
-    f_est = x * (1.0 - lam * hm) - lam * (1.0 - x) * sigH * np.exp(np.minimum(zd - u0d, 700.0))
+    x, f_est = np.empty_like(a0), np.empty_like(a0)
+    _screen_kernel(a0, Av, dv, alpha, q, hm, B[:, 0], sigH[:, 0], u0d[:, 0], Ad[:, 0], beta, c, lam,
+                   fixed_point_steps, x, f_est)  # fmt: skip
     f_est[:, ~prob.allowed] = -np.inf
     if include is not None:  # items that must be kept (e.g. the top item at u0)
         f_est[np.arange(prob.m), include] = np.inf
     K = min(K, int(prob.allowed.sum()))
-    return np.argpartition(-f_est, K - 1, axis=1)[:, :K]
+    items = np.argpartition(-f_est, K - 1, axis=1)[:, :K]
+    if not return_profiles:
+        return items
+    xs = np.take_along_axis(x, items, 1)[..., None]  # [m, K, 1]
+    av = alpha[items][..., None]
+    num = beta * prob.U0[:, None, :] + av * xs * V[items] + (1.0 - xs) * A[:, None, :]
+    return items, num / (beta + av * xs + (1.0 - xs) * B[:, None, :])
 
 
 def single_item_candidates(prob: HarmProblem, exact_limit: int = 256, screen: int = 8, return_profiles: bool = False):
@@ -397,14 +432,18 @@ def single_item_candidates(prob: HarmProblem, exact_limit: int = 256, screen: in
 
     With at most ``exact_limit`` allowed items every one is evaluated exactly (K = n_allowed, ``exhaustive`` True);
     otherwise the ``screen`` most promising items by :func:`screen_single_items` (always including the top item at
-    u0) are evaluated exactly (the best single item is then the best *found*, not certified)."""
+    u0) are evaluated exactly (the best single item is then the best *found*, not certified). Either way the exact
+    fixed points start from the screen's approximate profiles (one Newton round fewer than from u0)."""
     allowed = np.flatnonzero(prob.allowed)
     exhaustive = allowed.size <= exact_limit
-    if exhaustive:
-        items = np.tile(allowed, (prob.m, 1))
+    if exhaustive:  # every allowed item, in index order, warm-started from the screen's approximate profiles
+        items, U_start = screen_single_items(prob, allowed.size, return_profiles=True)
+        order = np.argsort(items, axis=1)
+        items, U_start = np.take_along_axis(items, order, 1), np.take_along_axis(U_start, order[..., None], 1)
     else:
-        items = screen_single_items(prob, max(screen, prob.k), include=top_k_items(prob, prob.U0, 1)[:, 0])
-    f, U = single_item_values(prob, items, return_profiles=True)
+        top_u0 = top_k_items(prob, prob.U0, 1)[:, 0]
+        items, U_start = screen_single_items(prob, max(screen, prob.k), include=top_u0, return_profiles=True)
+    f, U = single_item_values(prob, items, return_profiles=True, U_init=U_start)
     order = np.argsort(-f, axis=1, kind="stable")
     out = np.take_along_axis(items, order, 1), np.take_along_axis(f, order, 1), exhaustive
     return (*out, np.take_along_axis(U, order[..., None], 1)) if return_profiles else out
@@ -655,7 +694,7 @@ def _ift_certified_vertex(
     m = prob.m
     items, f_items, exhaustive, U_items = single_item_candidates(prob, exact_limit, screen, True)
     cand = [(items[:, 0], f_items[:, 0], U_items[:, 0], "single item #1")]
-    uni = uniform(prob)
+    uni = uniform(prob, diagnostics=False)  # only its f and ū are used
     if not exhaustive:  # the alternating chains may name items outside the screen (top-k(u0) is in it)
         table = (items, f_items, U_items)
         for name, U_start in (("alternating[uniform start]", uni.profile.U), ("alternating[u0 start]", prob.U0)):

@@ -4,9 +4,11 @@
 1. Time to optimise the IFT-gradient policy for 100 users × 100 items (k = 1) to convergence (goal < 0.5 s on
    2 cores), on the synthetic default and, with ``--movielens``, on ml-latest-small Sci-Fi; median of ``--repeats``.
    "certified" is today's ``baselines.harm.ift`` (every start scored exactly, the best one certified by the KKT
-   conditions, ascent only where that fails); "previous" is ``ift`` as of git revision ``--previous-rev`` (the
-   same starts, ascended on every user); "legacy" is ``ift`` as of ``--legacy-rev`` (two starts). The earlier
-   revisions are loaded from git in the same process, so all figures come from one run.
+   conditions, ascent only where that fails); "previous" is ``ift`` as of git revision ``--previous-rev``
+   (default bc6ac01: the same certified-first optimiser before the compiled exp and the warm-started single-item
+   fixed points; pass a8850e0 for the multi-start that ascended from every start on every user); "legacy" is
+   ``ift`` as of ``--legacy-rev`` (two starts). The earlier revisions are loaded from git in the same process, so
+   all figures come from one run.
 2. Users/s on a 10,000-user × 1,000-item problem (synthetic, k = 1): (a) the full optimisation, each of the three,
    in chunks of ``--chunk`` users over the first ``--max-users`` users, spread over ``--workers`` processes
    (goal ≥ 1,000 users/s on 2 cores), wall clock and per CPU-second (less sensitive to other jobs), and the
@@ -46,7 +48,7 @@ from recsim_envs.harm.data import load_movielens, synthetic_catalogue
 from recsim_envs.harm.model import ItemPolicy, objective_gradient, stationary_profile
 
 LEGACY_REV = "27f385d"  # last revision with the two-start IFT optimiser
-PREVIOUS_REV = "a8850e0"  # last revision whose k = 1 multi-start ran the ascent from every start on every user
+PREVIOUS_REV = "bc6ac01"  # certified-first optimiser before the speed work (a8850e0: ascent on every user)
 
 
 def legacy_harm(rev: str):
@@ -87,8 +89,8 @@ WHICH = {"certified": None, "previous": PREVIOUS_REV, "legacy": LEGACY_REV}
 
 def _optimise(which: str, V, harmful, U0) -> tuple[float, float, np.ndarray]:
     """One chunk of users: (wall seconds, CPU seconds of this process, f per user) for ``which`` ∈ :data:`WHICH`:
-    ``"certified"`` today's ``ift``; ``"previous"`` ``ift`` at revision ``PREVIOUS_REV`` (multi-start ascent from
-    every start on every user); ``"legacy"`` ``ift`` at ``LEGACY_REV`` (two starts)."""
+    ``"certified"`` today's ``ift``; ``"previous"`` ``ift`` at revision ``PREVIOUS_REV`` (``--previous-rev``);
+    ``"legacy"`` ``ift`` at ``LEGACY_REV`` (two starts)."""
     if WHICH[which] is not None:
         mod = legacy_harm(WHICH[which])
         prob = mod.HarmProblem(V, harmful, U0, mod.HarmParams(), 6.0, 1)
@@ -195,7 +197,7 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--workers", type=int, default=2, help="processes for the 10,000-user optimisation")
     ap.add_argument("--legacy-rev", default=LEGACY_REV, help="git revision of the legacy (two-start) optimiser")
-    ap.add_argument("--previous-rev", default=PREVIOUS_REV, help="git revision of the previous multi-start optimiser")
+    ap.add_argument("--previous-rev", default=PREVIOUS_REV, help="git revision of the previous optimiser")
     ap.add_argument("--skip-legacy", action="store_true", help="time only today's optimiser")
     args = ap.parse_args(argv)
     WHICH["legacy"] = args.legacy_rev

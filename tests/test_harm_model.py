@@ -250,3 +250,23 @@ def test_gradient_memory_is_linear_in_items():
     assert g.shape == (2, n) and np.all(np.isfinite(g))
     per_mnd = 2 * n * d * 8  # bytes of one [m, n, d] float64 array
     assert peak < 50 * per_mnd, (peak, per_mnd)  # 192 MB; n × n float64 is 3.2 GB
+
+
+def test_compiled_scores_match_numpy_exp_including_clipping():
+    """``scores`` (compiled polynomial exp for 2-D float64 inputs) against numpy.exp(min(U Vᵀ, 700)) on exponents
+    from −800 (underflow) to beyond the 700 clip; float32 inputs keep the NumPy path."""
+    from recsim_envs.harm.linalg import exp_scores
+
+    rng = np.random.default_rng(3)
+    U = rng.normal(size=(40, 6)) * rng.choice([0.1, 1.0, 10.0], size=(40, 1))
+    V = rng.normal(size=(30, 6))
+    U[0], V[0] = 20.0, 20.0  # ⟨u, v⟩ = 2400: clipped at 700
+    x = U @ V.T
+    ref = np.exp(np.minimum(x, 700.0))
+    got = scores(U, V)
+    big = ref > 1e-290
+    np.testing.assert_allclose(got[big], ref[big], rtol=1e-15 * (1 + np.abs(x[big]).max()))
+    assert np.all(got[~big] < 1e-280) and np.all(got >= 0.0)
+    assert got[0, 0] == pytest.approx(np.exp(700.0), rel=1e-14)
+    np.testing.assert_array_equal(exp_scores(U, V), got)
+    assert scores(U.astype(np.float32), V.astype(np.float32)).dtype == np.float32

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from recsim_envs.harm.linalg import ridge_rows
+from recsim_envs.harm.linalg import ridge_cols, ridge_rows
 from recsim_envs.utils.files import atomic_save_npz
 
 if TYPE_CHECKING:
@@ -485,9 +485,10 @@ def train_biased_mf(
 
     Each half-sweep solves it exactly for one side: for user u, x_u = [P_u, b_u] is the ridge solution of
     r − μ − b_i ≈ x_u · [Q_i, 1] over u's ratings, with ridge λ_u = wd·N/n_users (items alike, λ_i = wd·N/n_items),
-    so the objective never increases. Each side is one compiled pass over its ratings
-    (``recsim_envs.harm.linalg.ridge_rows``: per-row Gram matrix, Cholesky solve, and the squared error after the
-    solve from the normal equations), so a sweep is O(N·d²) time and O((n_users + n_items)·d) memory; no dense
+    so the objective never increases. Each side is one compiled pass over the ratings in user-major order
+    (``recsim_envs.harm.linalg.ridge_rows`` for users, split over numba's threads, and ``ridge_cols`` for items:
+    Gram matrices from packed y yᵀ, Cholesky solves, and the squared error after the solve from the normal
+    equations), so a sweep is O(N·d²) time and O(N + (n_users + n_items)·d²) memory; no dense
     [users × items] array exists and no per-rating prediction is formed until the final RMSE. Stops when a sweep
     lowers the objective by less than ``tol`` (relative) or after ``max_sweeps``. ALS converges linearly and
     slowly here (each sweep removes a roughly constant share of the remaining gap), so ``tol`` sets the cost: the
@@ -514,33 +515,19 @@ def train_biased_mf(
     bi = np.zeros(n_items)
     lam_u = weight_decay * n / n_users
     lam_i = weight_decay * n / n_items
-    # the CSR layouts carry each rating's index (1-based) as data: their data arrays give the rating at each stored
-    # position, i.e. where to place per-rating targets (no duplicates: the loader removed them)
+    # the ratings in user-major order (CSR by user, items sorted within a user): the CSR carries each rating's
+    # index (1-based) as data, so its data array says which rating sits at each stored position (no duplicates:
+    # the loader removed them). Both half-sweeps read this one layout sequentially.
     by_user = sp.csr_matrix((np.arange(1.0, n + 1.0), (users, items)), shape=(n_users, n_items))
     by_user.sort_indices()
-    by_item = by_user.T.tocsr()
-    by_item.sort_indices()
-    pos_u, pos_i = np.empty(n, np.int64), np.empty(n, np.int64)
-    pos_u[by_user.data.astype(np.int64) - 1] = np.arange(n)
-    pos_i[by_item.data.astype(np.int64) - 1] = np.arange(n)
-    by_user.data[:] = 1.0
-    by_item.data[:] = 1.0
+    order = by_user.data.astype(np.int64) - 1
+    t_base = (r - mu)[order]
+    item_at, user_at = by_user.indices.astype(np.int64), np.repeat(np.arange(n_users), np.diff(by_user.indptr))
+    indptr = by_user.indptr.astype(np.int64)
+    del by_user, order
 
-    def half_sweep(
-        mat: sp.csr_matrix,
-        pos: np.ndarray,
-        other: np.ndarray,
-        other_bias: np.ndarray,
-        target: np.ndarray,
-        lam: float,
-    ) -> tuple[np.ndarray, np.ndarray, float]:
-        # rows of `mat` are the side being solved; `other` [n_other, d] the fixed factors; target per rating.
-        # One compiled pass per side (``ridge_rows``): Gram matrices, solves and the squared error after the solve
-        t = np.empty(n)
-        t[pos] = target - other_bias
-        Y = np.concatenate([other, np.ones((other.shape[0], 1))], axis=1)  # [n_other, d+1]
-        x, sse = ridge_rows(mat.indptr, mat.indices, t, Y, lam)
-        return x[:, :-1].copy(), x[:, -1].copy(), sse
+    def augmented(factors: np.ndarray) -> np.ndarray:
+        return np.concatenate([factors, np.ones((factors.shape[0], 1))], axis=1)  # [n, d+1]: factor and bias
 
     def reg() -> float:
         out = weight_decay * ((P**2).sum() / n_users + (Q**2).sum() / n_items)
@@ -548,8 +535,12 @@ def train_biased_mf(
 
     prev = np.inf
     for _ in range(max_sweeps):
-        P, bu, _ = half_sweep(by_user, pos_u, Q, bi[items], r - mu, lam_u)
-        Q, bi, sse = half_sweep(by_item, pos_i, P, bu[users], r - mu, lam_i)
+        # users: one ridge regression per CSR row (parallel over rows); items: per CSR column, accumulated in one
+        # pass over the rows in order (``ridge_cols``), so the large user-factor matrix is streamed, not gathered
+        x, _ = ridge_rows(indptr, item_at, t_base - bi[item_at], augmented(Q), lam_u)
+        P, bu = x[:, :-1].copy(), x[:, -1].copy()
+        x, sse = ridge_cols(indptr, item_at, t_base - bu[user_at], augmented(P), lam_i, n_items)
+        Q, bi = x[:, :-1].copy(), x[:, -1].copy()
         obj = sse / n + reg()
         if prev - obj <= tol * abs(obj):
             break

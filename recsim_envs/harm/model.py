@@ -46,7 +46,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from recsim_envs.harm.linalg import batched_solve
+from recsim_envs.harm.linalg import batched_solve, exp_scores
 
 # --------------------------------------------------------------------------------------------------------------
 # scores and organic choice
@@ -59,7 +59,10 @@ def _bmv(a: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 def scores(U: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """s_v = exp(⟨u, v⟩) for every user and item, [m, n] (exponent clipped at 700 against overflow)."""
+    """s_v = exp(⟨u, v⟩) for every user and item, [m, n] (exponent clipped at 700 against overflow); 2-D
+    float inputs take the compiled :func:`recsim_envs.harm.linalg.exp_scores` (same values to ≈ 1e-15 relative)."""
+    if np.ndim(U) == 2 and np.ndim(V) == 2 and np.result_type(U, V) == np.float64:
+        return exp_scores(U, V)
     return np.exp(np.minimum(U @ V.T, 700.0))
 
 
@@ -443,9 +446,13 @@ def _jac_F(
         b = a + cm.o[:, None] * sig
         g = jo - cm.o[:, None] * vbar
         ab = alpha * b
-        VV = (V[:, :, None] * V[:, None, :]).reshape(V.shape[0], d * d)
+        iu, ju = np.triu_indices(d)
+        Mu = ab @ (V[:, iu] * V[:, ju])  # Σ_v ab_v v vᵀ is symmetric: its upper triangle, mirrored
+        M = np.empty((m, d, d))
+        M[:, iu, ju] = Mu
+        M[:, ju, iu] = Mu
         asig = alpha * sig
-        J = (ab @ VV).reshape(m, d, d) - F[:, :, None] * (ab @ V)[:, None, :]
+        J = M - F[:, :, None] * (ab @ V)[:, None, :]
         J += (asig @ V - asig.sum(-1, keepdims=True) * F)[:, :, None] * g[:, None, :]
         out.update(J=J / D[:, None, None], jo=jo)
         if hmask is not None:
@@ -627,10 +634,14 @@ def single_item_stationary(
     beta = params.beta
     P, d = U0.shape
     iu, ju = np.triu_indices(d)
-    VVu = V[:, iu] * V[:, ju]  # the upper triangle of v vᵀ per item: M is symmetric
+    # the upper triangle of α_w w wᵀ per item (M is symmetric), in float32: M only enters the Newton matrix, whose
+    # rounding changes the step, not the fixed point (the residual F(u) − u and the stopping test are float64)
+    aVVu = (alpha[:, None] * V[:, iu] * V[:, ju]).astype(np.float32)
+    # one product s @ W per round gives every catalogue sum, unnormalised: Σαs w, Σαs, Σ s 1_H, Σ s w, Σ s
+    hm = harmful.astype(float)
+    W = np.concatenate([alpha[:, None] * V, alpha[:, None], hm[:, None], V, np.ones((len(V), 1))], 1)
     vi = V[items]
     av = alpha[items]
-    hm = harmful.astype(float)
     U = (U0 if U_init is None else U_init).copy()
     res = np.full(P, np.inf)
     prevF, prev_res = U.copy(), np.full(P, np.inf)
@@ -644,11 +655,11 @@ def single_item_stationary(
             break
         u, v, a_v = U[idx], vi[idx], av[idx]
         s = scores(u, V)
-        sig = organic_choice(s)
-        click, o = slate_choice(s[np.arange(idx.size), items[idx], None], c)
-        r = click[:, 0]
-        asig = alpha * sig
-        A, B = asig @ V, asig.sum(-1)
+        sums = s @ W
+        sums[:, :-1] /= sums[:, -1:]  # σ-weighted: A = Σ α σ w, B = Σ α σ, σ_H = Σ σ 1_H, v̄ = Σ σ w
+        A, B, sigH, vbar_all = sums[:, :d], sums[:, d], sums[:, d + 1], sums[:, d + 2 : 2 * d + 2]
+        sv = s[np.arange(idx.size), items[idx]]
+        r, o = sv / (sv + c), c / (sv + c)  # slate_choice for the one-item slate
         D = beta + o * B + a_v * r
         F = (beta * U0[idx] + o[:, None] * A + (a_v * r)[:, None] * v) / D[:, None]
         G = F - u
@@ -656,13 +667,15 @@ def single_item_stationary(
         worse = (~(rr < prev_res[idx]) & np.isfinite(prev_res[idx])) | ~np.isfinite(rr)
         done = (rr <= tol) & ~worse
         # f at the current point (kept for users that stop here): pCLK − λ pH with p = o σ + r e_v
-        f[idx] = r - params.lam * (o * (sig @ hm) + r * hm[items[idx]])
+        f[idx] = r - params.lam * (o * sigH + r * hm[items[idx]])
         res[idx] = np.where(worse, prev_res[idx], rr)
         b = (~(have[idx] & (rr <= chord_below)) | worse) & ~done  # rows that build a fresh Jacobian
         if b.any():
-            vbar = sig[b] @ V
+            vbar = vbar_all[b]
             Ab, Fb, ob, vb = A[b], F[b], o[b], v[b]
-            Mu = asig[b] @ VVu
+            sb = s if b.all() else s[b]
+            sig32 = np.multiply(sb, 1.0 / sums[b, -1:], out=np.empty(sb.shape, np.float32))  # σ ≤ 1: no overflow
+            Mu = (sig32 @ aVVu).astype(np.float64)
             M = np.empty((Mu.shape[0], d, d))
             M[:, iu, ju] = Mu
             M[:, ju, iu] = Mu
