@@ -378,7 +378,7 @@ class UserBatch(SlateUsers):
         elif self.filt is not None:
             oracle_beliefs_backward(
                 idx, self.t, self.filt, self.slate_hist, self.choice_hist, tb["emission_by_choice"],
-                tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers_t"], self.beliefs,
+                tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers"], self.beliefs,
             )  # fmt: skip
 
     # -- observations ----------------------------------------------------------------------------------
