@@ -168,6 +168,10 @@ if N_BINS % 4:  # pragma: no cover - _matvec's four-row blocking
 #: see ``recsim_envs.utils.kernels.run_chunked`` for when the kernels use numba's threads)
 ORACLE_PARALLEL_FROM = 128
 
+#: batches from this many users on take the grouped BLAS products (:func:`_backward_block`); smaller ones the
+#: per-user products (:func:`_rowwise_users`), which measured faster there (groups of a few users per slate)
+ORACLE_GROUPED_FROM = 256
+
 
 @njit(cache=True, fastmath=True, inline="always")
 def _matvec(m, b, out):
@@ -192,6 +196,58 @@ def _normalise(x):
     r = 1.0 / z
     for u in range(N_BINS):
         x[u] *= r
+
+
+@njit(cache=True, fastmath=True)
+def _rowwise_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
+                   powers, out):  # fmt: skip
+    """The backward update (see :func:`oracle_beliefs_backward`) for users ``idx[lo:hi]``, one user at a time
+    with ``_matvec`` (small batches: the grouped BLAS products of :func:`_backward_block` cost more there)."""
+    beta = np.empty(N_BINS)
+    nxt = np.empty(N_BINS)
+    for j in range(lo, hi):
+        i = idx[j]
+        ti = t[i]
+        a, x = slate_hist[i, ti - 1], choice_hist[i, ti - 1]
+        # filtering: b ← normalise(b ∘ e)ᵀ T
+        ec = emission_t[a, x]
+        fi = filt[i]
+        for u in range(N_BINS):
+            nxt[u] = fi[u] * ec[u]
+        _normalise(nxt)
+        _matvec(transition_t[a], nxt, fi)
+        oi = out[i]
+        oi[0] = fi
+        # backward messages β_k(u) ∝ P(x_k..x_{t−1} | u_k), normalised each step as NHMMOracle.smooth does;
+        # the last one is the likelihood column itself (transition rows sum to one)
+        beta[:] = ec
+        _normalise(beta)
+        for k in range(ti - 2, -1, -1):
+            ak, xk = slate_hist[i, k], choice_hist[i, k]
+            _matvec(transition[ak], beta, nxt)
+            ek = emission_t[ak, xk]
+            for u in range(N_BINS):
+                beta[u] = ek[u] * nxt[u]
+            _normalise(beta)
+        g = oi[1]
+        for u in range(N_BINS):
+            g[u] = prior[u] * beta[u]
+        _normalise(g)
+        nat, pw = oi[2], powers[ti]
+        nat[:] = 0.0
+        for u0 in range(N_BINS):
+            gu = g[u0]
+            for v in range(N_BINS):
+                nat[v] += gu * pw[u0, v]
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _rowwise_parallel(idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers,
+                      out):  # fmt: skip
+    m = idx.shape[0]
+    for c in prange((m + CHUNK - 1) // CHUNK):
+        _rowwise_users(c * CHUNK, min(m, (c + 1) * CHUNK), idx, t, filt, slate_hist, choice_hist,
+                       emission_t, transition, transition_t, prior, powers, out)  # fmt: skip
 
 
 @njit(cache=True, fastmath=True)
@@ -394,13 +450,19 @@ def oracle_beliefs_backward(
     ``out[i] = (predictive over u_t, smoothed over u_0, natural shift over u_t^rnd)``.
 
     Tables: ``emission_t[a, x, u] = P(x | s_a, u)``, ``transition[a, u, u']``, ``transition_t[a, u', u]`` (its
-    transpose), ``powers[t, u0, u] = (T_rnd^t)[u0, u]``. Compiled; the beliefs are rows, and each product of the
-    step is one BLAS product per matrix over all users that need that matrix (grouped by slate for the filtering
-    and backward steps, by t for the natural shift). Users are split into one block per numba thread from
-    ``ORACLE_PARALLEL_FROM`` users on (blocks of at most ``ORACLE_BLOCK`` users either way).
+    transpose), ``powers[t, u0, u] = (T_rnd^t)[u0, u]``. Compiled. From ``ORACLE_GROUPED_FROM`` users on, each
+    product of the step is one BLAS product per matrix over all users that need that matrix (grouped by slate for
+    the filtering and backward steps, by t for the natural shift), in one block per numba thread (blocks of at
+    most ``ORACLE_BLOCK`` users); smaller batches take one user at a time. Threads from
+    ``ORACLE_PARALLEL_FROM`` users on.
     """
-    run_chunked(_backward_users, _backward_parallel, idx.shape[0], idx, t, filt, slate_hist, choice_hist, emission_t,
-                transition, transition_t, prior, powers, out, _n_blocks(idx.shape[0]), parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
+    m = idx.shape[0]
+    if m < ORACLE_GROUPED_FROM:
+        run_chunked(_rowwise_users, _rowwise_parallel, m, idx, t, filt, slate_hist, choice_hist, emission_t,
+                    transition, transition_t, prior, powers, out, parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
+    else:
+        run_chunked(_backward_users, _backward_parallel, m, idx, t, filt, slate_hist, choice_hist, emission_t,
+                    transition, transition_t, prior, powers, out, _n_blocks(m), parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
 
 
 def oracle_beliefs_joint(
