@@ -234,10 +234,12 @@ def _rowwise_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, tr
             g[u] = prior[u] * beta[u]
         _normalise(g)
         nat, pw = oi[2], powers[ti]
-        nat[:] = 0.0
-        for u0 in range(N_BINS):
+        nb = g.shape[0]  # = N_BINS at run time, so LLVM vectorises the loop over v instead of unrolling it all
+        for v in range(nb):
+            nat[v] = 0.0
+        for u0 in range(nb):
             gu = g[u0]
-            for v in range(N_BINS):
+            for v in range(nb):
                 nat[v] += gu * pw[u0, v]
 
 
