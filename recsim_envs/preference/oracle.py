@@ -375,8 +375,8 @@ ORACLE_BLOCK = 2048
 @njit(cache=True)
 def _backward_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
                     powers, out, n_blocks):  # fmt: skip
-    """The backward update for users ``idx[lo:hi]``, in blocks of at most ``ORACLE_BLOCK`` users (``n_blocks``
-    is the parallel kernel's argument, unused here)."""
+    """The backward update for users ``idx[lo:hi]``, in blocks of at most ``ORACLE_BLOCK`` users (``n_blocks``,
+    a one-element array, is the parallel kernel's argument, unused here)."""
     for b in range(lo, hi, ORACLE_BLOCK):
         _backward_block(b, min(hi, b + ORACLE_BLOCK), idx, t, filt, slate_hist, choice_hist, emission_t,
                         transition, transition_t, prior, powers, out)  # fmt: skip
@@ -390,8 +390,9 @@ def _n_blocks(m: int) -> int:
 @njit(cache=True, parallel=True)
 def _backward_parallel(idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
                        powers, out, n_blocks):  # fmt: skip
-    """The backward update split into ``n_blocks`` blocks run on numba's threads."""
+    """The backward update split into ``n_blocks[0]`` blocks run on numba's threads."""
     m = idx.shape[0]
+    n_blocks = n_blocks[0]
     size = (m + n_blocks - 1) // n_blocks
     for c in prange(n_blocks):
         lo = min(m, c * size)
@@ -464,7 +465,8 @@ def oracle_beliefs_backward(
                     transition, transition_t, prior, powers, out, parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
     else:
         run_chunked(_backward_users, _backward_parallel, m, idx, t, filt, slate_hist, choice_hist, emission_t,
-                    transition, transition_t, prior, powers, out, _n_blocks(m), parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
+                    transition, transition_t, prior, powers, out, np.array([_n_blocks(m)]),
+                    parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
 
 
 def oracle_beliefs_joint(
