@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import recsim_envs  # noqa: F401
-from recsim_envs.preference import core
+from recsim_envs.preference import core, oracle
 from recsim_envs.preference.core import PreferenceShiftConfig, UserBatch
 from recsim_envs.preference.world import N_BINS
 from recsim_envs.utils import rng as crng
@@ -31,10 +31,14 @@ def reference_beliefs(cfg: PreferenceShiftConfig, slate_hist, choice_hist, t) ->
     return out
 
 
-@pytest.fixture(params=["backward", "joint"])
+@pytest.fixture(params=["backward", "backward_grouped", "joint"])
 def update_rule(request, monkeypatch):
-    """Run a test with each exact update rule (the switch is the horizon threshold read when a batch is built)."""
-    monkeypatch.setattr(core, "ORACLE_JOINT_FROM_HORIZON", 10_000 if request.param == "backward" else 1)
+    """Run a test with each exact update rule (the switch is the horizon threshold read when a batch is built);
+    the backward rule both one user at a time and with the users' products grouped into BLAS products (the
+    batch-size switch ``ORACLE_GROUPED_FROM``)."""
+    backward = request.param.startswith("backward")
+    monkeypatch.setattr(core, "ORACLE_JOINT_FROM_HORIZON", 10_000 if backward else 1)
+    monkeypatch.setattr(oracle, "ORACLE_GROUPED_FROM", 1 if request.param == "backward_grouped" else 10**9)
     return request.param
 
 

@@ -42,15 +42,18 @@ def _oracle_run(n: int, steps: int, seed: int = 0) -> np.ndarray:
     return np.stack(out)
 
 
-def test_oracle_parallel_kernel_equals_serial(monkeypatch, parallel_path):
+@pytest.mark.parametrize("kernel,grouped_from", [("_backward_parallel", 1), ("_rowwise_parallel", 10**9)])
+def test_oracle_parallel_kernel_equals_serial(monkeypatch, parallel_path, kernel, grouped_from):
+    """Both forms of the backward rule: users' products grouped into BLAS products, and one user at a time."""
     calls = []
-    real = oracle._backward_parallel
+    real = getattr(oracle, kernel)
 
     def spy(*args):
         calls.append(args[0].shape[0])
         return real(*args)
 
-    monkeypatch.setattr(oracle, "_backward_parallel", spy)
+    monkeypatch.setattr(oracle, kernel, spy)
+    monkeypatch.setattr(oracle, "ORACLE_GROUPED_FROM", grouped_from)
     monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM", 1)
     parallel = _oracle_run(300, 14)
     assert calls and max(calls) == 300  # the threaded kernel really ran

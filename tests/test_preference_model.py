@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import recsim_envs  # noqa: F401
 from recsim_envs.preference.calibration import calibration_report
-from recsim_envs.preference.core import PreferenceShiftConfig
+from recsim_envs.preference.core import PreferenceShiftConfig, draw_rows
 from recsim_envs.preference.model import beta_c_profile, choice_probabilities, preference_transition
 from recsim_envs.preference.oracle import NHMMOracle
 from recsim_envs.preference.world import (
@@ -304,3 +304,19 @@ def test_final_info_is_not_overwritten_by_autoreset():
             _, _, _, _, si = e.step(4)
         assert info["final_info"]["next_preference_bin"][i] == si["next_preference_bin"]
         assert info["final_info"]["choice_bin"][i] == si["choice_bin"]
+
+
+def test_draw_rows_counts_cdf_entries_below_the_scaled_uniform():
+    """The compiled inverse-CDF draw against the gathered NumPy count it replaced, on the env's tables and on a
+    hand-made row with a zero-mass tail, including uniforms 0 and just below 1."""
+    tb = PreferenceShiftConfig(action_set="fine").tables
+    rng = np.random.default_rng(11)
+    for table in (tb["emission_cdf"], tb["transition_cdf"], np.cumsum([[0.5, 0.5] + [0.0] * 34], axis=1)):
+        rows = rng.integers(0, table.shape[0], 5000)
+        u = rng.random(5000)
+        u[:50], u[50:100] = 0.0, np.nextafter(1.0, 0.0)
+        gathered = table[rows]
+        expected = np.minimum((gathered <= (u * gathered[:, -1])[:, None]).sum(axis=1), 35)
+        np.testing.assert_array_equal(draw_rows(table, rows, u), expected)
+    # the zero-mass tail is never drawn: u just below 1 lands in bin 1, u = 0 in bin 0
+    assert draw_rows(table, np.zeros(2, dtype=np.int64), np.array([0.0, np.nextafter(1.0, 0.0)])).tolist() == [0, 1]

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from numba import njit
 
 from recsim_envs.preference.model import (
     BETA_C_PRESETS,
@@ -188,11 +189,25 @@ class PreferenceShiftConfig(SlateConfig):
 
 
 def draw_rows(cdf_table: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Inverse-CDF draw: for each user, the first bin of row ``rows[i]`` of ``cdf_table`` [R, 36] whose
-    cumulative mass exceeds ``u[i]`` × (row total). ``np.take`` gathers the rows as one contiguous block."""
-    c = np.take(cdf_table, rows, axis=0)
-    idx = (c <= (u * c[:, -1])[:, None]).sum(axis=1)
-    return np.minimum(idx, N_BINS - 1)
+    """Inverse-CDF draw: for each user, the number of entries of row ``rows[i]`` of ``cdf_table`` [R, 36] that
+    are ≤ ``u[i]`` × (row total), capped at the last bin (for a cumulative row: the first bin whose mass exceeds
+    it). Compiled: one pass per user over its row, no gathered [n, 36] block."""
+    return _draw_rows(np.ascontiguousarray(cdf_table, dtype=np.float64), np.asarray(rows, dtype=np.int64),
+                      np.asarray(u, dtype=np.float64))  # fmt: skip
+
+
+@njit(cache=True)
+def _draw_rows(cdf_table, rows, u):
+    nb = cdf_table.shape[1]
+    out = np.empty(rows.shape[0], dtype=np.int64)
+    for i in range(rows.shape[0]):
+        c = cdf_table[rows[i]]
+        thr = u[i] * c[nb - 1]
+        k = 0
+        for v in range(nb):
+            k += c[v] <= thr
+        out[i] = min(k, nb - 1)
+    return out
 
 
 class SlateUsers(ModelBase):
@@ -378,7 +393,7 @@ class UserBatch(SlateUsers):
         elif self.filt is not None:
             oracle_beliefs_backward(
                 idx, self.t, self.filt, self.slate_hist, self.choice_hist, tb["emission_by_choice"],
-                tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers_t"], self.beliefs,
+                tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers"], self.beliefs,
             )  # fmt: skip
 
     # -- observations ----------------------------------------------------------------------------------

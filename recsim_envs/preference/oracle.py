@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from recsim_envs.preference.model import choice_probabilities, feed_equivalent_slates, preference_transition
 from recsim_envs.preference.world import COS, N_BINS, VECTORS, flat_slate
@@ -168,6 +168,10 @@ if N_BINS % 4:  # pragma: no cover - _matvec's four-row blocking
 #: see ``recsim_envs.utils.kernels.run_chunked`` for when the kernels use numba's threads)
 ORACLE_PARALLEL_FROM = 128
 
+#: batches from this many users on take the grouped BLAS products (:func:`_backward_block`); smaller ones the
+#: per-user products (:func:`_rowwise_users`), which measured faster there (groups of a few users per slate)
+ORACLE_GROUPED_FROM = 256
+
 
 @njit(cache=True, fastmath=True, inline="always")
 def _matvec(m, b, out):
@@ -195,9 +199,10 @@ def _normalise(x):
 
 
 @njit(cache=True, fastmath=True)
-def _backward_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
-                    powers_t, out):  # fmt: skip
-    """The backward update (see :func:`oracle_beliefs_backward`) for users ``idx[lo:hi]``."""
+def _rowwise_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
+                   powers, out):  # fmt: skip
+    """The backward update (see :func:`oracle_beliefs_backward`) for users ``idx[lo:hi]``, one user at a time
+    with ``_matvec`` (small batches: the grouped BLAS products of :func:`_backward_block` cost more there)."""
     beta = np.empty(N_BINS)
     nxt = np.empty(N_BINS)
     for j in range(lo, hi):
@@ -228,16 +233,171 @@ def _backward_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, t
         for u in range(N_BINS):
             g[u] = prior[u] * beta[u]
         _normalise(g)
-        _matvec(powers_t[ti], g, oi[2])
+        nat, pw = oi[2], powers[ti]
+        nb = g.shape[0]  # = N_BINS at run time, so LLVM vectorises the loop over v instead of unrolling it all
+        for v in range(nb):
+            nat[v] = 0.0
+        for u0 in range(nb):
+            gu = g[u0]
+            for v in range(nb):
+                nat[v] += gu * pw[u0, v]
 
 
 @njit(cache=True, fastmath=True, parallel=True)
-def _backward_parallel(idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
-                       powers_t, out):  # fmt: skip
+def _rowwise_parallel(idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers,
+                      out):  # fmt: skip
     m = idx.shape[0]
     for c in prange((m + CHUNK - 1) // CHUNK):
-        _backward_users(c * CHUNK, min(m, (c + 1) * CHUNK), idx, t, filt, slate_hist, choice_hist,
-                        emission_t, transition, transition_t, prior, powers_t, out)  # fmt: skip
+        _rowwise_users(c * CHUNK, min(m, (c + 1) * CHUNK), idx, t, filt, slate_hist, choice_hist,
+                       emission_t, transition, transition_t, prior, powers, out)  # fmt: skip
+
+
+@njit(cache=True, fastmath=True)
+def _grouped_product(src, sel, keys, mats, order, buf, res):
+    """Rows ``src[sel[p]]`` times ``mats[keys[p]]`` for p < len(sel), one BLAS product per matrix: the rows are
+    gathered into ``buf`` sorted by key (counting sort; ``order[q]`` is the p of sorted row q) and
+    ``res[q] = buf[q] @ mats[keys[order[q]]]``. Each matrix is read once per group instead of once per row (a row
+    at a time, the 36 × 36 tables stream from L2 and bound the products; see benchmarks/RESULTS.md). The
+    caller reads ``res`` through ``order``; ``order``, ``buf``, ``res`` are scratch of at least len(sel) rows."""
+    m = sel.shape[0]
+    n_keys = mats.shape[0]
+    nb = buf.shape[1]  # = N_BINS, read at run time: LLVM vectorises these loops only when it does not unroll them
+    starts = np.zeros(n_keys + 1, dtype=np.int64)
+    for p in range(m):
+        starts[keys[p] + 1] += 1
+    for k in range(n_keys):
+        starts[k + 1] += starts[k]
+    fill = starts[:-1].copy()
+    for p in range(m):
+        k = keys[p]
+        q = fill[k]
+        order[q] = p
+        fill[k] = q + 1
+        j = sel[p]
+        for u in range(nb):
+            buf[q, u] = src[j, u]
+    for k in range(n_keys):
+        s, e = starts[k], starts[k + 1]
+        if e > s:
+            np.dot(buf[s:e], mats[k], res[s:e])
+
+
+@njit(cache=True, fastmath=True)
+def _backward_block(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
+                    powers, out):  # fmt: skip
+    """The backward update (see :func:`oracle_beliefs_backward`) for users ``idx[lo:hi]`` as one block: every
+    product of the step is a grouped BLAS product over the block's users (:func:`_grouped_product`)."""
+    m = hi - lo
+    nb = filt.shape[1]  # = N_BINS, read at run time: LLVM vectorises these loops only when it does not unroll them
+    users = idx[lo:hi]
+    vec = np.empty((m, nb))  # rows fed to the grouped products
+    beta = np.empty((m, nb))
+    buf = np.empty((m, nb))
+    res = np.empty((m, nb))
+    order = np.empty(m, dtype=np.int64)
+    sel = np.empty(m, dtype=np.int64)
+    keys = np.empty(m, dtype=np.int64)
+    tmax = 0
+    for j in range(m):
+        i = users[j]
+        ti = t[i]
+        tmax = max(tmax, ti)
+        a, x = slate_hist[i, ti - 1], choice_hist[i, ti - 1]
+        # backward messages β_k(u) ∝ P(x_k..x_{t−1} | u_k), normalised each step as NHMMOracle.smooth does;
+        # the last one is the likelihood column itself (transition rows sum to one)
+        zf = zb = 0.0
+        for u in range(nb):
+            e = emission_t[a, x, u]
+            f = filt[i, u] * e
+            vec[j, u] = f
+            beta[j, u] = e
+            zf += f
+            zb += e
+        rf, rb = 1.0 / zf, 1.0 / zb
+        for u in range(nb):
+            vec[j, u] *= rf
+            beta[j, u] *= rb
+        sel[j] = j
+        keys[j] = a
+    # filtering: b ← normalise(b ∘ e)ᵀ T
+    _grouped_product(vec, sel, keys, transition, order, buf, res)
+    for q in range(m):
+        i = users[order[q]]
+        for u in range(nb):
+            filt[i, u] = out[i, 0, u] = res[q, u]
+    # backward steps k = t−2 .. 0 of every user still that far from its start: β_k = e_k ∘ (T_k β_{k+1})
+    for k in range(tmax - 2, -1, -1):
+        na = 0
+        for j in range(m):
+            i = users[j]
+            if t[i] - 2 >= k:
+                sel[na] = j
+                keys[na] = slate_hist[i, k]
+                na += 1
+        _grouped_product(beta, sel[:na], keys[:na], transition_t, order, buf, res)
+        for q in range(na):
+            j = sel[order[q]]
+            i = users[j]
+            ak, xk = slate_hist[i, k], choice_hist[i, k]
+            z = 0.0
+            for u in range(nb):
+                v = emission_t[ak, xk, u] * res[q, u]
+                beta[j, u] = v
+                z += v
+            r = 1.0 / z
+            for u in range(nb):
+                beta[j, u] *= r
+    # smoothed u_0 and its natural shift γ_0ᵀ T_rnd^t
+    for j in range(m):
+        i = users[j]
+        z = 0.0
+        for u in range(nb):
+            g = prior[u] * beta[j, u]
+            vec[j, u] = g
+            z += g
+        r = 1.0 / z
+        for u in range(nb):
+            vec[j, u] *= r
+            out[i, 1, u] = vec[j, u]
+        sel[j] = j
+        keys[j] = t[i]
+    _grouped_product(vec, sel, keys, powers, order, buf, res)
+    for q in range(m):
+        i = users[order[q]]
+        for u in range(nb):
+            out[i, 2, u] = res[q, u]
+
+
+#: users per block of the backward update (bounds its scratch memory: 4 [block, 36] float64 arrays)
+ORACLE_BLOCK = 2048
+
+
+@njit(cache=True)
+def _backward_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
+                    powers, out, n_blocks):  # fmt: skip
+    """The backward update for users ``idx[lo:hi]``, in blocks of at most ``ORACLE_BLOCK`` users (``n_blocks``,
+    a one-element array, is the parallel kernel's argument, unused here)."""
+    for b in range(lo, hi, ORACLE_BLOCK):
+        _backward_block(b, min(hi, b + ORACLE_BLOCK), idx, t, filt, slate_hist, choice_hist, emission_t,
+                        transition, transition_t, prior, powers, out)  # fmt: skip
+
+
+def _n_blocks(m: int) -> int:
+    """Blocks of the parallel backward update: one per thread, more when a block would exceed ORACLE_BLOCK."""
+    return max(get_num_threads(), -(-m // ORACLE_BLOCK))
+
+
+@njit(cache=True, parallel=True)
+def _backward_parallel(idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
+                       powers, out, n_blocks):  # fmt: skip
+    """The backward update split into ``n_blocks[0]`` blocks run on numba's threads."""
+    m = idx.shape[0]
+    n_blocks = n_blocks[0]
+    size = (m + n_blocks - 1) // n_blocks
+    for c in prange(n_blocks):
+        lo = min(m, c * size)
+        _backward_block(lo, min(m, lo + size), idx, t, filt, slate_hist, choice_hist, emission_t, transition,
+                        transition_t, prior, powers, out)  # fmt: skip
 
 
 @njit(cache=True, fastmath=True)
@@ -285,7 +445,7 @@ def oracle_beliefs_backward(
     transition: np.ndarray,
     transition_t: np.ndarray,
     prior: np.ndarray,
-    powers_t: np.ndarray,
+    powers: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """After a step, for each user ``i`` in ``idx`` at time ``t[i]`` (steps taken): advance the predictive belief
@@ -293,11 +453,20 @@ def oracle_beliefs_backward(
     ``out[i] = (predictive over u_t, smoothed over u_0, natural shift over u_t^rnd)``.
 
     Tables: ``emission_t[a, x, u] = P(x | s_a, u)``, ``transition[a, u, u']``, ``transition_t[a, u', u]`` (its
-    transpose), ``powers_t[t, u, u0] = (T_rnd^t)[u0, u]`` — laid out so every product is ``_matvec``. Compiled;
-    users are split over numba's threads from ``ORACLE_PARALLEL_FROM`` users on.
+    transpose), ``powers[t, u0, u] = (T_rnd^t)[u0, u]``. Compiled. From ``ORACLE_GROUPED_FROM`` users on, each
+    product of the step is one BLAS product per matrix over all users that need that matrix (grouped by slate for
+    the filtering and backward steps, by t for the natural shift), in one block per numba thread (blocks of at
+    most ``ORACLE_BLOCK`` users); smaller batches take one user at a time. Threads from
+    ``ORACLE_PARALLEL_FROM`` users on.
     """
-    run_chunked(_backward_users, _backward_parallel, idx.shape[0], idx, t, filt, slate_hist, choice_hist, emission_t,
-                transition, transition_t, prior, powers_t, out, parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
+    m = idx.shape[0]
+    if m < ORACLE_GROUPED_FROM:
+        run_chunked(_rowwise_users, _rowwise_parallel, m, idx, t, filt, slate_hist, choice_hist, emission_t,
+                    transition, transition_t, prior, powers, out, parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
+    else:
+        run_chunked(_backward_users, _backward_parallel, m, idx, t, filt, slate_hist, choice_hist, emission_t,
+                    transition, transition_t, prior, powers, out, np.array([_n_blocks(m)]),
+                    parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
 
 
 def oracle_beliefs_joint(
