@@ -279,6 +279,20 @@ def test_als_mf_reaches_a_stationary_point_of_its_objective():
     np.testing.assert_array_equal(P, again[0])  # seeded: the same fit
 
 
+def _ridge_by_lstsq(indptr, indices, data, Y, lam):
+    """Each compressed row's ridge solution by an augmented least-squares solve, and the summed squared residual."""
+    d = Y.shape[1]
+    X, sse = np.empty((len(indptr) - 1, d)), 0.0
+    for i in range(len(indptr) - 1):
+        sl = slice(indptr[i], indptr[i + 1])
+        Yi, ti = Y[indices[sl]], data[sl]
+        X[i] = np.linalg.lstsq(
+            np.vstack([Yi, np.sqrt(lam) * np.eye(d)]), np.concatenate([ti, np.zeros(d)]), rcond=None
+        )[0]
+        sse += float(((ti - Yi @ X[i]) ** 2).sum())
+    return X, sse
+
+
 def test_ridge_rows_matches_per_row_least_squares():
     """The compiled per-row ridge solve against numpy's lstsq on the augmented system [Y; √λ I] x ≈ [t; 0]."""
     import scipy.sparse as sp
@@ -293,13 +307,8 @@ def test_ridge_rows_matches_per_row_least_squares():
     Y = rng.normal(size=(20, 5))
     lam = 0.7
     X, sse = ridge_rows(mat.indptr, mat.indices, mat.data, Y, lam)
-    sse_ref = 0.0
-    for i in range(30):
-        sl = slice(mat.indptr[i], mat.indptr[i + 1])
-        Yi, ti = Y[mat.indices[sl]], mat.data[sl]
-        x = np.linalg.lstsq(np.vstack([Yi, np.sqrt(lam) * np.eye(5)]), np.concatenate([ti, np.zeros(5)]), rcond=None)[0]
-        np.testing.assert_allclose(X[i], x, atol=1e-12)
-        sse_ref += float(((ti - Yi @ x) ** 2).sum())
+    X_ref, sse_ref = _ridge_by_lstsq(mat.indptr, mat.indices, mat.data, Y, lam)
+    np.testing.assert_allclose(X, X_ref, atol=1e-12)
     assert sse == pytest.approx(sse_ref, rel=1e-10)
     with pytest.raises(np.linalg.LinAlgError):
         ridge_rows(mat.indptr, mat.indices, mat.data, Y, 0.0)  # the empty row is singular without a ridge
@@ -349,13 +358,8 @@ def test_ridge_cols_matches_per_column_least_squares():
     lam = 0.4
     X, sse = ridge_cols(mat.indptr, mat.indices, mat.data, Y, lam, 12)
     csc = mat.tocsc()
-    sse_ref = 0.0
-    for j in range(12):
-        sl = slice(csc.indptr[j], csc.indptr[j + 1])
-        Yj, tj = Y[csc.indices[sl]], csc.data[sl]
-        x = np.linalg.lstsq(np.vstack([Yj, np.sqrt(lam) * np.eye(4)]), np.concatenate([tj, np.zeros(4)]), rcond=None)[0]
-        np.testing.assert_allclose(X[j], x, atol=1e-12)
-        sse_ref += float(((tj - Yj @ x) ** 2).sum())
+    X_ref, sse_ref = _ridge_by_lstsq(csc.indptr, csc.indices, csc.data, Y, lam)
+    np.testing.assert_allclose(X, X_ref, atol=1e-12)
     assert sse == pytest.approx(sse_ref, rel=1e-10)
     with pytest.raises(np.linalg.LinAlgError):
         ridge_cols(mat.indptr, mat.indices, mat.data, Y, 0.0, 12)  # the empty column is singular without a ridge
