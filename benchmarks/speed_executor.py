@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as out:
                 extra = ["--executor", backend, "--workers", str(args.workers)]
                 cells.append(f"{timed([sys.executable, *cmd(out), *extra], env):.1f}")
+                # each cell as soon as it is measured (a long sweep's table survives an interrupted run)
+                print(f"  {name} · {backend}: {cells[-1]} s, load {os.getloadavg()}", file=sys.stderr, flush=True)
         print(f"| {name} | {' | '.join(cells)} |", flush=True)
     print_overhead(args.overhead_tasks, args.workers, tuple(args.backends))
     print(f"load average after: {os.getloadavg()}")
