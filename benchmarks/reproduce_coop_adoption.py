@@ -31,8 +31,9 @@ Usage::
     python -m benchmarks.reproduce_coop_adoption --quick   # N = 200, 2·10⁴ steps, 6 runs (≈ 1 min)
     python -m benchmarks.reproduce_coop_adoption           # full scale (N = 1000, 10⁵ steps, 30 runs)
 
-Every finished cell is written atomically to ``<out>/cells/<name>.json`` with a hash of all its settings; a
-killed run resumes and recomputes only cells whose settings changed. Writes ``table.md``, ``table6.png``,
+Cells run as tasks of ``benchmarks.executor`` (``--executor serial|process|ray``, ``--workers``,
+``--ray-address``); the driver writes each finished cell atomically to ``<out>/cells.jsonl`` with a hash of all its
+settings, so a killed run resumes and recomputes only the cells without a row. Writes ``table.md``, ``table6.png``,
 ``fig15_<mode>.png`` and ``fig16_<mode>.png``.
 """
 
@@ -41,14 +42,14 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.executor import add_executor_args, executor_options, run_missing
 from benchmarks.reproduce_coop import _jsonable, band, save_figure, write_table
-from benchmarks.store import SettingsStore, settings_hash, settings_row
+from benchmarks.store import SettingsStore, settings_row
 from recsim_envs.coop.simulator import CoopBatch, CoopConfig
 from recsim_envs.utils import rng as crng
 
@@ -103,27 +104,20 @@ def judge(p: float, q: float, runs: int) -> tuple[bool, float]:
     return abs(q - p) <= b, b
 
 
-class CellStore:
-    """Finished cells as rows of ``<root>/cells.jsonl`` keyed by the hash of every setting of the cell (and its
-    name): a cell is reused only if all of them match; each new row is written atomically as soon as it exists."""
+def cell_settings(spec: tuple) -> dict[str, Any]:
+    """Every setting of one cell (and its name): a stored cell is reused only if all of them match."""
+    name, rule, kw, replicas, seed, points = spec
+    return dict(kw, rule=rule, n_replicas=replicas, seed=seed, points=points, cell=name)
 
-    def __init__(self, root: Path):
-        self.store = SettingsStore(root / "cells.jsonl")
 
-    def run(self, name: str, settings: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        settings = dict(settings, cell=name)
-        digest = settings_hash(settings)
-        for row in self.store.rows:
-            if row["settings_hash"] == digest:
-                return row
-        t0 = time.perf_counter()
-        metrics = fn()
-        seconds = time.perf_counter() - t0
-        row = settings_row(settings, {"name": name, "seconds": seconds,
-                                      "metrics": {k: _jsonable(v) for k, v in metrics.items()}})  # fmt: skip
-        self.store.add(row)
-        print(f"  {name}: {seconds:.1f} s", flush=True)
-        return self.store.rows[-1]
+def run_cell(spec: tuple) -> dict[str, Any]:
+    """One cell as a row of ``<out>/cells.jsonl``; runs where ``benchmarks.executor`` puts it."""
+    name, rule, kw, replicas, seed, points = spec
+    t0 = time.perf_counter()
+    metrics = simulate_with_shares(rule, replicas, seed, points, **kw)
+    seconds = time.perf_counter() - t0
+    return settings_row(cell_settings(spec), {"name": name, "seconds": seconds,
+                                              "metrics": {k: _jsonable(v) for k, v in metrics.items()}})  # fmt: skip
 
 
 def ordering(a, b) -> str:
@@ -137,33 +131,42 @@ def ordering(a, b) -> str:
 
 
 def run_cells(args) -> tuple[dict, dict]:
+    """Every cell of Table 6 and Fig. 15 as an executor task (``--executor``); the driver alone writes
+    ``<out>/cells.jsonl`` and a rerun computes only the cells whose settings have no row yet."""
     out = args.out / ("quick" if args.quick else "full")
-    store = CellStore(out)
+    store = SettingsStore(out / "cells.jsonl")
     common = dict(BASE, n_nodes=args.nodes, max_steps=args.steps)
+    specs: dict[tuple, tuple] = {}
 
-    def cell(name: str, rule: str, contenders, w1: float, w2: float, mode: str | None):
+    def cell(key: tuple, name: str, rule: str, contenders, w1: float, w2: float, mode: str | None) -> None:
         kw = dict(common, W=w1)
         if contenders:
             kw.update(contenders=list(contenders), W2=w2, recommender_fermi_mode=mode)
-        settings = dict(kw, rule=rule, n_replicas=args.replicas, seed=args.seed, points=args.points)
-        return store.run(
-            name, settings, lambda: simulate_with_shares(rule, args.replicas, args.seed, args.points, **kw)
-        )
+        specs[key] = (name, rule, kw, args.replicas, args.seed, args.points)
 
-    table6: dict[tuple, dict] = {}
     for row, (rule, contenders, _, _) in TABLE6.items():
         slug = row.lower().replace(" ", "_").replace("(", "").replace(")", "")
         if not contenders:
-            table6[(row, None, None)] = cell(f"t6_{slug}", rule, (), 1.0, 0.0, None)
+            cell(("t6", row, None, None), f"t6_{slug}", rule, (), 1.0, 0.0, None)
             continue
         for mode in args.modes:
             for w2 in args.w2:
-                table6[(row, mode, w2)] = cell(f"t6_{slug}_W2{w2:g}_{mode}", rule, contenders, 1.0, w2, mode)
-    fig15: dict[tuple, dict] = {}
+                cell(("t6", row, mode, w2), f"t6_{slug}_W2{w2:g}_{mode}", rule, contenders, 1.0, w2, mode)
     for mode in args.modes:
         for w1 in args.w1:
             for w2 in args.w2:
-                fig15[(mode, w1, w2)] = cell(f"f15_W1{w1:g}_W2{w2:g}_{mode}", "NO_MED", MANY, w1, w2, mode)
+                cell(("f15", mode, w1, w2), f"f15_W1{w1:g}_W2{w2:g}_{mode}", "NO_MED", MANY, w1, w2, mode)
+    run_missing(
+        run_cell, list(specs.values()), cell_settings, store, failures_path=out / "failures.jsonl",
+        on_row=lambda row: print(f"  {row['name']}: {row['seconds']:.1f} s", flush=True),
+        desc="cells", describe=lambda spec: spec[0], **executor_options(args),
+    )  # fmt: skip
+    rows = {key: store.row(cell_settings(spec)) for key, spec in specs.items()}
+    missing = [specs[key][0] for key, row in rows.items() if row is None]
+    if missing:
+        raise SystemExit(f"{len(missing)} cells failed (see {out / 'failures.jsonl'}); rerun to retry: {missing}")
+    table6 = {key[1:]: row for key, row in rows.items() if key[0] == "t6"}
+    fig15 = {key[1:]: row for key, row in rows.items() if key[0] == "f15"}
     return table6, fig15
 
 
@@ -306,6 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fig16-w2", type=float, default=0.1)
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     ap.add_argument("--out", type=Path, default=Path("results/reproduce_coop_adoption"))
+    add_executor_args(ap, default="serial")
     args = ap.parse_args(argv)
     if args.quick:
         args.nodes, args.steps, args.replicas, args.w1 = 200, 20_000, 6, [1.0, 2.0]
