@@ -659,7 +659,8 @@ def single_item_stationary(
         sums[:, :-1] /= sums[:, -1:]  # σ-weighted: A = Σ α σ w, B = Σ α σ, σ_H = Σ σ 1_H, v̄ = Σ σ w
         A, B, sigH, vbar_all = sums[:, :d], sums[:, d], sums[:, d + 1], sums[:, d + 2 : 2 * d + 2]
         sv = s[np.arange(idx.size), items[idx]]
-        r, o = sv / (sv + c), c / (sv + c)  # slate_choice for the one-item slate
+        click, o = slate_choice(sv[:, None], c)  # the one-item slate
+        r = click[:, 0]
         D = beta + o * B + a_v * r
         F = (beta * U0[idx] + o[:, None] * A + (a_v * r)[:, None] * v) / D[:, None]
         G = F - u
