@@ -102,3 +102,36 @@ def test_fork_after_parallel_kernel(monkeypatch, parallel_path):
     with multiprocessing.get_context("fork").Pool(1) as pool:
         there = pool.map_async(_child, [200]).get(timeout=120)[0]  # (a terminated child would hang map)
     assert there == here
+
+
+def test_learned_encoder_stack_equals_each_estimator_alone(monkeypatch, parallel_path):
+    """A stack of two estimators stepped in one threaded pass (work items spread over estimators and blocks of
+    users, with the beliefs read out in the same pass) against each estimator alone on one thread, and its
+    beliefs against ``mixture_bin_probs`` of its heads; users restart at different steps."""
+    cfg = nw.NetworkConfig(horizon=5)
+    rng = np.random.default_rng(5)
+    params = [{k: rng.normal(0, 0.3, s) for k, s in nw.parameter_shapes(cfg).items()} for _ in range(2)]
+    n = 90
+    stack = nw.IncrementalEncoder(params, cfg, n)
+    alone = [nw.IncrementalEncoder(p, cfg, n) for p in params]
+    slates = rng.dirichlet(np.ones(36), 4)
+    rows = stack.slate_embedding(slates)  # [2, 4, d]
+    for step in range(12):
+        restart = np.flatnonzero((stack.pos > cfg.horizon) | (rng.random(n) < 0.2) | (step == 0))
+        for enc in (stack, *alone):
+            enc.restart(restart)
+        a, c = rng.integers(0, 4, n), rng.integers(0, 36, n)
+        hidden = np.stack([np.zeros(n, dtype=bool), rng.random(n) < 0.3])
+        tokens = [nw.step_tokens(slates[a], c, h) for h in hidden]
+        for t in tokens:
+            t[restart] = nw.start_tokens(restart.size)
+        x = stack.embed_steps(rows[:, a], c, hidden)
+        x[:, restart] = stack.embed(nw.start_tokens(restart.size))
+        monkeypatch.setattr(nw.IncrementalEncoder, "PARALLEL_FROM", 1)
+        heads, beliefs = stack.append_embedded(x, beliefs=True)
+        monkeypatch.setattr(nw.IncrementalEncoder, "PARALLEL_FROM", 10**9)
+        for e in range(2):
+            ref = alone[e].append(tokens[e])
+            np.testing.assert_allclose(heads[e], ref, rtol=1e-11, atol=1e-12)
+            np.testing.assert_allclose(beliefs[e], nw.mixture_bin_probs(ref, cfg.n_components), rtol=1e-9, atol=1e-13)
+    assert len(set(stack.pos.tolist())) > 1

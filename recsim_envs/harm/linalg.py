@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from recsim_envs.utils.fastexp import POW2, exp_into
 from recsim_envs.utils.kernels import CHUNK, run_chunked
 
 
@@ -233,14 +234,11 @@ def ridge_rows(
     return X, float(sse.sum())
 
 
-# 2^k for k = −1100 … 1023 (subnormal or 0 at the low end; the kernel reads k ∈ [−1075, 1010])
-_POW2 = np.ldexp(1.0, np.arange(-1100, 1024))
-
-
-@njit(cache=True, fastmath={"contract"})  # no reassociation: it would merge the two-part ln 2 reduction
+@njit(cache=True, fastmath={"contract"})  # no reassociation: it would merge exp_into's two-part ln 2 reduction
 def _exp_scores_kernel(U, VT, pow2, out):  # pragma: no cover - compiled
     m, n = out.shape
     t = np.empty(n)
+    k = np.empty(n, dtype=np.int64)
     for i in range(m):
         for j in range(n):
             t[j] = 0.0
@@ -248,24 +246,7 @@ def _exp_scores_kernel(U, VT, pow2, out):  # pragma: no cover - compiled
             uq = U[i, q]
             for j in range(n):
                 t[j] += uq * VT[q, j]
-        for j in range(n):  # exp(x) = 2^k · p(r), x = k ln 2 + r, |r| ≤ ln2 / 2, p: Taylor series to r¹²
-            x = min(max(t[j], -745.0), 700.0)
-            kf = np.floor(x * 1.4426950408889634 + 0.5)
-            r = (x - kf * 0.6931471803691238) - kf * 1.9082149292705877e-10
-            p = 1.0 / 479001600.0
-            p = p * r + 1.0 / 39916800.0
-            p = p * r + 1.0 / 3628800.0
-            p = p * r + 1.0 / 362880.0
-            p = p * r + 1.0 / 40320.0
-            p = p * r + 1.0 / 5040.0
-            p = p * r + 1.0 / 720.0
-            p = p * r + 1.0 / 120.0
-            p = p * r + 1.0 / 24.0
-            p = p * r + 1.0 / 6.0
-            p = p * r + 0.5
-            p = p * r + 1.0
-            p = p * r + 1.0
-            out[i, j] = p * pow2[int(kf) + 1100]
+        exp_into(t, out[i], k, pow2)
 
 
 def exp_scores(U: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -278,7 +259,7 @@ def exp_scores(U: np.ndarray, V: np.ndarray) -> np.ndarray:
     if U.ndim != 2 or VT.ndim != 2 or U.shape[1] != VT.shape[0]:
         raise ValueError(f"U must be [m, d] and V [n, d], got shapes {U.shape} and {np.shape(V)}")
     out = np.empty((U.shape[0], VT.shape[1]))
-    _exp_scores_kernel(U, VT, _POW2, out)
+    _exp_scores_kernel(U, VT, POW2, out)
     return out
 
 

@@ -24,7 +24,6 @@ from recsim_envs.preference.learned.network import (
     correct_initial,
     rows_times_tables,
     start_tokens,
-    step_tokens,
 )
 from recsim_envs.preference.model import expected_engagement
 from recsim_envs.preference.render import preference_heatmap
@@ -109,8 +108,10 @@ class LearnedUserBatch(SlateUsers):
         self.n = n
         model = config.model
         h = model.horizon
-        self.future = model.encoder("future", n)
-        self.initial = model.encoder("initial", n)
+        # P̂_f and P̂_i run as one stack (one compiled pass per step for both); the slate part of each action's
+        # step token is embedded once ([2, A, d], ``IncrementalEncoder.embed_steps``)
+        self.encoders = model.encoder(("future", "initial"), n)
+        self.slate_rows = self.encoders.slate_embedding(config.tables["slates"])
         self.keys = np.zeros(n, dtype=np.uint64)
         self.t = np.zeros(n, dtype=np.int64)
         self.slate_hist = np.zeros((n, h), dtype=np.int64)
@@ -124,11 +125,10 @@ class LearnedUserBatch(SlateUsers):
 
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
         rows = np.flatnonzero(mask)
-        start = start_tokens(rows.size)
-        for enc in (self.future, self.initial):
-            enc.restart(rows)
-        prior = self.cfg.model.beliefs(self.future.append(start, rows))  # P̂_f(u_0): the learned population prior
-        self.initial.append(start, rows)  # token 0 of P̂_i (its read-out there is unused: no step observed)
+        self.encoders.restart(rows)
+        # token 0 of both: P̂_f's read-out is the learned population prior P̂_f(u_0); P̂_i's is unused (no step seen)
+        _, beliefs = self.encoders.append_embedded(self.encoders.embed(start_tokens(rows.size)), rows, beliefs=True)
+        prior = beliefs[0]
         self.keys[rows] = keys
         self.t[rows] = 0
         self.slate_hist[rows] = 0
@@ -158,9 +158,9 @@ class LearnedUserBatch(SlateUsers):
         belief_t = self.belief
         first = t == 0
         self.lik_x0[first] = lik[first]
-        slates = tb["slates"][a]
-        self.belief = self.cfg.model.beliefs(self.future.append(step_tokens(slates, choice)))
-        raw = self.cfg.model.beliefs(self.initial.append(step_tokens(slates, choice, first)))
+        hidden = np.stack([np.zeros_like(first), first])  # P̂_i never sees x_0
+        x = self.encoders.embed_steps(self.slate_rows[:, a], choice, hidden)
+        _, (self.belief, raw) = self.encoders.append_embedded(x, beliefs=True)
         self.init_belief = correct_initial(raw, self.lik_x0)
         natural = cfg.model.natural_shift(self.init_belief, t)
         objectives[:, 1] = (self.init_belief * cos_x).sum(axis=1)

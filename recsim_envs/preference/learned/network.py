@@ -32,16 +32,20 @@ with outputs equal to the full pass (tested). This module needs only NumPy and n
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from recsim_envs.preference.model import choice_probabilities
 from recsim_envs.preference.world import N_BINS, VECTORS
+from recsim_envs.utils.fastexp import POW2, exp_into
 from recsim_envs.utils.files import atomic_save_npz
 from recsim_envs.utils.kernels import CHUNK, run_chunked
 
@@ -202,47 +206,67 @@ def mixture_bin_probs(heads: np.ndarray, n_components: int) -> np.ndarray:
     p(θ_b) = Σ_k w_k exp(η_k · x_b − κ_k) / Σ_b' exp(η_k · x_b' − κ_k) with w = softmax(logits), κ_k = |η_k|.
     Shifting by κ_k (the supremum of η_k · x) keeps every exponent in [−2κ_k, 0], and the bin nearest μ_k (within
     5°) keeps the grid sum ≥ e^{−κ_k(1 − cos 5°)} ≥ e^{−1.91} for κ ≤ ``KAPPA_MAX`` = 500, so evaluating in
-    probability space (no logsumexp) is stable.
+    probability space (no logsumexp) is stable. Compiled, with a polynomial exp (``recsim_envs.utils.fastexp``,
+    within 1e-15 relative of ``numpy.exp``); large batches are split over numba's threads.
     """
     heads = np.asarray(heads, dtype=np.float64)
     if heads.shape[-1] != 3 * n_components:
         raise ValueError(f"heads must have 3 * n_components = {3 * n_components} entries last, got {heads.shape}")
     flat = np.ascontiguousarray(heads.reshape(-1, heads.shape[-1]))
     out = np.empty((flat.shape[0], N_BINS))
-    _mixture_rows(flat, n_components, _COS_SIN, out)  # compiled: one pass per row, no [..., K, 36] temporaries
+    # compiled: one pass per row, no [..., K, 36] temporaries; rows split over numba's threads for large batches
+    args: tuple[Any, ...] = (flat, n_components, _COS_SIN, POW2, out)  # run_chunked passes them on as they are
+    run_chunked(_mixture_rows, _mixture_parallel, flat.shape[0], *args, parallel_from=IncrementalEncoder.PARALLEL_FROM)
     return out.reshape(*heads.shape[:-1], N_BINS)
 
 
 _COS_SIN = np.ascontiguousarray(VECTORS.T)  # [2, 36]
 
 
-@njit(cache=True, fastmath=True)
-def _mixture_rows(heads, k, cos_sin, out):
-    """:func:`mixture_bin_probs` for rows of ``heads`` [m, 3K] into ``out`` [m, 36]."""
+@njit(cache=True, fastmath={"contract"}, nogil=True)  # sums in a fixed order
+def _mixture_rows(lo, hi, heads, k, cos_sin, pow2, out):
+    """:func:`mixture_bin_probs` for rows ``lo..hi`` of ``heads`` [m, 3K] into ``out`` [m, 36]: the K · 36
+    exponents of a row go through one vectorised exp (``exp_into``)."""
     nb = out.shape[1]
-    dens = np.empty(nb)
-    for j in range(heads.shape[0]):
+    z = np.empty(k * nb)
+    dens = np.empty(k * nb)
+    kk = np.empty(k * nb, dtype=np.int64)
+    w = np.empty(k)
+    for j in range(lo, hi):
         top = heads[j, 0]
         for c in range(1, k):
             top = max(top, heads[j, c])
         wsum = 0.0
         for c in range(k):
-            wsum += np.exp(heads[j, c] - top)
-        for b in range(nb):
-            out[j, b] = 0.0
+            w[c] = np.exp(heads[j, c] - top)
+            wsum += w[c]
         for c in range(k):
-            w = np.exp(heads[j, c] - top) / wsum
             e0, e1 = heads[j, k + 2 * c], heads[j, k + 2 * c + 1]
             kappa = np.sqrt(e0 * e0 + e1 * e1)
             scale = min(1.0, KAPPA_MAX / max(kappa, 1e-12))
             e0, e1, shift = e0 * scale, e1 * scale, kappa * scale
-            total = 0.0
             for b in range(nb):
-                dens[b] = np.exp(e0 * cos_sin[0, b] + e1 * cos_sin[1, b] - shift)
-                total += dens[b]
-            w /= total
+                z[c * nb + b] = e0 * cos_sin[0, b] + e1 * cos_sin[1, b] - shift
+        exp_into(z, dens, kk, pow2)
+        for b in range(nb):
+            out[j, b] = 0.0
+        for c in range(k):
+            t0 = t1 = t2 = t3 = 0.0  # four partial sums (N_BINS is a multiple of 4): no serial add chain
+            for b in range(c * nb, (c + 1) * nb, 4):
+                t0 += dens[b]
+                t1 += dens[b + 1]
+                t2 += dens[b + 2]
+                t3 += dens[b + 3]
+            wc = w[c] / wsum / ((t0 + t1) + (t2 + t3))
             for b in range(nb):
-                out[j, b] += w * dens[b]
+                out[j, b] += wc * dens[c * nb + b]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _mixture_parallel(heads, k, cos_sin, pow2, out):
+    m = heads.shape[0]
+    for c in prange((m + CHUNK - 1) // CHUNK):
+        _mixture_rows(c * CHUNK, min(m, (c + 1) * CHUNK), heads, k, cos_sin, pow2, out)
 
 
 def mixture_bin_log_probs(heads: np.ndarray, n_components: int) -> np.ndarray:
@@ -270,7 +294,7 @@ def correct_initial(raw: np.ndarray, lik_x0: np.ndarray) -> np.ndarray:
     return post / post.sum(axis=1, keepdims=True)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, nogil=True)
 def _layer_norm_rows(x, w, b, out):
     """``out[j] = _layer_norm(x[j], w, b)`` for every row of ``x`` [m, d] (compiled; one pass per row)."""
     m, d = x.shape
@@ -287,101 +311,218 @@ def _layer_norm_rows(x, w, b, out):
             out[j, c] = (x[j, c] - mu) * r * w[c] + b[c]
 
 
-@njit(cache=True, fastmath=True)
-def _attend_users(lo, hi, qkv, index, pos, keys, values, out):
-    """Causal attention of the new tokens ``lo..hi``: token j (sequence ``index[j]``, position ``pos[j]``) stores
-    its key and value from ``qkv[j]`` = (q | k | v, heads side by side) in the cache ``keys``/``values``
-    [n, heads, T+1, d_head] and attends to that sequence's positions 0..pos[j]; ``out[j]`` [d] gets the heads'
-    outputs side by side."""
-    _, n_heads, size, dh = keys.shape
-    d = n_heads * dh
-    att = np.empty(size)
-    acc = np.empty(dh)
-    q = np.empty(dh)
-    scale = 1.0 / np.sqrt(dh)
-    for j in range(lo, hi):
-        i, p = index[j], pos[j]
-        for h in range(n_heads):
-            kc, vc = keys[i, h], values[i, h]
-            q0 = h * dh
-            for e in range(dh):
-                kc[p, e] = qkv[j, d + q0 + e]
-                vc[p, e] = qkv[j, 2 * d + q0 + e]
-                q[e] = qkv[j, q0 + e] * scale
-            top = 0.0
-            for s in range(p + 1):
-                z = 0.0
-                for e in range(dh):
-                    z += q[e] * kc[s, e]
-                att[s] = z
-                if s == 0 or z > top:  # (no -inf start: fastmath assumes finite values)
-                    top = z
-            total = 0.0
-            for s in range(p + 1):
-                att[s] = np.exp(att[s] - top)
-                total += att[s]
-            acc[:] = 0.0  # (local accumulator: stays in cache lines the stores to ``out`` cannot alias)
-            for s in range(p + 1):
-                w = att[s]
-                for e in range(dh):
-                    acc[e] += w * vc[s, e]
-            r = 1.0 / total
-            for e in range(dh):
-                out[j, q0 + e] = acc[e] * r
+@njit(cache=True, fastmath=True, nogil=True)
+def _add_rows(a, b, relu):
+    """``a[j] += b`` for every row (then max(·, 0) if ``relu``), in place."""
+    m, d = a.shape
+    for j in range(m):
+        for c in range(d):
+            v = a[j, c] + b[c]
+            a[j, c] = max(v, 0.0) if relu else v
 
 
-@njit(cache=True, fastmath=True, parallel=True)
-def _attend_parallel(qkv, index, pos, keys, values, out):
-    m = index.shape[0]
-    for c in prange((m + CHUNK - 1) // CHUNK):
-        _attend_users(c * CHUNK, min(m, (c + 1) * CHUNK), qkv, index, pos, keys, values, out)
+@njit(cache=True, fastmath=True, nogil=True)
+def _add_residual(x, branch, b):
+    """``x[j] += branch[j] + b`` for every row, in place (the residual connection)."""
+    m, d = x.shape
+    for j in range(m):
+        for c in range(d):
+            x[j, c] += branch[j, c] + b[c]
+
+
+@functools.cache
+def _encoder_kernels(dh: int) -> tuple[Callable[..., object], Callable[..., object]]:
+    """The compiled token pass for heads of width ``dh``: (serial ``encode(lo, hi, …)``, parallel ``encode(…)``)
+    over a stack of E estimators (leading axis of every weight, input, cache and output). Built per width because
+    LLVM lays the attention's loops over a head out in vector registers only when their trip count is a
+    compile-time constant (≈ 4× faster at width 16 than the same loops with the width read at run time); numba
+    caches each width's build on disk like any other kernel."""
+
+    @njit(cache=True, fastmath=True, nogil=True)
+    def attend(qkv, index, pos, n_heads, keys, values, out):
+        """Causal attention of new tokens: token j (sequence ``index[j]``, position ``pos[j]``) stores its key and
+        value from ``qkv[j]`` = (q | k | v, heads side by side) in the cache ``keys``/``values`` [n, T+1, d] and
+        attends to that sequence's positions 0..pos[j]; ``out[j]`` [d] gets the heads' outputs side by side."""
+        m, d = out.shape
+        scale = 1.0 / np.sqrt(dh)
+        w = np.empty(keys.shape[1])
+        q = np.empty(d)
+        acc = np.empty(d)  # (local accumulator: the stores to ``out`` cannot alias the cache reads)
+        for j in range(m):
+            i, p = index[j], pos[j]
+            kc, vc = keys[i], values[i]
+            for e in range(d):
+                q[e] = qkv[j, e] * scale
+                kc[p, e] = qkv[j, d + e]
+                vc[p, e] = qkv[j, 2 * d + e]
+                acc[e] = 0.0
+            for h in range(n_heads):
+                q0 = h * dh
+                top = 0.0
+                for s in range(p + 1):
+                    z = 0.0
+                    for e in range(dh):
+                        z += q[q0 + e] * kc[s, q0 + e]
+                    w[s] = z
+                    if s == 0 or z > top:  # (no -inf start: fastmath assumes finite values)
+                        top = z
+                total = 0.0
+                for s in range(p + 1):
+                    w[s] = np.exp(w[s] - top)
+                    total += w[s]
+                r = 1.0 / total
+                for s in range(p + 1):
+                    ws = w[s] * r
+                    for e in range(dh):
+                        acc[q0 + e] += ws * vc[s, q0 + e]
+            for e in range(d):
+                out[j, e] = acc[e]
+
+    @njit(cache=True, fastmath=True, nogil=True)
+    def encode_one(lo, hi, est, x, index, pos, ln_w, ln_b, qkv_w, qkv_b, out_w, out_b, ff1_w, ff1_b, ff2_w, ff2_b,
+                   head_w, head_b, n_heads, keys, values, heads, n_components, beliefs):  # fmt: skip
+        """Estimator ``est``'s pass of the new tokens ``lo..hi`` (embedded inputs ``x[est]`` [m, d], updated in
+        place) through every layer into ``heads[est]`` [m, 3K], and into ``beliefs[est]`` [m, 36] unless that is
+        empty: layer norms, attention and the von Mises read-out as loops, the dense layers as BLAS products over
+        the block's tokens. Layer l's norms are ``ln_w[est, 2l]``, ``ln_w[est, 2l + 1]``, the final one
+        ``ln_w[est, -1]``."""
+        m = hi - lo
+        d = x.shape[2]
+        xs = x[est, lo:hi]
+        y = np.empty((m, d))
+        o = np.empty((m, d))
+        tmp = np.empty((m, d))
+        qkv = np.empty((m, 3 * d))
+        hid = np.empty((m, ff1_w.shape[3]))
+        for layer in range(qkv_w.shape[1]):
+            _layer_norm_rows(xs, ln_w[est, 2 * layer], ln_b[est, 2 * layer], y)
+            np.dot(y, qkv_w[est, layer], qkv)
+            _add_rows(qkv, qkv_b[est, layer], False)
+            attend(qkv, index[lo:hi], pos[lo:hi], n_heads, keys[est, layer], values[est, layer], o)
+            np.dot(o, out_w[est, layer], tmp)
+            _add_residual(xs, tmp, out_b[est, layer])
+            _layer_norm_rows(xs, ln_w[est, 2 * layer + 1], ln_b[est, 2 * layer + 1], y)
+            np.dot(y, ff1_w[est, layer], hid)
+            _add_rows(hid, ff1_b[est, layer], True)
+            np.dot(hid, ff2_w[est, layer], tmp)
+            _add_residual(xs, tmp, ff2_b[est, layer])
+        _layer_norm_rows(xs, ln_w[est, -1], ln_b[est, -1], y)
+        hs = heads[est, lo:hi]
+        np.dot(y, head_w[est], hs)
+        _add_rows(hs, head_b[est], False)
+        if beliefs.shape[1] > 0:
+            _mixture_rows(0, m, hs, n_components, _COS_SIN, POW2, beliefs[est, lo:hi])
+
+    @njit(cache=True, nogil=True)
+    def encode(lo, hi, x, index, pos, ln_w, ln_b, qkv_w, qkv_b, out_w, out_b, ff1_w, ff1_b, ff2_w, ff2_b, head_w,
+               head_b, n_heads, keys, values, heads, n_components, beliefs, n_blocks):  # fmt: skip
+        """Every estimator's pass of tokens ``lo..hi`` on this thread (``n_blocks``: the parallel kernel's)."""
+        for est in range(x.shape[0]):
+            encode_one(lo, hi, est, x, index, pos, ln_w, ln_b, qkv_w, qkv_b, out_w, out_b, ff1_w, ff1_b, ff2_w,
+                       ff2_b, head_w, head_b, n_heads, keys, values, heads, n_components, beliefs)  # fmt: skip
+
+    @njit(cache=True, nogil=True, parallel=True)
+    def encode_parallel(x, index, pos, ln_w, ln_b, qkv_w, qkv_b, out_w, out_b, ff1_w, ff1_b, ff2_w, ff2_b, head_w,
+                        head_b, n_heads, keys, values, heads, n_components, beliefs, n_blocks):  # fmt: skip
+        """Work items (estimator, one of its ``n_blocks`` blocks of tokens) run on numba's threads."""
+        n_est, m = x.shape[0], x.shape[1]
+        size = (m + n_blocks - 1) // n_blocks
+        for c in prange(n_est * n_blocks):
+            est, blk = c // n_blocks, c % n_blocks
+            lo = min(m, blk * size)
+            hi = min(m, lo + size)
+            encode_one(lo, hi, est, x, index, pos, ln_w, ln_b, qkv_w, qkv_b, out_w, out_b, ff1_w, ff1_b, ff2_w,
+                       ff2_b, head_w, head_b, n_heads, keys, values, heads, n_components, beliefs)  # fmt: skip
+
+    return encode, encode_parallel
 
 
 class IncrementalEncoder:
-    """One estimator run token by token for ``n`` sequences, each at its own position.
+    """A stack of E estimators (same network shape, own weights) run token by token for ``n`` sequences, each
+    sequence at its own position, the same in every estimator.
 
-    Under the causal mask token j's keys and values never change once computed, so they are cached per layer
-    ([layers, n, heads, T+1, d_head]); :meth:`append` runs only the new tokens through the encoder, attending to
-    the cached prefix, and returns their output heads — the same numbers as :func:`forward` on the whole
-    sequence read at those positions (up to float rounding: float64 throughout, sums taken in another order).
-    Memory is fixed: O(layers · n · (T+1) · d_model). The dense layers are one BLAS matrix product over the new
-    tokens each; layer norms and the attention over each sequence's cache are compiled kernels (the attention
-    split over numba's threads for large batches, ``recsim_envs.utils.kernels.run_chunked``).
+    Under the causal mask token j's keys and values never change once computed, so they are cached per estimator
+    and layer ([E, layers, n, T+1, d_model], heads side by side); :meth:`append` runs only the new tokens through
+    the encoders, attending to the cached prefix, and returns their output heads — the same numbers as
+    :func:`forward` on the whole sequence read at those positions (up to float rounding: float64 throughout,
+    sums taken in another order). Memory is fixed: O(E · layers · n · (T+1) · d_model). One step of every
+    estimator is one compiled kernel (dense layers as BLAS products over the new tokens; layer norms, the
+    attention over each sequence's cache and the von Mises read-out as loops); from :attr:`PARALLEL_FROM`
+    tokens on, the work items (estimator, block of tokens) are spread over numba's threads, so a simulator's
+    estimators run side by side.
     """
 
-    #: batches below this many tokens attend on one thread
+    #: batches below this many tokens run on one thread
     PARALLEL_FROM = 256
 
-    def __init__(self, params: dict[str, np.ndarray], cfg: NetworkConfig, n: int):
-        self.params = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in params.items()}
+    def __init__(self, params: dict[str, np.ndarray] | list[dict[str, np.ndarray]], cfg: NetworkConfig, n: int):
+        self.single = isinstance(params, dict)
+        self.params = [
+            {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in ps.items()}
+            for ps in ([params] if isinstance(params, dict) else params)
+        ]
         self.cfg = cfg
-        size, h = cfg.horizon + 1, cfg.n_heads
-        self.keys = np.zeros((cfg.n_layers, n, h, size, cfg.d_model // h))
+        layers = range(cfg.n_layers)
+
+        def stack(name: str) -> np.ndarray:
+            return np.ascontiguousarray(np.stack([[p[f"l{i}_{name}"] for i in layers] for p in self.params]))
+
+        norms = [f"l{i}_{which}" for i in layers for which in ("ln1", "ln2")] + ["lnf"]
+        self._weights = (
+            np.stack([[p[k + "_w"] for k in norms] for p in self.params]),
+            np.stack([[p[k + "_b"] for k in norms] for p in self.params]),
+            stack("qkv_w"), stack("qkv_b"), stack("out_w"), stack("out_b"),
+            stack("ff1_w"), stack("ff1_b"), stack("ff2_w"), stack("ff2_b"),
+            np.stack([p["head_w"] for p in self.params]), np.stack([p["head_b"] for p in self.params]), cfg.n_heads,
+        )  # fmt: skip
+        self._embed_w = np.stack([p["embed_w"] for p in self.params])  # [E, F, d]
+        self._embed_b = np.stack([p["embed_b"] for p in self.params])  # [E, d]
+        self._pos = np.stack([p["pos"] for p in self.params])  # [E, T+1, d]
+        self._kernels = _encoder_kernels(cfg.d_model // cfg.n_heads)
+        self.keys = np.zeros((len(self.params), cfg.n_layers, n, cfg.horizon + 1, cfg.d_model))
         self.values = np.zeros_like(self.keys)
         self.pos = np.zeros(n, dtype=np.int64)  # next position to fill, per sequence
-        self._scratch: dict[tuple[str, int], np.ndarray] = {}
-
-    #: batches up to this many tokens reuse kept output buffers for the dense layers (fresh arrays of this size
-    #: cost page faults on every step, ≈ 20 % of :meth:`append` at 1,024 users); larger ones allocate per call
-    SCRATCH_UP_TO = 1 << 16
-
-    def _buffer(self, name: str, m: int, width: int) -> np.ndarray:
-        """An [m, width] float64 output buffer for ``name`` (kept for small batches, fresh otherwise)."""
-        if m > self.SCRATCH_UP_TO:
-            return np.empty((m, width))
-        key = (name, m)
-        buf = self._scratch.get(key)
-        if buf is None:
-            buf = self._scratch[key] = np.empty((m, width))
-        return buf
 
     def restart(self, rows: np.ndarray) -> None:
         """Empty the sequences ``rows`` (index or boolean mask): their next token goes to position 0."""
         self.pos[rows] = 0
 
+    def embed(self, tokens: np.ndarray) -> np.ndarray:
+        """Token features [m, F] (the same tokens for every estimator) → the encoders' inputs [E, m, d] (before
+        the position embedding)."""
+        x = np.asarray(tokens, dtype=np.float64) @ self._embed_w
+        x += self._embed_b[:, None]
+        return x
+
+    def slate_embedding(self, slates: np.ndarray) -> np.ndarray:
+        """[E, A, d]: the slate part of a step token's embedding (plus the bias) for each slate [A, 36], so that
+        :meth:`embed_steps` needs no token array."""
+        return np.asarray(slates, dtype=np.float64) @ self._embed_w[:, :N_BINS] + self._embed_b[:, None]
+
+    def embed_steps(self, slate_rows: np.ndarray, choices: np.ndarray, hidden: np.ndarray | None = None) -> np.ndarray:
+        """The inputs [E, m, d] of step tokens, ``embed(step_tokens(slates, choices, hidden))``, from ``slate_rows``
+        [E, m, d] (rows of :meth:`slate_embedding`): the one-hot choice adds one row of each embedding matrix, or
+        the hidden flag's row where ``hidden`` [E, m] is set."""
+        choices = np.asarray(choices, dtype=np.int64)
+        x = slate_rows + self._embed_w[:, N_BINS + choices]
+        if hidden is not None and np.any(hidden):
+            est, row = np.nonzero(hidden)
+            x[est, row] += self._embed_w[est, F_HIDDEN] - self._embed_w[est, N_BINS + choices[row]]
+        return x
+
     def append(self, tokens: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Add one token [m, F] to each sequence in ``rows`` (``None``: all n); returns their heads [m, 3K]."""
-        p, cfg = self.params, self.cfg
+        """Add one token [m, F] to each sequence in ``rows`` (``None``: all n); returns their heads, [m, 3K] for a
+        single estimator, [E, m, 3K] for a stack."""
+        heads, _ = self.append_embedded(self.embed(tokens), rows)
+        return heads[0] if self.single else heads
+
+    def append_embedded(
+        self, x: np.ndarray, rows: np.ndarray | None = None, beliefs: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`append` for tokens already embedded, ``x`` [E, m, d] (:meth:`embed`, :meth:`embed_steps`; used as
+        scratch). Returns heads [E, m, 3K] and, if ``beliefs``, the beliefs over the bins [E, m, 36] (else an
+        empty [E, 0, 36] array)."""
+        cfg = self.cfg
         index = np.arange(self.pos.shape[0]) if rows is None else np.asarray(rows)
         if index.dtype == bool:
             index = np.flatnonzero(index)
@@ -389,33 +530,18 @@ class IncrementalEncoder:
         pos = self.pos[index]
         if np.any(pos > cfg.horizon):
             raise ValueError(f"a sequence already holds the maximum of {cfg.horizon + 1} tokens")
-        m, d = index.shape[0], cfg.d_model
-        x = np.asarray(tokens, dtype=np.float64) @ p["embed_w"]
-        x += p["embed_b"]
-        x += p["pos"][pos]
-        y = np.empty((m, d))
-        o = np.empty((m, d))
-        tmp = self._buffer("tmp", m, d)
-        for layer in range(cfg.n_layers):
-            q_ = f"l{layer}_"
-            _layer_norm_rows(x, p[q_ + "ln1_w"], p[q_ + "ln1_b"], y)
-            qkv = np.matmul(y, p[q_ + "qkv_w"], out=self._buffer("qkv", m, 3 * d))
-            qkv += p[q_ + "qkv_b"]
-            run_chunked(_attend_users, _attend_parallel, m, qkv, index, pos, self.keys[layer], self.values[layer], o,
-                        parallel_from=self.PARALLEL_FROM)  # fmt: skip
-            x += np.matmul(o, p[q_ + "out_w"], out=tmp)
-            x += p[q_ + "out_b"]
-            _layer_norm_rows(x, p[q_ + "ln2_w"], p[q_ + "ln2_b"], y)
-            hidden = np.matmul(y, p[q_ + "ff1_w"], out=self._buffer("ff", m, cfg.d_ff))
-            hidden += p[q_ + "ff1_b"]
-            np.maximum(hidden, 0.0, out=hidden)
-            x += np.matmul(hidden, p[q_ + "ff2_w"], out=tmp)
-            x += p[q_ + "ff2_b"]
+        n_est, m = len(self.params), index.shape[0]
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        x += self._pos[:, pos]
+        heads = np.empty((n_est, m, 3 * cfg.n_components))
+        out = np.empty((n_est, m if beliefs else 0, N_BINS))
+        n_blocks = max(1, -(-get_num_threads() // n_est))
+        args: tuple[Any, ...] = (x, index, pos, *self._weights, self.keys, self.values, heads, cfg.n_components, out,
+                                 n_blocks)  # fmt: skip
+        serial, parallel = self._kernels
+        run_chunked(serial, parallel, m, *args, parallel_from=self.PARALLEL_FROM)
         self.pos[index] = pos + 1
-        _layer_norm_rows(x, p["lnf_w"], p["lnf_b"], y)
-        heads = y @ p["head_w"]
-        heads += p["head_b"]
-        return heads
+        return heads, out
 
 
 # -- the checkpoint ----------------------------------------------------------------------------------------
@@ -434,9 +560,12 @@ class LearnedUserModel:
         return self.config.horizon
 
     # -- estimators -------------------------------------------------------------------------------------
-    def encoder(self, name: str, n: int) -> IncrementalEncoder:
-        """An incremental runner of estimator ``name`` for ``n`` sequences (see :class:`IncrementalEncoder`)."""
-        return IncrementalEncoder(self.params[name], self.config, n)
+    def encoder(self, name: str | tuple[str, ...], n: int) -> IncrementalEncoder:
+        """An incremental runner of estimator ``name`` (or a stack of the estimators named, run together) for ``n``
+        sequences (see :class:`IncrementalEncoder`)."""
+        if isinstance(name, str):
+            return IncrementalEncoder(self.params[name], self.config, n)
+        return IncrementalEncoder([self.params[k] for k in name], self.config, n)
 
     def beliefs(self, heads: np.ndarray) -> np.ndarray:
         """Beliefs over the 36 bins [..., 36] from output heads [..., 3K]."""
