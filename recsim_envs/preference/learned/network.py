@@ -360,7 +360,7 @@ def _attend_body(qkv, index, pos, n_heads, dh, keys, values, out):
                     top = z
             total = 0.0
             for s in range(p + 1):
-                w[s] = np.exp(w[s] - top)
+                w[s] = np.exp(max(w[s] - top, -600.0))  # (no subnormal weights: they cost ~100× per product)
                 total += w[s]
             r = 1.0 / total
             for s in range(p + 1):
