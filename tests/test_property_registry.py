@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import recsim_envs
-from recsim_envs.utils.validation import Array, Bool, Choice, Int, Maybe, OneOf, Path, Real
+from recsim_envs.utils.validation import Array, Bool, Choice, Device, Int, Maybe, OneOf, Path, Real
 
 IDS = recsim_envs.env_ids()
 LIMIT_S = 30.0  # construction + reset + 50 steps, per example
@@ -129,6 +129,8 @@ def valid_value(data, name, spec, kwargs, env_id, corner=False):
         return valid_value(data, name, spec.inner, kwargs, env_id, corner)
     if isinstance(spec, Path):
         return None  # the shipped default; malformed files are the loaders' tests
+    if isinstance(spec, Device):
+        return data.draw(st.sampled_from([None, "cpu"]), label=name)  # (CI machines have no CUDA device)
     raise AssertionError(f"no strategy for {type(spec).__name__}")
 
 
@@ -156,6 +158,8 @@ def out_of_range(spec, kwargs, env_id) -> list:
         return out_of_range(spec.other, kwargs, env_id)
     if isinstance(spec, Maybe):
         return out_of_range(spec.inner, kwargs, env_id)
+    if isinstance(spec, Device):
+        return ["tpu", "cuda:99", "gpu", 0]
     return []
 
 

@@ -269,6 +269,33 @@ class Maybe:
         return None if value is None else self.inner.check(name, value, context)
 
 
+@dataclass(frozen=True)
+class Device:
+    """``None`` (the NumPy path) or a torch device this machine has: 'cpu', 'cuda' or 'cuda:N' (canonical form
+    returned: 'cpu', 'cuda:N'). torch is imported only for a non-``None`` value."""
+
+    def check(self, name: str, value: Any, context: Mapping[str, Any] | None = None) -> str | None:
+        if value is None:
+            return None
+        allowed = "None, 'cpu', 'cuda' or 'cuda:N' (a CUDA device this machine has)"
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        import torch
+
+        try:
+            dev = torch.device(value)
+        except RuntimeError as e:
+            raise ValueError(f"{name} must be {allowed}, got {value!r} ({e})") from None
+        if dev.type == "cuda":
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if (dev.index or 0) >= count:
+                raise ValueError(f"{name}={value!r}: this machine has {count} CUDA device(s) usable by torch")
+            return f"cuda:{dev.index or 0}"
+        if dev.type != "cpu":
+            raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        return "cpu"
+
+
 def check_params(values: Mapping[str, Any], specs: Mapping[str, Any]) -> dict[str, Any]:
     """Check every ``values[name]`` that has a spec in ``specs`` (in table order, so an ``Int.high_ref`` sees
     the already-checked value it refers to); returns the converted values."""

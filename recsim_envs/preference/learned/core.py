@@ -29,7 +29,7 @@ from recsim_envs.preference.model import expected_engagement
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.preference.world import COS, N_BINS, THETA, VECTORS, action_slates
 from recsim_envs.utils import rng as crng
-from recsim_envs.utils.validation import Choice, Int, check_int, check_params
+from recsim_envs.utils.validation import Choice, Device, Int, check_int, check_params
 from recsim_envs.utils.validation import Path as PathSpec
 
 OBS_MODES = ("history", "model_beliefs")
@@ -41,6 +41,8 @@ PARAMS: dict = {
     "horizon": Int(1, None, high_ref="checkpoint_horizon"),
     **{k: GROUND_TRUTH_PARAMS[k] for k in ("slate_std_deg", "slate_kernel", "action_set", "nu_initial", "nu_natural")},
     "obs_mode": Choice(OBS_MODES),
+    # None: the network runs in NumPy and compiled kernels; a torch device ("cuda", "cpu"): in torch there
+    "device": Device(),
 }
 
 _MODEL_CACHE: dict[tuple[str, float], LearnedUserModel] = {}
@@ -63,6 +65,7 @@ def load_model(checkpoint: str | None) -> LearnedUserModel:
 class LearnedShiftConfig(SlateConfig):
     checkpoint: str | None = None
     horizon: int = 10
+    device: str | None = None
     model: LearnedUserModel = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -110,7 +113,7 @@ class LearnedUserBatch(SlateUsers):
         h = model.horizon
         # P̂_f and P̂_i run as one stack (one compiled pass per step for both); the slate part of each action's
         # step token is embedded once ([2, A, d], ``IncrementalEncoder.embed_steps``)
-        self.encoders = model.encoder(("future", "initial"), n)
+        self.encoders = model.encoder(("future", "initial"), n, config.device)
         self.slate_rows = self.encoders.slate_embedding(config.tables["slates"])
         self.keys = np.zeros(n, dtype=np.uint64)
         self.t = np.zeros(n, dtype=np.int64)

@@ -444,23 +444,11 @@ def _encode_parallel(x, index, pos, ln_w, ln_b, qkv_w, qkv_b, out_w, out_b, ff1_
                    ff2_b, head_w, head_b, n_heads, keys, values, heads, n_components, beliefs)  # fmt: skip
 
 
-class IncrementalEncoder:
-    """A stack of E estimators (same network shape, own weights) run token by token for ``n`` sequences, each
-    sequence at its own position, the same in every estimator.
-
-    Under the causal mask token j's keys and values never change once computed, so they are cached per estimator
-    and layer ([E, layers, n, T+1, d_model], heads side by side); :meth:`append` runs only the new tokens through
-    the encoders, attending to the cached prefix, and returns their output heads — the same numbers as
-    :func:`forward` on the whole sequence read at those positions (up to float rounding: float64 throughout,
-    sums taken in another order). Memory is fixed: O(E · layers · n · (T+1) · d_model). One step of every
-    estimator is one compiled kernel (dense layers as BLAS products over the new tokens; layer norms, the
-    attention over each sequence's cache and the von Mises read-out as loops); from :attr:`PARALLEL_FROM`
-    tokens on, the work items (estimator, block of tokens) are spread over numba's threads, so a simulator's
-    estimators run side by side.
-    """
-
-    #: batches below this many tokens run on one thread
-    PARALLEL_FROM = 256
+class EncoderStack:
+    """The input side shared by the incremental runners of a stack of E estimators (same network shape, own
+    weights) over ``n`` sequences, each sequence at its own position (the same in every estimator): token
+    embedding, positions, restarts and the checks of :meth:`append_embedded`, which the runners implement
+    (:class:`IncrementalEncoder` here; ``torch_sim.TorchEncoderStack`` on a torch device)."""
 
     def __init__(self, params: dict[str, np.ndarray] | list[dict[str, np.ndarray]], cfg: NetworkConfig, n: int):
         self.single = isinstance(params, dict)
@@ -469,24 +457,9 @@ class IncrementalEncoder:
             for ps in ([params] if isinstance(params, dict) else params)
         ]
         self.cfg = cfg
-        layers = range(cfg.n_layers)
-
-        def stack(name: str) -> np.ndarray:
-            return np.ascontiguousarray(np.stack([[p[f"l{i}_{name}"] for i in layers] for p in self.params]))
-
-        norms = [f"l{i}_{which}" for i in layers for which in ("ln1", "ln2")] + ["lnf"]
-        self._weights = (
-            np.stack([[p[k + "_w"] for k in norms] for p in self.params]),
-            np.stack([[p[k + "_b"] for k in norms] for p in self.params]),
-            stack("qkv_w"), stack("qkv_b"), stack("out_w"), stack("out_b"),
-            stack("ff1_w"), stack("ff1_b"), stack("ff2_w"), stack("ff2_b"),
-            np.stack([p["head_w"] for p in self.params]), np.stack([p["head_b"] for p in self.params]), cfg.n_heads,
-        )  # fmt: skip
         self._embed_w = np.stack([p["embed_w"] for p in self.params])  # [E, F, d]
         self._embed_b = np.stack([p["embed_b"] for p in self.params])  # [E, d]
         self._pos = np.stack([p["pos"] for p in self.params])  # [E, T+1, d]
-        self.keys = np.zeros((len(self.params), cfg.n_layers, n, cfg.horizon + 1, cfg.d_model))
-        self.values = np.zeros_like(self.keys)
         self.pos = np.zeros(n, dtype=np.int64)  # next position to fill, per sequence
 
     def restart(self, rows: np.ndarray) -> None:
@@ -522,20 +495,67 @@ class IncrementalEncoder:
         heads, _ = self.append_embedded(self.embed(tokens), rows)
         return heads[0] if self.single else heads
 
-    def append_embedded(
-        self, x: np.ndarray, rows: np.ndarray | None = None, beliefs: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`append` for tokens already embedded, ``x`` [E, m, d] (:meth:`embed`, :meth:`embed_steps`; used as
-        scratch). Returns heads [E, m, 3K] and, if ``beliefs``, the beliefs over the bins [E, m, 36] (else an
-        empty [E, 0, 36] array)."""
-        cfg = self.cfg
+    def _rows_and_positions(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(sequence indices [m], their positions [m]) of an append; refuses a full sequence."""
         index = np.arange(self.pos.shape[0]) if rows is None else np.asarray(rows)
         if index.dtype == bool:
             index = np.flatnonzero(index)
         index = index.astype(np.int64, copy=False)
         pos = self.pos[index]
-        if np.any(pos > cfg.horizon):
-            raise ValueError(f"a sequence already holds the maximum of {cfg.horizon + 1} tokens")
+        if np.any(pos > self.cfg.horizon):
+            raise ValueError(f"a sequence already holds the maximum of {self.cfg.horizon + 1} tokens")
+        return index, pos
+
+    def append_embedded(
+        self, x: np.ndarray, rows: np.ndarray | None = None, beliefs: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`append` for tokens already embedded, ``x`` [E, m, d] (:meth:`embed`, :meth:`embed_steps`; may be
+        used as scratch). Returns heads [E, m, 3K] and, if ``beliefs``, the beliefs over the bins [E, m, 36]
+        (else an empty [E, 0, 36] array)."""
+        raise NotImplementedError
+
+
+class IncrementalEncoder(EncoderStack):
+    """A stack of E estimators run token by token with NumPy and compiled kernels (a single estimator when
+    ``params`` is one parameter dict).
+
+    Under the causal mask token j's keys and values never change once computed, so they are cached per estimator
+    and layer ([E, layers, n, T+1, d_model], heads side by side); :meth:`append` runs only the new tokens through
+    the encoders, attending to the cached prefix, and returns their output heads — the same numbers as
+    :func:`forward` on the whole sequence read at those positions (up to float rounding: float64 throughout,
+    sums taken in another order). Memory is fixed: O(E · layers · n · (T+1) · d_model). One step of every
+    estimator is one compiled kernel (dense layers as BLAS products over the new tokens; layer norms, the
+    attention over each sequence's cache and the von Mises read-out as loops); from :attr:`PARALLEL_FROM`
+    tokens on, the work items (estimator, block of tokens) are spread over numba's threads, so a simulator's
+    estimators run side by side.
+    """
+
+    #: batches below this many tokens run on one thread
+    PARALLEL_FROM = 256
+
+    def __init__(self, params: dict[str, np.ndarray] | list[dict[str, np.ndarray]], cfg: NetworkConfig, n: int):
+        super().__init__(params, cfg, n)
+        layers = range(cfg.n_layers)
+
+        def stack(name: str) -> np.ndarray:
+            return np.ascontiguousarray(np.stack([[p[f"l{i}_{name}"] for i in layers] for p in self.params]))
+
+        norms = [f"l{i}_{which}" for i in layers for which in ("ln1", "ln2")] + ["lnf"]
+        self._weights = (
+            np.stack([[p[k + "_w"] for k in norms] for p in self.params]),
+            np.stack([[p[k + "_b"] for k in norms] for p in self.params]),
+            stack("qkv_w"), stack("qkv_b"), stack("out_w"), stack("out_b"),
+            stack("ff1_w"), stack("ff1_b"), stack("ff2_w"), stack("ff2_b"),
+            np.stack([p["head_w"] for p in self.params]), np.stack([p["head_b"] for p in self.params]), cfg.n_heads,
+        )  # fmt: skip
+        self.keys = np.zeros((len(self.params), cfg.n_layers, n, cfg.horizon + 1, cfg.d_model))
+        self.values = np.zeros_like(self.keys)
+
+    def append_embedded(
+        self, x: np.ndarray, rows: np.ndarray | None = None, beliefs: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        cfg = self.cfg
+        index, pos = self._rows_and_positions(rows)
         n_est, m = len(self.params), index.shape[0]
         x = np.ascontiguousarray(x, dtype=np.float64)
         x += self._pos[:, pos]
@@ -565,12 +585,16 @@ class LearnedUserModel:
         return self.config.horizon
 
     # -- estimators -------------------------------------------------------------------------------------
-    def encoder(self, name: str | tuple[str, ...], n: int) -> IncrementalEncoder:
+    def encoder(self, name: str | tuple[str, ...], n: int, device: str | None = None) -> EncoderStack:
         """An incremental runner of estimator ``name`` (or a stack of the estimators named, run together) for ``n``
-        sequences (see :class:`IncrementalEncoder`)."""
-        if isinstance(name, str):
-            return IncrementalEncoder(self.params[name], self.config, n)
-        return IncrementalEncoder([self.params[k] for k in name], self.config, n)
+        sequences: :class:`IncrementalEncoder` (NumPy and compiled kernels), or with ``device`` (a torch device
+        string) ``torch_sim.TorchEncoderStack`` on that device."""
+        params = self.params[name] if isinstance(name, str) else [self.params[k] for k in name]
+        if device is None:
+            return IncrementalEncoder(params, self.config, n)
+        from recsim_envs.preference.learned.torch_sim import TorchEncoderStack  # torch only when asked for
+
+        return TorchEncoderStack(params, self.config, n, device)
 
     def beliefs(self, heads: np.ndarray) -> np.ndarray:
         """Beliefs over the 36 bins [..., 36] from output heads [..., 3K]."""

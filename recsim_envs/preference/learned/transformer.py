@@ -106,11 +106,25 @@ def torch_forward(
 ) -> torch.Tensor:
     """Torch twin of ``network.forward``: heads [n, L, 3K]; ``dropout`` > 0 with ``gen`` drops residual-branch
     outputs (training only)."""
-    n, length, _ = tokens.shape
+    length = tokens.shape[1]
+    x = tokens @ params["embed_w"] + params["embed_b"] + params["pos"][:length]
+    return torch_encode(params, cfg, x, allowed, dropout, gen)
+
+
+def torch_encode(
+    params: Mapping[str, torch.Tensor],
+    cfg: NetworkConfig,
+    x: torch.Tensor,
+    allowed: torch.Tensor,
+    dropout: float = 0.0,
+    gen: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The encoder layers and read-out of :func:`torch_forward` on embedded inputs ``x`` [n, L, d] (token
+    embedding and positions already added): heads [n, L, 3K]."""
+    n, length, _ = x.shape
     d, h = cfg.d_model, cfg.n_heads
     dh = d // h
-    x = tokens @ params["embed_w"] + params["embed_b"] + params["pos"][:length]
-    neg = torch.zeros(allowed.shape, dtype=tokens.dtype).masked_fill(~allowed, float("-inf"))
+    neg = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill(~allowed, float("-inf"))
     if neg.ndim == 3:
         neg = neg[:, None]
     ln = torch.nn.functional.layer_norm
@@ -140,7 +154,7 @@ def torch_mixture_bin_log_probs(heads: torch.Tensor, k: int) -> torch.Tensor:
     eta = heads[..., k:].reshape(*heads.shape[:-1], k, 2)
     kappa = torch.linalg.vector_norm(eta, dim=-1, keepdim=True)
     eta = eta * torch.clamp(KAPPA_MAX / torch.clamp(kappa, min=1e-12), max=1.0)
-    dens = torch.einsum("...kc,bc->...bk", eta, _VEC.to(heads.dtype))
+    dens = torch.einsum("...kc,bc->...bk", eta, _VEC.to(heads.device, heads.dtype))
     dens = dens - torch.logsumexp(dens, dim=-2, keepdim=True) + logw[..., None, :]
     return torch.logsumexp(dens, dim=-1)
 
