@@ -3,10 +3,12 @@
 Usage: ``python -m benchmarks.speed [--users 1 64 4096] [--seconds 2]``
 
 Every preference id, this tree against an older commit in the same run (issue 18):
-``python -m benchmarks.speed --ids [ID ...] [--users 32 1024] [--baseline-rev REV] [--memory-users 1000000]``
-(no ID: all of them; ``--memory-users`` with no value and ``--old-memory-users`` with none skip the memory
-table). The old code is ``git archive``d into a temporary folder; each cell runs in a fresh subprocess (old and
-new interleaved) through ``gym.make_vec(..., vectorization_mode="vector_entry_point")`` only, so both trees are
+``python -m benchmarks.speed --ids [ID ...] [--users 32 1024] [--baseline-rev REV] [--memory-users 1000000]
+[--new-kwargs '{"device": "cuda"}']`` (no ID: all of them; ``--memory-users`` with no value and
+``--old-memory-users`` with none skip the memory table; ``--new-kwargs``: make kwargs for this tree only, e.g.
+the learned ids' network on a GPU). The old code is ``git archive``d into a temporary folder (or read from
+``--baseline-tree``); each cell runs in a fresh subprocess (old and new interleaved) through
+``gym.make_vec(..., vectorization_mode="vector_entry_point")`` only, so both trees are
 measured through the same public API. Each cell reports user-steps per wall second and, for the new tree, per
 CPU second of the subprocess (all its threads; the figure that survives a busy machine). The subprocesses
 inherit the environment, so thread settings (``NUMBA_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``) apply to both
@@ -21,6 +23,7 @@ around it: the ceiling the native vector env is compared with.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -139,11 +142,12 @@ ID_GOALS = {"PreferenceShiftOracle-v0": 1e6, "PreferenceShiftPenalized-v0": 1e6,
 
 # Runs inside a subprocess whose working directory holds the ``recsim_envs`` to measure (first on sys.path).
 _WORKER = """
-import resource, sys, time
+import json, resource, sys, time
 import gymnasium as gym, numpy as np
 import recsim_envs
 mode, env_id, n, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-env = gym.make_vec("recsim_envs/" + env_id, num_envs=n, vectorization_mode="vector_entry_point")
+kwargs = json.loads(sys.argv[5])
+env = gym.make_vec("recsim_envs/" + env_id, num_envs=n, vectorization_mode="vector_entry_point", **kwargs)
 n_act = env.single_action_space.n
 env.reset(seed=0)
 acts = np.random.default_rng(0).integers(0, n_act, (64, n))
@@ -162,13 +166,16 @@ else:
 """
 
 
-def _worker(tree: Path, mode: str, env_id: str, n: int, seconds: float, timeout: float = 900) -> tuple[float, float]:
-    """(user-steps per wall second, per CPU second) for ``mode="speed"``; (peak bytes, nan) for ``"mem"``."""
+def _worker(
+    tree: Path, mode: str, env_id: str, n: int, seconds: float, kwargs: dict | None = None, timeout: float = 900
+) -> tuple[float, float]:
+    """(user-steps per wall second, per CPU second) for ``mode="speed"``; (peak bytes, nan) for ``"mem"``;
+    ``kwargs`` go to ``make``."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.setdefault("MPLBACKEND", "Agg")
     try:
         res = subprocess.run(
-            [sys.executable, "-c", _WORKER, mode, env_id, str(n), str(seconds)],
+            [sys.executable, "-c", _WORKER, mode, env_id, str(n), str(seconds), json.dumps(kwargs or {})],
             cwd=tree,
             env=env,
             capture_output=True,
@@ -192,6 +199,13 @@ def _export_tree(rev: str, dest: Path) -> Path:
     return dest
 
 
+def _kwargs_for(env_id: str, kwargs: dict | None) -> dict:
+    """The ``--new-kwargs`` an id accepts (``device`` only exists on the learned ids)."""
+    if not kwargs:
+        return {}
+    return {k: v for k, v in kwargs.items() if k != "device" or "Learned" in env_id}
+
+
 def bench_ids(
     baseline_rev: str,
     users: list[int],
@@ -199,23 +213,27 @@ def bench_ids(
     memory_users: list[int],
     old_memory_users: list[int],
     ids: tuple[str, ...] = PREFERENCE_IDS,
+    new_kwargs: dict | None = None,
+    baseline_tree: Path | None = None,
 ) -> None:
     repo = Path(__file__).resolve().parents[1]
     load = os.getloadavg()
     print(f"# Preference ids, native vector env, user-steps/s: this tree vs {baseline_rev} (same run)")
+    if new_kwargs:
+        print(f"this tree made with {json.dumps(new_kwargs)} (ids that take them; the old tree with its defaults)")
     print(
         f"load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min), {os.cpu_count()} CPUs; "
         f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '(default)')}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        old_tree = _export_tree(baseline_rev, Path(tmp))
+        old_tree = baseline_tree.resolve() if baseline_tree else _export_tree(baseline_rev, Path(tmp))
         print("| id | users | old | new | new / old | new per CPU-second | goal (1,024 users, wall) |")
         print("|---|---|---|---|---|---|---|")
         for env_id in ids:
             for n in users:
                 old, _ = _worker(old_tree, "speed", env_id, n, seconds)
-                new, new_cpu = _worker(repo, "speed", env_id, n, seconds)
+                new, new_cpu = _worker(repo, "speed", env_id, n, seconds, _kwargs_for(env_id, new_kwargs))
                 goal = ID_GOALS.get(env_id)
                 verdict = "" if goal is None or n != 1024 else f"≥ {goal:,.0f}: {'met' if new >= goal else 'NOT met'}"
                 print(f"| {env_id} | {n:,} | {old:,.0f} | {new:,.0f} | {new / old:.1f}× | {new_cpu:,.0f} | {verdict} |")
@@ -250,9 +268,21 @@ def main(argv: list[str] | None = None) -> None:
         help="time these preference ids (none named: all), this tree vs --baseline-rev",
     )
     ap.add_argument("--baseline-rev", default="a8850e0", help="commit to compare with (default: a8850e0)")
+    ap.add_argument(
+        "--baseline-tree",
+        type=Path,
+        default=None,
+        help="a folder holding that commit's recsim_envs/ already (where the tree has no git history)",
+    )
     ap.add_argument("--id-users", type=int, nargs="*", default=None, help=argparse.SUPPRESS)  # older spelling
     ap.add_argument("--memory-users", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--old-memory-users", type=int, nargs="*", default=[10_000])
+    ap.add_argument(
+        "--new-kwargs",
+        type=json.loads,
+        default=None,
+        help='JSON make kwargs for this tree only, e.g. \'{"device": "cuda"}\' (device: learned ids only)',
+    )
     args = ap.parse_args(argv)
     if args.ids is not None:
         bench_ids(
@@ -262,6 +292,8 @@ def main(argv: list[str] | None = None) -> None:
             args.memory_users,
             args.old_memory_users,
             tuple(args.ids) or PREFERENCE_IDS,
+            args.new_kwargs,
+            args.baseline_tree,
         )
         return
     users = args.users or [1, 64, 4096]
