@@ -59,8 +59,11 @@ class PreferenceShiftLearnedEnv(RecsimEnv):
     shipped default), ``horizon`` (int in [1, model horizon], 10), ``slate_std_deg`` ∈ [1, 360] (60),
     ``slate_kernel`` ("clipped_normal" | "von_mises"), ``action_set`` ("six" | "fine"), ``obs_mode`` ("history" |
     "model_beliefs"), ``nu_initial``, ``nu_natural`` (penalty weights, 0; the paper's names for
-    ``reward_weights`` = (1, ν_initial, ν_natural)), ``render_mode``, and the shell's ``reward_weights``,
-    ``multi_objective``, ``weights`` (``recsim_envs.utils.shell``).
+    ``reward_weights`` = (1, ν_initial, ν_natural)), ``device`` (``None``: the network runs in NumPy and compiled
+    kernels on the CPU, with its keys and values cached; ``"cuda"``/``"cuda:N"``: in torch on that GPU, float64,
+    the same numbers to rounding — the fast choice for large batches on a GPU machine; ``"cpu"``: torch on the
+    CPU, for checking), ``render_mode``, and the shell's ``reward_weights``, ``multi_objective``, ``weights``
+    (``recsim_envs.utils.shell``).
 
     ## Registered Configurations
     ``recsim_envs/PreferenceShiftLearned-v0`` (defaults), ``recsim_envs/PreferenceShiftLearnedPenalized-v0``
