@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from recsim_envs.preference.core import _STREAM_CHOICE, SlateConfig, SlateUsers, last_step_text
 from recsim_envs.preference.core import PARAMS as GROUND_TRUTH_PARAMS
@@ -21,7 +22,7 @@ from recsim_envs.preference.learned.algorithms import natural_shift_table
 from recsim_envs.preference.learned.network import (
     DEFAULT_CHECKPOINT,
     LearnedUserModel,
-    correct_initial,
+    correct_row,
     rows_times_tables,
     start_tokens,
 )
@@ -89,9 +90,78 @@ class LearnedShiftConfig(SlateConfig):
 
 
 def mean_angle_deg(dist: np.ndarray) -> np.ndarray:
-    """Circular mean (degrees in [0, 360)) of distributions over the bins."""
-    v = dist @ VECTORS
-    return np.rad2deg(np.arctan2(v[..., 1], v[..., 0])) % 360.0
+    """Circular mean (degrees in [0, 360)) of distributions over the bins [..., 36]."""
+    dist = np.asarray(dist, dtype=np.float64)
+    flat = np.ascontiguousarray(dist.reshape(-1, dist.shape[-1]))
+    out = np.empty(flat.shape[0])
+    _mean_angle_rows(flat, VECTORS, out)
+    return out.reshape(dist.shape[:-1])
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def mean_angle_row(dist, vectors):
+    """:func:`mean_angle_deg` of one distribution (the formula's one place; compiled callers use it too)."""
+    c = s = 0.0
+    for u in range(dist.shape[0]):
+        c += dist[u] * vectors[u, 0]
+        s += dist[u] * vectors[u, 1]
+    return np.rad2deg(np.arctan2(s, c)) % 360.0
+
+
+@njit(cache=True, nogil=True)
+def _mean_angle_rows(dist, vectors, out):
+    for i in range(dist.shape[0]):
+        out[i] = mean_angle_row(dist[i], vectors)
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _chosen_rows(lo, hi, belief, emission, expected_cos, a, choice, t, cos, lik_x0, objectives, expected):
+    """The step's scores before the network, users ``lo..hi``: the engagement of the chosen item under the
+    belief updated by the choice, Σ_u p̂(u) P(x | s, u) xᵀu / Σ_u p̂(u) P(x | s, u); the choice-marginalised
+    engagement Σ_u p̂(u) expected_cos[a, u]; and P(x_0 | s_0, u) kept for the App. E.2 correction at t = 0."""
+    nb = belief.shape[1]
+    for i in range(lo, hi):
+        ai, c = a[i], choice[i]
+        num = den = ex = 0.0
+        for u in range(nb):
+            pl = belief[i, u] * emission[ai, u, c]
+            den += pl
+            num += pl * cos[u, c]
+            ex += belief[i, u] * expected_cos[ai, u]
+        objectives[i, 0] = num / den
+        expected[i] = ex
+        if t[i] == 0:
+            for u in range(nb):
+                lik_x0[i, u] = emission[ai, u, c]
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _scored_rows(lo, hi, raw, lik_x0, natural_table, t, choice, cos, vectors, belief_t, init_out, objectives,
+                 mean_t, mean_init):  # fmt: skip
+    """The step's scores after the network, users ``lo..hi``: P̂_i(u_0 | x_0..x_t) (``correct_row`` of the raw
+    read-out), the natural shift P̂(u_t^rnd) = Σ_{u0} P̂_i(u0) table[t, u0], the engagement of the chosen item
+    under each, and the circular means of the belief before the step and of P̂_i."""
+    nb = raw.shape[1]
+    nat = np.empty(nb)
+    for i in range(lo, hi):
+        c, init = choice[i], init_out[i]
+        correct_row(raw[i], lik_x0[i], init)
+        table = natural_table[t[i]]
+        for v in range(nb):
+            nat[v] = 0.0
+        e1 = 0.0
+        for u in range(nb):
+            e1 += init[u] * cos[u, c]
+            w = init[u]
+            for v in range(nb):
+                nat[v] += w * table[u, v]
+        e2 = 0.0
+        for v in range(nb):
+            e2 += nat[v] * cos[v, c]
+        objectives[i, 1] = e1
+        objectives[i, 2] = e2
+        mean_t[i] = mean_angle_row(belief_t[i], vectors)
+        mean_init[i] = mean_angle_row(init, vectors)
 
 
 class LearnedUserBatch(SlateUsers):
@@ -148,31 +218,23 @@ class LearnedUserBatch(SlateUsers):
         self, a: np.ndarray, t: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
         cfg, tb = self.cfg, self.cfg.tables
+        n = self.n
         q = rows_times_tables(self.belief, tb["emission"], a)  # [n, x]: Σ_u p̂_t(u) P(x | s_t, u)
         choice = crng.categorical(q, crng.uniforms(self.keys, t, _STREAM_CHOICE))
-        lik = tb["emission"][a, :, choice]  # [n, u]: P(x_t | s_t, u)
-        cos_x = COS[:, choice].T  # [n, u]: x_tᵀu for every bin u
-        objectives = np.empty((self.n, 3))
-        # engagement of the chosen item under the model's posterior over u_t given the choice
-        posterior = self.belief * lik
-        posterior /= posterior.sum(axis=1, keepdims=True)
-        objectives[:, 0] = (posterior * cos_x).sum(axis=1)
-        expected = (self.belief * tb["expected_cos"][a]).sum(axis=1)
+        objectives = np.empty((n, 3))
+        expected = np.empty(n)
+        _chosen_rows(0, n, self.belief, tb["emission"], tb["expected_cos"], a, choice, t, COS, self.lik_x0,
+                     objectives, expected)  # fmt: skip
         belief_t = self.belief
         first = t == 0
-        self.lik_x0[first] = lik[first]
         hidden = np.stack([np.zeros_like(first), first])  # P̂_i never sees x_0
         x = self.encoders.embed_steps(self.slate_rows[:, a], choice, hidden)
         _, (self.belief, raw) = self.encoders.append_embedded(x, beliefs=True)
-        self.init_belief = correct_initial(raw, self.lik_x0)
-        natural = cfg.model.natural_shift(self.init_belief, t)
-        objectives[:, 1] = (self.init_belief * cos_x).sum(axis=1)
-        objectives[:, 2] = (natural * cos_x).sum(axis=1)
-        after = dict(
-            expected_engagement=expected,
-            belief_mean_deg=mean_angle_deg(belief_t),
-            initial_belief_mean_deg=mean_angle_deg(self.init_belief),
-        )
+        self.init_belief = np.empty((n, N_BINS))
+        means = np.empty((2, n))
+        _scored_rows(0, n, raw, self.lik_x0, cfg.model.natural_table, t, choice, COS, VECTORS, belief_t,
+                     self.init_belief, objectives, means[0], means[1])  # fmt: skip
+        after = dict(expected_engagement=expected, belief_mean_deg=means[0], initial_belief_mean_deg=means[1])
         return choice, objectives, {}, after
 
     def _advance(self, a: np.ndarray, choice: np.ndarray, out: dict[str, np.ndarray]) -> None:

@@ -289,8 +289,29 @@ def rows_times_tables(rows: np.ndarray, tables: np.ndarray, which: np.ndarray) -
 
 def correct_initial(raw: np.ndarray, lik_x0: np.ndarray) -> np.ndarray:
     """App. E.2 correction: P̂_i(u_0 | x_0..) ∝ P̂(u_0 | x_1..) P(x_0 | s_0, u_0); ``raw``, ``lik_x0`` [n, 36]."""
-    post = raw * lik_x0
-    return post / post.sum(axis=1, keepdims=True)
+    raw = np.ascontiguousarray(raw, dtype=np.float64)
+    lik_x0 = np.ascontiguousarray(lik_x0, dtype=np.float64)
+    out = np.empty_like(raw)
+    _correct_rows(raw, lik_x0, out)
+    return out
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def correct_row(raw, lik_x0, out):
+    """One row of :func:`correct_initial` into ``out`` (the formula's one place; compiled callers use it too)."""
+    z = 0.0
+    for u in range(raw.shape[0]):
+        out[u] = raw[u] * lik_x0[u]
+        z += out[u]
+    r = 1.0 / z
+    for u in range(raw.shape[0]):
+        out[u] *= r
+
+
+@njit(cache=True, nogil=True)
+def _correct_rows(raw, lik_x0, out):
+    for i in range(raw.shape[0]):
+        correct_row(raw[i], lik_x0[i], out[i])
 
 
 @njit(cache=True, fastmath=True, nogil=True)
