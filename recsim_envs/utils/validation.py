@@ -3,7 +3,8 @@
 Scalar checks (``check_real``, ``check_int``, ``check_choice``, ``check_bool``), arrays (``check_array``), paths
 (``check_path``), discrete actions (``check_discrete_actions``) and declarative parameter specs (``Real``,
 ``Int``, ``Choice``, ``Bool``, ``Array``, ``Path``, ``OneOf``, ``Maybe``, ``Device``). Each family keeps one table
-``{name: spec}`` of its ``make`` kwargs; its config validates with it and ``tests/test_property_registry.py`` draws values from it.
+``{name: spec}`` of its ``make`` kwargs; its config validates with it and ``tests/test_property_registry.py``
+draws values from it.
 """
 
 from __future__ import annotations
