@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from recsim_envs.preference.core import _STREAM_CHOICE, SlateConfig, SlateUsers, last_step_text
 from recsim_envs.preference.core import PARAMS as GROUND_TRUTH_PARAMS
@@ -30,6 +30,7 @@ from recsim_envs.preference.model import expected_engagement
 from recsim_envs.preference.render import preference_heatmap
 from recsim_envs.preference.world import COS, N_BINS, THETA, VECTORS, action_slates
 from recsim_envs.utils import rng as crng
+from recsim_envs.utils.kernels import CHUNK, run_chunked
 from recsim_envs.utils.validation import Choice, Device, Int, check_int, check_params
 from recsim_envs.utils.validation import Path as PathSpec
 
@@ -164,6 +165,23 @@ def _scored_rows(lo, hi, raw, lik_x0, natural_table, t, choice, cos, vectors, be
         mean_init[i] = mean_angle_row(init, vectors)
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _chosen_parallel(belief, emission, expected_cos, a, choice, t, cos, lik_x0, objectives, expected):
+    m = belief.shape[0]
+    for c in prange((m + CHUNK - 1) // CHUNK):
+        _chosen_rows(c * CHUNK, min(m, (c + 1) * CHUNK), belief, emission, expected_cos, a, choice, t, cos, lik_x0,
+                     objectives, expected)  # fmt: skip
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _scored_parallel(raw, lik_x0, natural_table, t, choice, cos, vectors, belief_t, init_out, objectives, mean_t,
+                     mean_init):  # fmt: skip
+    m = raw.shape[0]
+    for c in prange((m + CHUNK - 1) // CHUNK):
+        _scored_rows(c * CHUNK, min(m, (c + 1) * CHUNK), raw, lik_x0, natural_table, t, choice, cos, vectors,
+                     belief_t, init_out, objectives, mean_t, mean_init)  # fmt: skip
+
+
 class LearnedUserBatch(SlateUsers):
     """``n`` users simulated from the learned model: beliefs, histories and the penalised reward (Algorithm 3).
 
@@ -175,6 +193,9 @@ class LearnedUserBatch(SlateUsers):
 
     Implements :class:`recsim_envs.utils.shell.FamilyModel` (``SlateUsers`` and the end of the class).
     """
+
+    #: batches from this many users on score their steps on numba's threads
+    PARALLEL_FROM = 512
 
     def __init__(self, config: LearnedShiftConfig, n: int):
         self.cfg = config
@@ -223,8 +244,9 @@ class LearnedUserBatch(SlateUsers):
         choice = crng.categorical(q, crng.uniforms(self.keys, t, _STREAM_CHOICE))
         objectives = np.empty((n, 3))
         expected = np.empty(n)
-        _chosen_rows(0, n, self.belief, tb["emission"], tb["expected_cos"], a, choice, t, COS, self.lik_x0,
-                     objectives, expected)  # fmt: skip
+        args: tuple[Any, ...] = (self.belief, tb["emission"], tb["expected_cos"], a, choice, t, COS, self.lik_x0,
+                                 objectives, expected)  # fmt: skip
+        run_chunked(_chosen_rows, _chosen_parallel, n, *args, parallel_from=self.PARALLEL_FROM)
         belief_t = self.belief
         first = t == 0
         hidden = np.stack([np.zeros_like(first), first])  # P̂_i never sees x_0
@@ -232,8 +254,9 @@ class LearnedUserBatch(SlateUsers):
         _, (self.belief, raw) = self.encoders.append_embedded(x, beliefs=True)
         self.init_belief = np.empty((n, N_BINS))
         means = np.empty((2, n))
-        _scored_rows(0, n, raw, self.lik_x0, cfg.model.natural_table, t, choice, COS, VECTORS, belief_t,
-                     self.init_belief, objectives, means[0], means[1])  # fmt: skip
+        args = (raw, self.lik_x0, cfg.model.natural_table, t, choice, COS, VECTORS, belief_t, self.init_belief,
+                objectives, means[0], means[1])  # fmt: skip
+        run_chunked(_scored_rows, _scored_parallel, n, *args, parallel_from=self.PARALLEL_FROM)
         after = dict(expected_engagement=expected, belief_mean_deg=means[0], initial_belief_mean_deg=means[1])
         return choice, objectives, {}, after
 
