@@ -1,6 +1,6 @@
 """PreferenceShiftLearned throughput (user-steps/s): the cached (incremental) simulator vs the full recompute.
 
-Usage: ``python -m benchmarks.speed_learned [--users 32 1024] [--seconds 3]``
+Usage: ``python -m benchmarks.speed_learned [--users 32 1024] [--seconds 3] [--devices cuda]``
 
 Figures are user-steps per second of wall time and per CPU second of the process (the CPU figure is what to
 compare on a shared machine; run with ``OPENBLAS_NUM_THREADS=1`` there, since BLAS threads that spin-wait on a
@@ -12,6 +12,11 @@ busy machine inflate both). Rows, measured in the same process:
 - ``full recompute (previous algorithm)``: the same users stepped the way the simulator did before the cache —
   every step the future and initial-preference estimators re-run over the whole history (T + 1 tokens, causal
   passes of ``LearnedUserModel.future_belief_at`` / ``initial_belief``), choices and rewards as in the env.
+
+``--devices cuda`` (any torch devices) adds, per device, the native vector env made with ``device=…`` (the
+network in torch there) and its agreement with the NumPy runner: the same users and slates stepped side by side
+for 30 steps (three episodes), the largest absolute difference of any belief or reward and the number of choices
+that differ.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 import recsim_envs  # noqa: F401
-from recsim_envs.preference.learned.core import LearnedShiftConfig, mean_angle_deg
+from recsim_envs.preference.learned.core import LearnedShiftConfig, LearnedUserBatch, mean_angle_deg
 from recsim_envs.preference.world import COS, N_BINS
 from recsim_envs.utils import rng as crng
 
@@ -45,8 +50,12 @@ def _timed(step_fn, n_users: int, seconds: float) -> tuple[float, float]:
             return steps * n_users / wall, steps * n_users / max(time.process_time() - cpu0, 1e-9)
 
 
-def bench_native(n: int, seconds: float, checkpoint: str | None = None) -> tuple[float, float]:
-    env = gym.make_vec(ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", checkpoint=checkpoint)
+def bench_native(
+    n: int, seconds: float, checkpoint: str | None = None, device: str | None = None
+) -> tuple[float, float]:
+    env = gym.make_vec(
+        ENV_ID, num_envs=n, vectorization_mode="vector_entry_point", checkpoint=checkpoint, device=device
+    )
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     out = _timed(lambda: env.step(rng.integers(0, 6, n)), n, seconds)
@@ -99,11 +108,37 @@ def bench_full_recompute(n: int, seconds: float, checkpoint: str | None = None) 
     return _timed(lambda: users.step(rng.integers(0, 6, n)), n, seconds)
 
 
+def device_agreement(device: str, n: int, checkpoint: str | None = None, steps: int = 30) -> tuple[float, int]:
+    """(largest |difference| of any belief or reward, number of differing choices) between the NumPy runner and
+    the torch runner on ``device``, the same ``n`` users and slates stepped side by side."""
+    batches = [LearnedUserBatch(LearnedShiftConfig(checkpoint=checkpoint, device=d), n) for d in (None, device)]
+    keys = crng.seed_to_key(np.arange(n))
+    for b in batches:
+        b.reset(np.ones(n, dtype=bool), keys)
+    rng = np.random.default_rng(0)
+    worst, flips = 0.0, 0
+    for _ in range(steps):
+        a = rng.integers(0, batches[0].cfg.n_actions, n)
+        ref, got = (b.step(a) for b in batches)
+        flips += int((ref["choice_bin"] != got["choice_bin"]).sum())
+        pairs = [(ref["reward"], got["reward"])] + [
+            (getattr(batches[0], k), getattr(batches[1], k)) for k in ("belief", "init_belief")
+        ]
+        worst = max(worst, *(float(np.abs(x - y).max()) for x, y in pairs))
+        done = batches[0].t >= batches[0].cfg.horizon
+        if done.any():
+            keys = np.where(done, crng.next_key(keys), keys)
+            for b in batches:
+                b.reset(done, keys[done])
+    return worst, flips
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--users", type=int, nargs="*", default=[32, 1024])
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--checkpoint", default=None, help="learned-model checkpoint (default: the shipped one)")
+    p.add_argument("--devices", nargs="*", default=[], help="torch devices to time too (e.g. cuda)")
     args = p.parse_args(argv)
     threads = {k: os.environ.get(k, "unset") for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {threads}")
@@ -122,6 +157,18 @@ def main(argv: list[str] | None = None) -> dict:
             f"{new[0] / old[0]:.1f}× / {new[1] / old[1]:.1f}× |",
             flush=True,
         )
+    for device in args.devices:
+        worst, flips = device_agreement(device, 256, args.checkpoint)
+        print(f"\ndevice={device!r}: vs the NumPy runner over 30 steps of 256 users: largest |difference| of a belief")
+        print(f"or reward {worst:.1e}, {flips} differing choices")
+        print("| users | native vector env, device: wall / CPU | NumPy runner: wall / CPU | ratio (wall) |")
+        print("|---|---|---|---|")
+        for n in args.users:
+            dev = bench_native(n, args.seconds, args.checkpoint, device)
+            cpu = rows[n]["cached"] if n in rows else bench_native(n, args.seconds, args.checkpoint)
+            rows[n][device] = dev
+            print(f"| {n} | {dev[0]:,.0f} / {dev[1]:,.0f} | {cpu[0]:,.0f} / {cpu[1]:,.0f} | {dev[0] / cpu[0]:.1f}× |",
+                  flush=True)  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.1f} at end")
     return rows
 
