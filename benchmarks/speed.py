@@ -156,7 +156,8 @@ if mode == "mem":
         env.step(acts[k % 64])
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 else:
-    env.step(acts[0])
+    for k in range(env.unwrapped.config.horizon + 1):  # warm-up: every history length and one autoreset
+        env.step(acts[k % 64])
     k, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         for _ in range(10):

@@ -37,10 +37,13 @@ from recsim_envs.utils import rng as crng
 ENV_ID = "recsim_envs/PreferenceShiftLearned-v0"
 
 
-def _timed(step_fn, n_users: int, seconds: float) -> tuple[float, float]:
-    """Run ``step_fn`` for about ``seconds`` of wall time; user-steps per wall second and per CPU second of this
-    process (the CPU figure is the contention-robust one on a shared machine; it counts every thread)."""
-    step_fn()  # warm-up
+def _timed(step_fn, n_users: int, seconds: float, warm_up: int = 11) -> tuple[float, float]:
+    """Run ``step_fn`` for about ``seconds`` of wall time after ``warm_up`` untimed steps (an episode: every
+    history length once, which a torch device needs before its kernels are loaded); user-steps per wall second
+    and per CPU second of this process (the CPU figure is the contention-robust one on a shared machine; it
+    counts every thread)."""
+    for _ in range(warm_up):
+        step_fn()
     steps, wall0, cpu0 = 0, time.perf_counter(), time.process_time()
     while True:
         step_fn()
