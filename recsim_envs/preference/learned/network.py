@@ -518,8 +518,12 @@ class EncoderStack:
         heads, _ = self.append_embedded(self.embed(tokens), rows)
         return heads[0] if self.single else heads
 
-    def _rows_and_positions(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(sequence indices [m], their positions [m]) of an append; refuses a full sequence."""
+    def append_embedded(
+        self, x: np.ndarray, rows: np.ndarray | None = None, beliefs: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`append` for tokens already embedded, ``x`` [E, m, d] (:meth:`embed`, :meth:`embed_steps`; may be
+        used as scratch). Returns heads [E, m, 3K] and, if ``beliefs``, the beliefs over the bins [E, m, 36]
+        (else an empty [E, 0, 36] array)."""
         index = np.arange(self.pos.shape[0]) if rows is None else np.asarray(rows)
         if index.dtype == bool:
             index = np.flatnonzero(index)
@@ -527,14 +531,14 @@ class EncoderStack:
         pos = self.pos[index]
         if np.any(pos > self.cfg.horizon):
             raise ValueError(f"a sequence already holds the maximum of {self.cfg.horizon + 1} tokens")
-        return index, pos
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        x += self._pos[:, pos]
+        out = self._run(x, index, pos, beliefs)
+        self.pos[index] = pos + 1
+        return out
 
-    def append_embedded(
-        self, x: np.ndarray, rows: np.ndarray | None = None, beliefs: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`append` for tokens already embedded, ``x`` [E, m, d] (:meth:`embed`, :meth:`embed_steps`; may be
-        used as scratch). Returns heads [E, m, 3K] and, if ``beliefs``, the beliefs over the bins [E, m, 36]
-        (else an empty [E, 0, 36] array)."""
+    def _run(self, x: np.ndarray, index: np.ndarray, pos: np.ndarray, beliefs: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The runner's pass of the inputs ``x`` [E, m, d] (positions added) of sequences ``index`` at ``pos``."""
         raise NotImplementedError
 
 
@@ -574,21 +578,15 @@ class IncrementalEncoder(EncoderStack):
         self.keys = np.zeros((len(self.params), cfg.n_layers, cfg.horizon + 1, n, cfg.d_model))
         self.values = np.zeros_like(self.keys)
 
-    def append_embedded(
-        self, x: np.ndarray, rows: np.ndarray | None = None, beliefs: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, x: np.ndarray, index: np.ndarray, pos: np.ndarray, beliefs: bool) -> tuple[np.ndarray, np.ndarray]:
         cfg = self.cfg
-        index, pos = self._rows_and_positions(rows)
         n_est, m = len(self.params), index.shape[0]
-        x = np.ascontiguousarray(x, dtype=np.float64)
-        x += self._pos[:, pos]
         heads = np.empty((n_est, m, 3 * cfg.n_components))
         out = np.empty((n_est, m if beliefs else 0, N_BINS))
         n_blocks = max(1, -(-get_num_threads() // n_est))
         args: tuple[Any, ...] = (x, index, pos, *self._weights, self.keys, self.values, heads, cfg.n_components, out,
                                  n_blocks)  # fmt: skip
         run_chunked(_encode_rows, _encode_parallel, m, *args, parallel_from=self.PARALLEL_FROM)
-        self.pos[index] = pos + 1
         return heads, out
 
 

@@ -35,23 +35,18 @@ class TorchEncoderStack(EncoderStack):
         self.allowed = torch.as_tensor(attention_allowed(cfg.horizon), device=self.device)
 
     @torch.no_grad()
-    def append_embedded(
-        self, x: np.ndarray, rows: np.ndarray | None = None, beliefs: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, x: np.ndarray, index: np.ndarray, pos: np.ndarray, beliefs: bool) -> tuple[np.ndarray, np.ndarray]:
         cfg = self.cfg
-        index, pos = self._rows_and_positions(rows)
         n_est, m = len(self.params), index.shape[0]
         length = int(pos.max()) + 1 if m else 1
         rows_t = torch.as_tensor(index, device=self.device)
         pos_t = torch.as_tensor(pos, device=self.device)
-        new = torch.as_tensor(np.asarray(x, dtype=np.float64) + self._pos[:, pos], device=self.device)
-        self.inputs[:, rows_t, pos_t] = new
+        self.inputs[:, rows_t, pos_t] = torch.as_tensor(x, device=self.device)
         heads = torch.empty((n_est, m, 3 * cfg.n_components), dtype=torch.float64, device=self.device)
         at = torch.arange(m, device=self.device)
         for e in range(n_est):
             seq = self.inputs[e, rows_t, :length]  # [m, L, d]; later positions are masked by causality
             heads[e] = torch_encode(self.tparams[e], cfg, seq, self.allowed[:length, :length])[at, pos_t]
-        self.pos[index] = pos + 1
         if not beliefs:
             return heads.cpu().numpy(), np.empty((n_est, 0, N_BINS))
         probs = torch.exp(torch_mixture_bin_log_probs(heads, cfg.n_components))
