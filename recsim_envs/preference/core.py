@@ -24,6 +24,7 @@ from recsim_envs.preference.model import (
 from recsim_envs.preference.oracle import (
     ORACLE_JOINT_FROM_HORIZON,
     NHMMOracle,
+    backward_first_table,
     natural_shift_powers,
     oracle_beliefs_backward,
     oracle_beliefs_joint,
@@ -168,6 +169,8 @@ class PreferenceShiftConfig(SlateConfig):
             prior=prior,
             prior_cdf=np.cumsum(prior),
         )
+        # the oracle's first backward products, looked up (recsim_envs.preference.oracle.backward_first_table)
+        self.tables["backward_first"] = backward_first_table(self.tables["emission_by_choice"], transition)
         # choice-marginalised natural-shift engagement EXPNAT[t, a, u, u0] = Σ_x P(x | s_a, u) NAT_COS[t, u0, x]:
         # a gather per step when the table is small; beyond EXPNAT_MAX_ENTRIES (long horizons with the 72 fine
         # slates: 93 M entries, ~20 s to build) the step takes the 36-term dot product per user instead
@@ -322,8 +325,8 @@ class UserBatch(SlateUsers):
             self.beliefs = np.zeros((n, 3, N_BINS))
             if h >= ORACLE_JOINT_FROM_HORIZON:
                 self.joint = np.zeros((n, N_BINS, N_BINS))
-            else:
-                self.filt = np.zeros((n, N_BINS))
+            else:  # the predictive belief is kept in place in beliefs[:, 0]
+                self.filt = self.beliefs[:, 0]
 
     # -- episode start -----------------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
@@ -341,11 +344,9 @@ class UserBatch(SlateUsers):
         self.pref_hist[mask, 0] = u
         if self.beliefs is not None:
             prior = tb["prior"]
-            self.beliefs[mask] = prior
+            self.beliefs[mask] = prior  # (the backward rule's predictive belief self.filt is beliefs[:, 0])
             if self.joint is not None:
                 self.joint[mask] = np.diag(prior)
-            elif self.filt is not None:
-                self.filt[mask] = prior
 
     # -- one step for every user -----------------------------------------------------------------------
     def _respond(
@@ -392,8 +393,9 @@ class UserBatch(SlateUsers):
             )  # fmt: skip
         elif self.filt is not None:
             oracle_beliefs_backward(
-                idx, self.t, self.filt, self.slate_hist, self.choice_hist, tb["emission_by_choice"],
-                tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers"], self.beliefs,
+                idx, self.t, self.slate_hist, self.choice_hist, tb["emission_by_choice"],
+                tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers_t"], self.beliefs,
+                tb["backward_first"],
             )  # fmt: skip
 
     # -- observations ----------------------------------------------------------------------------------
