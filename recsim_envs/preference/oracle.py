@@ -422,36 +422,41 @@ def _backward_block(lo, hi, idx, t, slate_hist, choice_hist, emission_t, transit
                       none)  # fmt: skip
 
 
-#: users per block of the backward update (bounds its scratch memory: 3 [block, 36] float64 arrays)
-ORACLE_BLOCK = 2048
+#: users per block of the backward update: bounds a block's scratch (3 [block, 36] float64 arrays, 221 KB at 256,
+#: within L2 beside the tables). Env steps at 1,024 users, block sizes 64–2,048 interleaved in one process: no
+#: difference beyond the noise
+ORACLE_BLOCK = 256
 
 
 @njit(cache=True)
 def _backward_users(lo, hi, idx, t, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers_t,
-                    first_back, out, n_blocks):  # fmt: skip
-    """The backward update for users ``idx[lo:hi]``, in blocks of at most ``ORACLE_BLOCK`` users (``n_blocks``,
-    a one-element array, is the parallel kernel's argument, unused here)."""
-    for b in range(lo, hi, ORACLE_BLOCK):
-        _backward_block(b, min(hi, b + ORACLE_BLOCK), idx, t, slate_hist, choice_hist, emission_t, transition,
+                    first_back, out, plan):  # fmt: skip
+    """The backward update for users ``idx[lo:hi]``, in blocks of at most ``plan[1]`` users (``plan[0]``, the
+    parallel kernel's share count, is unused here)."""
+    block = plan[1]
+    for b in range(lo, hi, block):
+        _backward_block(b, min(hi, b + block), idx, t, slate_hist, choice_hist, emission_t, transition,
                         transition_t, prior, powers_t, first_back, out)  # fmt: skip
 
 
-def _n_blocks(m: int) -> int:
-    """Blocks of the parallel backward update: one per thread, more when a block would exceed ORACLE_BLOCK."""
-    return max(get_num_threads(), -(-m // ORACLE_BLOCK))
+def _plan() -> np.ndarray:
+    """(shares, block) of the parallel backward update: one share of the users per numba thread, each done in
+    blocks of at most ``ORACLE_BLOCK`` users."""
+    return np.array([get_num_threads(), ORACLE_BLOCK])
 
 
 @njit(cache=True, parallel=True)
 def _backward_parallel(idx, t, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers_t,
-                       first_back, out, n_blocks):  # fmt: skip
-    """The backward update split into ``n_blocks[0]`` blocks run on numba's threads."""
+                       first_back, out, plan):  # fmt: skip
+    """The backward update split into ``plan[0]`` equal shares run on numba's threads, each share in blocks of at
+    most ``plan[1]`` users."""
     m = idx.shape[0]
-    n_blocks = n_blocks[0]
-    size = (m + n_blocks - 1) // n_blocks
-    for c in prange(n_blocks):
+    shares = plan[0]
+    size = (m + shares - 1) // shares
+    for c in prange(shares):
         lo = min(m, c * size)
-        _backward_block(lo, min(m, lo + size), idx, t, slate_hist, choice_hist, emission_t, transition,
-                        transition_t, prior, powers_t, first_back, out)  # fmt: skip
+        _backward_users(lo, min(m, lo + size), idx, t, slate_hist, choice_hist, emission_t, transition,
+                        transition_t, prior, powers_t, first_back, out, plan)  # fmt: skip
 
 
 @njit(cache=True, fastmath=True)
@@ -527,8 +532,8 @@ def oracle_beliefs_backward(
     :func:`backward_first_table` for these tables (the first backward product looked up instead of computed).
     Compiled. From ``ORACLE_GROUPED_FROM`` users on, the users of a block take each product of the step together,
     grouped by matrix (by slate for the filtering and backward steps, by t for the natural shift) and two users
-    per pass over a matrix, in one block per numba thread (blocks of at most ``ORACLE_BLOCK`` users); smaller
-    batches take one user at a time. Threads from ``ORACLE_PARALLEL_FROM`` users on.
+    per pass over a matrix, in one share of the users per numba thread, each in blocks of at most ``ORACLE_BLOCK``
+    users; smaller batches take one user at a time. Threads from ``ORACLE_PARALLEL_FROM`` users on.
     """
     m = idx.shape[0]
     if first_back is None:
@@ -537,8 +542,7 @@ def oracle_beliefs_backward(
     if m < ORACLE_GROUPED_FROM:
         run_chunked(_rowwise_users, _rowwise_parallel, m, *args, parallel_from=ORACLE_PARALLEL_FROM)
     else:
-        run_chunked(_backward_users, _backward_parallel, m, *args, np.array([_n_blocks(m)]),
-                    parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
+        run_chunked(_backward_users, _backward_parallel, m, *args, _plan(), parallel_from=ORACLE_PARALLEL_FROM)
 
 
 def oracle_beliefs_joint(
