@@ -506,7 +506,9 @@ def backward_first_table(emission_t: np.ndarray, transition: np.ndarray) -> np.n
     n_a = transition.shape[0]
     if n_a * n_a * N_BINS * N_BINS * 8 > ORACLE_FIRST_TABLE_MAX_BYTES:
         return np.zeros((0, 0, 0, N_BINS))
-    e_hat = emission_t / emission_t.sum(axis=-1, keepdims=True)  # [b, x, v]
+    z = emission_t.sum(axis=-1, keepdims=True)
+    # a choice no preference makes (its probabilities all underflowed; never drawn) keeps a zero row
+    e_hat = np.divide(emission_t, z, out=np.zeros_like(emission_t), where=z > 0)  # [b, x, v]
     return np.ascontiguousarray(np.einsum("auv,bxv->abxu", transition, e_hat))
 
 

@@ -88,7 +88,7 @@ def next_key(keys: np.ndarray) -> np.ndarray:
         return splitmix64(np.asarray(keys, dtype=np.uint64) ^ np.uint64(0xD1B54A32D192ED03))
 
 
-def uniforms(keys: np.ndarray, counter: np.ndarray | int, stream: int, n_streams: int = 8) -> np.ndarray:
+def uniforms(keys: np.ndarray, counter: np.ndarray | int, stream: int, n_streams: int = int(N_STREAMS)) -> np.ndarray:
     """Uniform(0,1) draws, one per key: the ``counter``-th number of stream ``stream``.
 
     ``keys`` has shape ``[n]`` (uint64); ``counter`` is a scalar or ``[n]`` int array. Result: float64 ``[n]``
