@@ -12,16 +12,18 @@ from hypothesis import strategies as st
 
 import recsim_envs  # noqa: F401
 from recsim_envs.preference.calibration import calibration_report
-from recsim_envs.preference.core import PreferenceShiftConfig, draw_rows
+from recsim_envs.preference.core import PreferenceShiftConfig, UserBatch, draw_rows
 from recsim_envs.preference.model import beta_c_profile, choice_probabilities, preference_transition
 from recsim_envs.preference.oracle import NHMMOracle
 from recsim_envs.preference.world import (
+    COS,
     N_BINS,
     THETA_DEG,
     action_slates,
     initial_preference_distribution,
     slate_distribution,
 )
+from recsim_envs.utils import rng as crng
 
 
 def _angle_cos(a_deg, b_deg):
@@ -320,3 +322,56 @@ def test_draw_rows_counts_cdf_entries_below_the_scaled_uniform():
         np.testing.assert_array_equal(draw_rows(table, rows, u), expected)
     # the zero-mass tail is never drawn: u just below 1 lands in bin 1, u = 0 in bin 0
     assert draw_rows(table, np.zeros(2, dtype=np.int64), np.array([0.0, np.nextafter(1.0, 0.0)])).tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("kwargs", [dict(obs_mode="oracle_beliefs"), dict(action_set="fine", horizon=45)])
+def test_compiled_response_matches_numpy_reference(kwargs):
+    """The one-pass compiled response of UserBatch (both draws and the six engagements) against the NumPy code it
+    replaced (counter-based uniforms, draw_rows, table gathers), on random states: with the tabulated expected
+    natural engagement, and without it (fine slates, horizon 45: the table would exceed EXPNAT_MAX_ENTRIES)."""
+    cfg = PreferenceShiftConfig(**kwargs)
+    tb = cfg.tables
+    assert ("expected_natural_cos" in tb) == (kwargs.get("action_set") != "fine")
+    n = 500
+    rng = np.random.default_rng(3)
+    b = UserBatch(cfg, n)
+    b.keys = crng.seed_to_key(rng.integers(0, 10**9, n))
+    b.u, b.u0 = rng.integers(0, N_BINS, n), rng.integers(0, N_BINS, n)
+    t, a = rng.integers(0, cfg.horizon, n), rng.integers(0, cfg.n_actions, n)
+    choice, objectives, before, after = b._respond(a, t)
+    u, u0, row = b.u, b.u0, a * N_BINS + b.u
+    want_choice = draw_rows(tb["emission_cdf"], row, crng.uniforms(b.keys, t, 0))
+    np.testing.assert_array_equal(choice, want_choice)
+    want_next = draw_rows(tb["transition_cdf"], row, crng.uniforms(b.keys, t, 1))
+    np.testing.assert_array_equal(before["next_preference_bin"], want_next)
+    np.testing.assert_array_equal(
+        objectives, np.stack([COS[u, want_choice], COS[u0, want_choice], tb["natural_cos"][t, u0, want_choice]], axis=1)
+    )
+    np.testing.assert_array_equal(after["expected_engagement"], tb["expected_cos"][a, u, u])
+    np.testing.assert_array_equal(after["expected_engagement_initial"], tb["expected_cos"][a, u, u0])
+    expnat = np.einsum("nx,nx->n", tb["emission"][a, u], tb["natural_cos"][t, u0])
+    np.testing.assert_allclose(after["expected_engagement_natural"], expnat, rtol=0, atol=1e-12)
+    with pytest.raises(IndexError, match="horizon"):
+        b._respond(a, np.full(n, cfg.horizon + 1))
+
+
+@pytest.mark.parametrize("obs_mode", ["history", "oracle_beliefs"])
+def test_compiled_observations_match_numpy_reference(obs_mode):
+    """The compiled observation block against the gather it replaced: the (last slate, last choice) row of
+    obs_pairs, t / horizon, the flattened beliefs, all float32 (bit for bit), and a fresh array on every call."""
+    cfg = PreferenceShiftConfig(obs_mode=obs_mode)
+    n = 300
+    rng = np.random.default_rng(8)
+    b = UserBatch(cfg, n)
+    b.reset(np.ones(n, dtype=bool), crng.seed_to_key(np.arange(n)))
+    for _ in range(4):
+        b.step(rng.integers(0, cfg.n_actions, n))
+    b.last_slate[:7], b.last_choice[:7] = -1, -1  # users before their first step
+    want = np.take(cfg.tables["obs_pairs"], (b.last_slate + 1) * (N_BINS + 1) + b.last_choice + 1, axis=0)
+    want[:, 2 * N_BINS] = b.t / cfg.horizon
+    if b.beliefs is not None:
+        want[:, 2 * N_BINS + 1 :] = b.beliefs.reshape(n, 3 * N_BINS)
+    got = b.observations()
+    assert got.dtype == np.float32 and got.shape == (n, cfg.obs_dim)
+    np.testing.assert_array_equal(got, want)
+    assert not np.shares_memory(got, b.observations())

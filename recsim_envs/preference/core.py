@@ -24,6 +24,7 @@ from recsim_envs.preference.model import (
 from recsim_envs.preference.oracle import (
     ORACLE_JOINT_FROM_HORIZON,
     NHMMOracle,
+    backward_first_table,
     natural_shift_powers,
     oracle_beliefs_backward,
     oracle_beliefs_joint,
@@ -47,6 +48,9 @@ OBJECTIVE_NAMES = ("engagement", "engagement_initial", "engagement_natural")
 
 # counter-based stream ids (recsim_envs.utils.rng)
 _STREAM_CHOICE, _STREAM_SHIFT, _STREAM_INITIAL = 0, 1, 2
+
+#: an empty table argument of the compiled kernels (the table is not built)
+_NO_TABLE = np.zeros((0, 0, 0, 0))
 
 #: largest precomputed expected-natural-engagement table (entries); see PreferenceShiftConfig._tabulate
 EXPNAT_MAX_ENTRIES = 1 << 22
@@ -168,6 +172,8 @@ class PreferenceShiftConfig(SlateConfig):
             prior=prior,
             prior_cdf=np.cumsum(prior),
         )
+        # the oracle's first backward products, looked up (recsim_envs.preference.oracle.backward_first_table)
+        self.tables["backward_first"] = backward_first_table(self.tables["emission_by_choice"], transition)
         # choice-marginalised natural-shift engagement EXPNAT[t, a, u, u0] = Σ_x P(x | s_a, u) NAT_COS[t, u0, x]:
         # a gather per step when the table is small; beyond EXPNAT_MAX_ENTRIES (long horizons with the 72 fine
         # slates: 93 M entries, ~20 s to build) the step takes the 36-term dot product per user instead
@@ -196,18 +202,78 @@ def draw_rows(cdf_table: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndar
                       np.asarray(u, dtype=np.float64))  # fmt: skip
 
 
+@njit(cache=True, inline="always")
+def _draw_row(cdf_table, row, u):
+    """The draw of :func:`draw_rows` for one user."""
+    nb = cdf_table.shape[1]
+    thr = u * cdf_table[row, nb - 1]
+    k = 0
+    for v in range(nb):
+        k += cdf_table[row, v] <= thr
+    return min(k, nb - 1)
+
+
 @njit(cache=True)
 def _draw_rows(cdf_table, rows, u):
-    nb = cdf_table.shape[1]
     out = np.empty(rows.shape[0], dtype=np.int64)
     for i in range(rows.shape[0]):
-        c = cdf_table[rows[i]]
-        thr = u[i] * c[nb - 1]
-        k = 0
-        for v in range(nb):
-            k += c[v] <= thr
-        out[i] = min(k, nb - 1)
+        out[i] = _draw_row(cdf_table, rows[i], u[i])
     return out
+
+
+@njit(cache=True)
+def _respond_users(keys, t, a, u, u0, emission_cdf, transition_cdf, cos, natural_cos, expected_cos,
+                   expected_natural_cos):  # fmt: skip
+    """The ground-truth response of every user in one pass (:meth:`UserBatch._respond`): the choice and the next
+    preference drawn from the counter-based streams (``crng.uniforms(keys, t, stream)`` and :func:`draw_rows`,
+    the same numbers), the three realised engagements and the three choice-marginalised ones (the last only when
+    ``expected_natural_cos`` is tabulated, i.e. not empty)."""
+    n = a.shape[0]
+    nb = cos.shape[0]
+    choice = np.empty(n, dtype=np.int64)
+    nxt = np.empty(n, dtype=np.int64)
+    objectives = np.empty((n, 3))
+    expected = np.empty((3, n))
+    has_expnat = expected_natural_cos.shape[0] > 0
+    for i in range(n):
+        ti, ui, u0i, ai = t[i], u[i], u0[i], a[i]
+        if ti < 0 or ti >= natural_cos.shape[0]:
+            raise IndexError("step t beyond the tabulated horizon (reset the users first)")
+        c = np.uint64(ti) * crng.N_STREAMS
+        row = ai * nb + ui
+        x = choice[i] = _draw_row(emission_cdf, row, crng.uniform_scalar(keys[i], c, _STREAM_CHOICE))
+        nxt[i] = _draw_row(transition_cdf, row, crng.uniform_scalar(keys[i], c, _STREAM_SHIFT))
+        objectives[i, 0] = cos[ui, x]
+        objectives[i, 1] = cos[u0i, x]
+        objectives[i, 2] = natural_cos[ti, u0i, x]
+        expected[0, i] = expected_cos[ai, ui, ui]
+        expected[1, i] = expected_cos[ai, ui, u0i]
+        if has_expnat:
+            expected[2, i] = expected_natural_cos[ti, ai, ui, u0i]
+    return choice, nxt, objectives, expected
+
+
+_NO_BELIEFS = np.zeros((0, 0))
+
+
+@njit(cache=True)
+def _observations(pairs, last_slate, last_choice, t, horizon, beliefs):
+    """A fresh float32 [n, obs_dim] observation block: the history part from the (last slate, last choice) row of
+    ``pairs`` (``tables["obs_pairs"]``), t / horizon, then the flattened oracle beliefs when ``beliefs`` is not
+    empty. One pass per user."""
+    n = last_slate.shape[0]
+    n_hist = 2 * N_BINS
+    obs = np.empty((n, pairs.shape[1]), dtype=np.float32)
+    with_beliefs = beliefs.shape[0] > 0
+    for i in range(n):
+        row = (last_slate[i] + 1) * (N_BINS + 1) + last_choice[i] + 1
+        for c in range(n_hist):
+            obs[i, c] = pairs[row, c]
+        obs[i, n_hist] = np.float32(t[i] / horizon)
+        if with_beliefs:
+            for c in range(beliefs.shape[1]):
+                obs[i, n_hist + 1 + c] = np.float32(beliefs[i, c])
+    return obs
 
 
 class SlateUsers(ModelBase):
@@ -322,8 +388,8 @@ class UserBatch(SlateUsers):
             self.beliefs = np.zeros((n, 3, N_BINS))
             if h >= ORACLE_JOINT_FROM_HORIZON:
                 self.joint = np.zeros((n, N_BINS, N_BINS))
-            else:
-                self.filt = np.zeros((n, N_BINS))
+            else:  # the predictive belief is kept in place in beliefs[:, 0]
+                self.filt = self.beliefs[:, 0]
 
     # -- episode start -----------------------------------------------------------------------------------
     def reset(self, mask: np.ndarray, keys: np.ndarray) -> None:
@@ -341,11 +407,9 @@ class UserBatch(SlateUsers):
         self.pref_hist[mask, 0] = u
         if self.beliefs is not None:
             prior = tb["prior"]
-            self.beliefs[mask] = prior
+            self.beliefs[mask] = prior  # (the backward rule's predictive belief self.filt is beliefs[:, 0])
             if self.joint is not None:
                 self.joint[mask] = np.diag(prior)
-            elif self.filt is not None:
-                self.filt[mask] = prior
 
     # -- one step for every user -----------------------------------------------------------------------
     def _respond(
@@ -353,21 +417,20 @@ class UserBatch(SlateUsers):
     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
         tb = self.cfg.tables
         u, u0 = self.u, self.u0
-        row = a * N_BINS + u
-        choice = draw_rows(tb["emission_cdf"], row, crng.uniforms(self.keys, t, _STREAM_CHOICE))
-        nxt = draw_rows(tb["transition_cdf"], row, crng.uniforms(self.keys, t, _STREAM_SHIFT))
-        # every metric is a scalar gather from a precomputed table (no per-user [36]-vector work)
-        objectives = np.empty((self.n, 3))
-        objectives[:, 0] = COS[u, choice]
-        objectives[:, 1] = COS[u0, choice]
-        objectives[:, 2] = tb["natural_cos"][t, u0, choice]  # x ᵀ E[u_t^rnd | u0]
+        # every metric is a scalar gather from a precomputed table (no per-user [36]-vector work), all users in
+        # one compiled pass with the two draws
+        expnat = tb.get("expected_natural_cos", _NO_TABLE)
+        choice, nxt, objectives, expected = _respond_users(
+            self.keys, t, a, u, u0, tb["emission_cdf"], tb["transition_cdf"], COS, tb["natural_cos"],
+            tb["expected_cos"], expnat,
+        )  # fmt: skip
         before = dict(preference_bin=u.copy(), next_preference_bin=nxt, initial_preference_bin=u0.copy())
         after = dict(
-            expected_engagement=tb["expected_cos"][a, u, u],
-            expected_engagement_initial=tb["expected_cos"][a, u, u0],
+            expected_engagement=expected[0],
+            expected_engagement_initial=expected[1],
             expected_engagement_natural=(
-                tb["expected_natural_cos"][t, a, u, u0]
-                if "expected_natural_cos" in tb
+                expected[2]
+                if expnat.shape[0]
                 else np.einsum("nx,nx->n", tb["emission"][a, u], tb["natural_cos"][t, u0])
             ),
         )
@@ -392,19 +455,16 @@ class UserBatch(SlateUsers):
             )  # fmt: skip
         elif self.filt is not None:
             oracle_beliefs_backward(
-                idx, self.t, self.filt, self.slate_hist, self.choice_hist, tb["emission_by_choice"],
-                tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers"], self.beliefs,
+                idx, self.t, self.slate_hist, self.choice_hist, tb["emission_by_choice"],
+                tb["transition"], tb["transition_t"], tb["prior"], tb["natural_powers_t"], self.beliefs,
+                tb["backward_first"],
             )  # fmt: skip
 
     # -- observations ----------------------------------------------------------------------------------
     def observations(self) -> np.ndarray:
-        cfg, tb = self.cfg, self.cfg.tables
-        n = self.n
-        obs = np.take(tb["obs_pairs"], (self.last_slate + 1) * (N_BINS + 1) + self.last_choice + 1, axis=0)
-        obs[:, 2 * N_BINS] = self.t / cfg.horizon
-        if self.beliefs is not None:  # obs_mode "oracle_beliefs"
-            obs[:, 2 * N_BINS + 1 :] = self.beliefs.reshape(n, 3 * N_BINS)
-        return obs
+        beliefs = _NO_BELIEFS if self.beliefs is None else self.beliefs.reshape(self.n, 3 * N_BINS)
+        return _observations(self.cfg.tables["obs_pairs"], self.last_slate, self.last_choice, self.t,
+                             self.cfg.horizon, beliefs)  # fmt: skip
 
     def oracle_beliefs(self) -> np.ndarray:
         """[n, 3, 36]: NHMM predictive belief over u_t, smoothed belief over u_0, natural-shift belief over

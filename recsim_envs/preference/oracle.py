@@ -158,7 +158,8 @@ def natural_shift_powers(transition_natural: np.ndarray, horizon: int) -> np.nda
 # shorter than 36 pairs, so the backward pass does less work than one joint update and holds less than the
 # 36 × 36 joint; from it on the joint's constant cost wins. Either way memory per user is O(36²) at most and
 # never grows with t beyond that. Both are the same arithmetic as ``NHMMOracle.filter``/``smooth`` with the
-# sums taken in another order (they agree to rounding; tests pin 1e-9).
+# sums taken in another order and, in the backward rule, each normalisation applied one product later (they
+# agree to rounding; tests pin 1e-9).
 
 ORACLE_JOINT_FROM_HORIZON = 36
 if N_BINS % 4:  # pragma: no cover - _matvec's four-row blocking
@@ -168,9 +169,10 @@ if N_BINS % 4:  # pragma: no cover - _matvec's four-row blocking
 #: see ``recsim_envs.utils.kernels.run_chunked`` for when the kernels use numba's threads)
 ORACLE_PARALLEL_FROM = 128
 
-#: batches from this many users on take the grouped BLAS products (:func:`_backward_block`); smaller ones the
-#: per-user products (:func:`_rowwise_users`), which measured faster there (groups of a few users per slate)
-ORACLE_GROUPED_FROM = 256
+#: batches from this many users on take the grouped products (:func:`_backward_block`: users sorted by matrix,
+#: two per pass over it); smaller ones the per-user products (:func:`_rowwise_users`). One thread, 10 steps:
+#: 47 vs 49 µs per step at 32 users, 76 vs 113 at 64, 691 vs 1,095 at 512
+ORACLE_GROUPED_FROM = 32
 
 
 @njit(cache=True, fastmath=True, inline="always")
@@ -199,30 +201,38 @@ def _normalise(x):
 
 
 @njit(cache=True, fastmath=True)
-def _rowwise_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
-                   powers, out):  # fmt: skip
+def _rowwise_users(lo, hi, idx, t, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers_t,
+                   first_back, out):  # fmt: skip
     """The backward update (see :func:`oracle_beliefs_backward`) for users ``idx[lo:hi]``, one user at a time
-    with ``_matvec`` (small batches: the grouped BLAS products of :func:`_backward_block` cost more there)."""
+    with ``_matvec`` (small batches: few users share each matrix there)."""
     beta = np.empty(N_BINS)
     nxt = np.empty(N_BINS)
+    has_first = first_back.shape[0] > 0
     for j in range(lo, hi):
         i = idx[j]
         ti = t[i]
         a, x = slate_hist[i, ti - 1], choice_hist[i, ti - 1]
         # filtering: b ← normalise(b ∘ e)ᵀ T
         ec = emission_t[a, x]
-        fi = filt[i]
+        oi = out[i]
+        fi = oi[0]
         for u in range(N_BINS):
             nxt[u] = fi[u] * ec[u]
         _normalise(nxt)
         _matvec(transition_t[a], nxt, fi)
-        oi = out[i]
-        oi[0] = fi
         # backward messages β_k(u) ∝ P(x_k..x_{t−1} | u_k), normalised each step as NHMMOracle.smooth does;
         # the last one is the likelihood column itself (transition rows sum to one)
         beta[:] = ec
         _normalise(beta)
-        for k in range(ti - 2, -1, -1):
+        k_top = ti - 2
+        if has_first and k_top >= 0:  # the next one's product from the table (see backward_first_table)
+            ak, xk = slate_hist[i, k_top], choice_hist[i, k_top]
+            ek, fk = emission_t[ak, xk], first_back[ak, a, x]
+            for u in range(N_BINS):
+                beta[u] = ek[u] * fk[u]
+            _normalise(beta)
+            k_top -= 1
+        for k in range(k_top, -1, -1):
             ak, xk = slate_hist[i, k], choice_hist[i, k]
             _matvec(transition[ak], beta, nxt)
             ek = emission_t[ak, xk]
@@ -233,35 +243,64 @@ def _rowwise_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, tr
         for u in range(N_BINS):
             g[u] = prior[u] * beta[u]
         _normalise(g)
-        nat, pw = oi[2], powers[ti]
-        nb = g.shape[0]  # = N_BINS at run time, so LLVM vectorises the loop over v instead of unrolling it all
-        for v in range(nb):
-            nat[v] = 0.0
-        for u0 in range(nb):
-            gu = g[u0]
-            for v in range(nb):
-                nat[v] += gu * pw[u0, v]
+        _matvec(powers_t[ti], g, oi[2])
 
 
 @njit(cache=True, fastmath=True, parallel=True)
-def _rowwise_parallel(idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers,
-                      out):  # fmt: skip
+def _rowwise_parallel(idx, t, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers_t,
+                      first_back, out):  # fmt: skip
     m = idx.shape[0]
     for c in prange((m + CHUNK - 1) // CHUNK):
-        _rowwise_users(c * CHUNK, min(m, (c + 1) * CHUNK), idx, t, filt, slate_hist, choice_hist,
-                       emission_t, transition, transition_t, prior, powers, out)  # fmt: skip
+        _rowwise_users(c * CHUNK, min(m, (c + 1) * CHUNK), idx, t, slate_hist, choice_hist, emission_t, transition,
+                       transition_t, prior, powers_t, first_back, out)  # fmt: skip
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _matvec2_scaled(m, src, i1, i2, w, w1, w2, post, r1, r2, dst, o1, o2):
+    """dst[o1] = (m @ src[i1]) ∘ w[w1] ∘ post · r1 and the same for (i2, w2, r2, o2), for one [N_BINS, N_BINS]
+    matrix; returns the two rows' sums. Two users per pass over the matrix, four rows at a time: eight sums in
+    vector registers, every load of ``m`` feeding two multiply-adds. Rows by index, not as views (a view costs
+    reference counting per call)."""
+    z1 = z2 = 0.0
+    for v in range(0, N_BINS, 4):
+        s0 = s1 = s2 = s3 = r0 = r1_ = r2_ = r3 = 0.0
+        for u in range(N_BINS):
+            xu, yu = src[i1, u], src[i2, u]
+            m0, m1, m2, m3 = m[v, u], m[v + 1, u], m[v + 2, u], m[v + 3, u]
+            s0 += m0 * xu
+            s1 += m1 * xu
+            s2 += m2 * xu
+            s3 += m3 * xu
+            r0 += m0 * yu
+            r1_ += m1 * yu
+            r2_ += m2 * yu
+            r3 += m3 * yu
+        p0, p1, p2, p3 = post[v], post[v + 1], post[v + 2], post[v + 3]
+        s0 *= w[w1, v] * p0 * r1
+        s1 *= w[w1, v + 1] * p1 * r1
+        s2 *= w[w1, v + 2] * p2 * r1
+        s3 *= w[w1, v + 3] * p3 * r1
+        r0 *= w[w2, v] * p0 * r2
+        r1_ *= w[w2, v + 1] * p1 * r2
+        r2_ *= w[w2, v + 2] * p2 * r2
+        r3 *= w[w2, v + 3] * p3 * r2
+        dst[o1, v], dst[o1, v + 1], dst[o1, v + 2], dst[o1, v + 3] = s0, s1, s2, s3
+        dst[o2, v], dst[o2, v + 1], dst[o2, v + 2], dst[o2, v + 3] = r0, r1_, r2_, r3
+        z1 += (s0 + s1) + (s2 + s3)
+        z2 += (r0 + r1_) + (r2_ + r3)
+    return z1, z2
 
 
 @njit(cache=True, fastmath=True)
-def _grouped_product(src, sel, keys, mats, order, buf, res):
-    """Rows ``src[sel[p]]`` times ``mats[keys[p]]`` for p < len(sel), one BLAS product per matrix: the rows are
-    gathered into ``buf`` sorted by key (counting sort; ``order[q]`` is the p of sorted row q) and
-    ``res[q] = buf[q] @ mats[keys[order[q]]]``. Each matrix is read once per group instead of once per row (a row
-    at a time, the 36 × 36 tables stream from L2 and bound the products; see benchmarks/RESULTS.md). The
-    caller reads ``res`` through ``order``; ``order``, ``buf``, ``res`` are scratch of at least len(sel) rows."""
+def _grouped_products(src, sel, keys, mats, w, wrows, post, scale, dst, drows, order, new_scale):
+    """For p < len(sel), with j = sel[p]: ``dst[drows[p]] = (mats[keys[p]] @ src[j]) ∘ w[wrows[p]] ∘ post ·
+    scale[j]``, and ``new_scale[j]`` = 1 / that row's sum when ``new_scale`` is not empty. Users that share a
+    matrix go two at a time (:func:`_matvec2_scaled`; a counting sort by key pairs them, ``order`` is its
+    scratch of at least len(sel) entries). Sorted, a group's matrix stays in L1 while its users stream past it
+    (the tables of all slates do not fit)."""
     m = sel.shape[0]
     n_keys = mats.shape[0]
-    nb = buf.shape[1]  # = N_BINS, read at run time: LLVM vectorises these loops only when it does not unroll them
+    renormalise = new_scale.shape[0] > 0
     starts = np.zeros(n_keys + 1, dtype=np.int64)
     for p in range(m):
         starts[keys[p] + 1] += 1
@@ -270,134 +309,154 @@ def _grouped_product(src, sel, keys, mats, order, buf, res):
     fill = starts[:-1].copy()
     for p in range(m):
         k = keys[p]
-        q = fill[k]
-        order[q] = p
-        fill[k] = q + 1
-        j = sel[p]
-        for u in range(nb):
-            buf[q, u] = src[j, u]
+        order[fill[k]] = p
+        fill[k] += 1
     for k in range(n_keys):
         s, e = starts[k], starts[k + 1]
-        if e > s:
-            np.dot(buf[s:e], mats[k], res[s:e])
+        if e == s:
+            continue
+        mk = mats[k]
+        for q in range(s, e, 2):
+            p1 = order[q]
+            p2 = order[q + 1] if q + 1 < e else p1  # an odd group's last user is paired with itself
+            j1, j2 = sel[p1], sel[p2]
+            z1, z2 = _matvec2_scaled(mk, src, j1, j2, w, wrows[p1], wrows[p2], post, scale[j1], scale[j2], dst,
+                                     drows[p1], drows[p2])  # fmt: skip
+            if renormalise:
+                new_scale[j1] = 1.0 / z1
+                new_scale[j2] = 1.0 / z2
 
 
 @njit(cache=True, fastmath=True)
-def _backward_block(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
-                    powers, out):  # fmt: skip
-    """The backward update (see :func:`oracle_beliefs_backward`) for users ``idx[lo:hi]`` as one block: every
-    product of the step is a grouped BLAS product over the block's users (:func:`_grouped_product`)."""
+def _backward_block(lo, hi, idx, t, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers_t,
+                    first_back, out):  # fmt: skip
+    """The backward update (see :func:`oracle_beliefs_backward`) for users ``idx[lo:hi]`` as one block: each
+    product of the step is taken for all of the block's users at once, grouped by matrix
+    (:func:`_grouped_products`), with the elementwise work that follows it (the emission weights, the
+    normalisation, the prior) done as each result is written. Each vector is normalised one product late: its
+    sum's reciprocal is kept in ``scale`` and applied to the next product's result."""
     m = hi - lo
-    nb = filt.shape[1]  # = N_BINS, read at run time: LLVM vectorises these loops only when it does not unroll them
+    nb = out.shape[2]  # = N_BINS, read at run time: LLVM vectorises these loops only when it does not unroll them
     users = idx[lo:hi]
-    vec = np.empty((m, nb))  # rows fed to the grouped products
-    beta = np.empty((m, nb))
-    buf = np.empty((m, nb))
-    res = np.empty((m, nb))
+    emission = emission_t.reshape(-1, nb)  # row a·36 + x: P(x | s_a, ·)
+    ones = np.ones((1, nb))  # the weights of a product with nothing elementwise after it
+    fvec = np.empty((m, nb))  # normalise(b ∘ e) · (its sum) for the filtering products
+    fscale = np.empty(m)
+    vec = np.empty((2, m, nb))  # backward messages, step k's in vec[k % 2] (the products read one, write the other)
+    scale = np.empty(m)
     order = np.empty(m, dtype=np.int64)
     sel = np.empty(m, dtype=np.int64)
     keys = np.empty(m, dtype=np.int64)
+    wrows = np.empty(m, dtype=np.int64)
+    drows = np.empty(m, dtype=np.int64)
+    none = np.empty(0)
+    has_first = first_back.shape[0] > 0
+    last = 3 if has_first else 2  # the first backward step k = t − 2 is a table look-up when there is a table
     tmax = 0
     for j in range(m):
         i = users[j]
         ti = t[i]
         tmax = max(tmax, ti)
         a, x = slate_hist[i, ti - 1], choice_hist[i, ti - 1]
-        # backward messages β_k(u) ∝ P(x_k..x_{t−1} | u_k), normalised each step as NHMMOracle.smooth does;
-        # the last one is the likelihood column itself (transition rows sum to one)
-        zf = zb = 0.0
+        z = 0.0
         for u in range(nb):
-            e = emission_t[a, x, u]
-            f = filt[i, u] * e
-            vec[j, u] = f
-            beta[j, u] = e
-            zf += f
-            zb += e
-        rf, rb = 1.0 / zf, 1.0 / zb
-        for u in range(nb):
-            vec[j, u] *= rf
-            beta[j, u] *= rb
+            f = out[i, 0, u] * emission_t[a, x, u]
+            fvec[j, u] = f
+            z += f
+        fscale[j] = 1.0 / z
         sel[j] = j
         keys[j] = a
-    # filtering: b ← normalise(b ∘ e)ᵀ T
-    _grouped_product(vec, sel, keys, transition, order, buf, res)
-    for q in range(m):
-        i = users[order[q]]
-        for u in range(nb):
-            filt[i, u] = out[i, 0, u] = res[q, u]
-    # backward steps k = t−2 .. 0 of every user still that far from its start: β_k = e_k ∘ (T_k β_{k+1})
-    for k in range(tmax - 2, -1, -1):
+        wrows[j] = 0
+        drows[j] = i
+        # backward messages β_k(u) ∝ P(x_k..x_{t−1} | u_k), normalised each step as NHMMOracle.smooth does; the
+        # last one is the likelihood column itself (transition rows sum to one), the one before it from the table
+        # (backward_first_table) when there is one. The first product step k0 = t − last reads vec[(k0 + 1) % 2];
+        # a user with none left holds prior ∘ β_0 (the unnormalised smoothed u_0) in vec[0].
+        k0 = ti - last
+        b = (k0 + 1) % 2 if k0 >= 0 else 0
+        z = 0.0
+        if has_first and ti >= 2:
+            ak, xk = slate_hist[i, ti - 2], choice_hist[i, ti - 2]
+            for u in range(nb):
+                v = emission_t[ak, xk, u] * first_back[ak, a, x, u]
+                if k0 < 0:
+                    v *= prior[u]
+                vec[b, j, u] = v
+                z += v
+        else:
+            for u in range(nb):
+                v = emission_t[a, x, u]
+                if k0 < 0:
+                    v *= prior[u]
+                vec[b, j, u] = v
+                z += v
+        scale[j] = 1.0 / z
+    # filtering: b ← normalise(b ∘ e)ᵀ T, written in place of the predictive belief out[i, 0]
+    _grouped_products(fvec, sel, keys, transition_t, ones, wrows, ones[0], fscale, out[:, 0], drows, order,
+                      none)  # fmt: skip
+    # the backward steps k of every user still that far from its start: β_k = e_k ∘ (T_k β_{k+1}), and at k = 0
+    # prior ∘ β_0
+    for k in range(tmax - last, -1, -1):
         na = 0
         for j in range(m):
             i = users[j]
-            if t[i] - 2 >= k:
+            if t[i] - last >= k:
                 sel[na] = j
                 keys[na] = slate_hist[i, k]
+                wrows[na] = slate_hist[i, k] * nb + choice_hist[i, k]
+                drows[na] = j
                 na += 1
-        _grouped_product(beta, sel[:na], keys[:na], transition_t, order, buf, res)
-        for q in range(na):
-            j = sel[order[q]]
-            i = users[j]
-            ak, xk = slate_hist[i, k], choice_hist[i, k]
-            z = 0.0
-            for u in range(nb):
-                v = emission_t[ak, xk, u] * res[q, u]
-                beta[j, u] = v
-                z += v
-            r = 1.0 / z
-            for u in range(nb):
-                beta[j, u] *= r
-    # smoothed u_0 and its natural shift γ_0ᵀ T_rnd^t
+        _grouped_products(vec[(k + 1) % 2], sel[:na], keys[:na], transition, emission, wrows[:na],
+                          prior if k == 0 else ones[0], scale, vec[k % 2], drows[:na], order, scale)  # fmt: skip
+    # smoothed u_0 = normalise(prior ∘ β_0) and its natural shift γ_0ᵀ T_rnd^t
     for j in range(m):
         i = users[j]
-        z = 0.0
+        r = scale[j]
         for u in range(nb):
-            g = prior[u] * beta[j, u]
-            vec[j, u] = g
-            z += g
-        r = 1.0 / z
-        for u in range(nb):
-            vec[j, u] *= r
-            out[i, 1, u] = vec[j, u]
+            out[i, 1, u] = vec[0, j, u] * r
         sel[j] = j
         keys[j] = t[i]
-    _grouped_product(vec, sel, keys, powers, order, buf, res)
-    for q in range(m):
-        i = users[order[q]]
-        for u in range(nb):
-            out[i, 2, u] = res[q, u]
+        wrows[j] = 0
+        drows[j] = i
+    _grouped_products(vec[0], sel, keys, powers_t, ones, wrows, ones[0], scale, out[:, 2], drows, order,
+                      none)  # fmt: skip
 
 
-#: users per block of the backward update (bounds its scratch memory: 4 [block, 36] float64 arrays)
-ORACLE_BLOCK = 2048
+#: users per block of the backward update: bounds a block's scratch (3 [block, 36] float64 arrays, 221 KB at 256,
+#: within L2 beside the tables). Env steps at 1,024 users, block sizes 64–2,048 interleaved in one process: no
+#: difference beyond the noise
+ORACLE_BLOCK = 256
 
 
 @njit(cache=True)
-def _backward_users(lo, hi, idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
-                    powers, out, n_blocks):  # fmt: skip
-    """The backward update for users ``idx[lo:hi]``, in blocks of at most ``ORACLE_BLOCK`` users (``n_blocks``,
-    a one-element array, is the parallel kernel's argument, unused here)."""
-    for b in range(lo, hi, ORACLE_BLOCK):
-        _backward_block(b, min(hi, b + ORACLE_BLOCK), idx, t, filt, slate_hist, choice_hist, emission_t,
-                        transition, transition_t, prior, powers, out)  # fmt: skip
+def _backward_users(lo, hi, idx, t, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers_t,
+                    first_back, out, plan):  # fmt: skip
+    """The backward update for users ``idx[lo:hi]``, in blocks of at most ``plan[1]`` users (``plan[0]``, the
+    parallel kernel's share count, is unused here)."""
+    block = plan[1]
+    for b in range(lo, hi, block):
+        _backward_block(b, min(hi, b + block), idx, t, slate_hist, choice_hist, emission_t, transition,
+                        transition_t, prior, powers_t, first_back, out)  # fmt: skip
 
 
-def _n_blocks(m: int) -> int:
-    """Blocks of the parallel backward update: one per thread, more when a block would exceed ORACLE_BLOCK."""
-    return max(get_num_threads(), -(-m // ORACLE_BLOCK))
+def _plan() -> np.ndarray:
+    """(shares, block) of the parallel backward update: one share of the users per numba thread, each done in
+    blocks of at most ``ORACLE_BLOCK`` users."""
+    return np.array([get_num_threads(), ORACLE_BLOCK])
 
 
 @njit(cache=True, parallel=True)
-def _backward_parallel(idx, t, filt, slate_hist, choice_hist, emission_t, transition, transition_t, prior,
-                       powers, out, n_blocks):  # fmt: skip
-    """The backward update split into ``n_blocks[0]`` blocks run on numba's threads."""
+def _backward_parallel(idx, t, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers_t,
+                       first_back, out, plan):  # fmt: skip
+    """The backward update split into ``plan[0]`` equal shares run on numba's threads, each share in blocks of at
+    most ``plan[1]`` users."""
     m = idx.shape[0]
-    n_blocks = n_blocks[0]
-    size = (m + n_blocks - 1) // n_blocks
-    for c in prange(n_blocks):
+    shares = plan[0]
+    size = (m + shares - 1) // shares
+    for c in prange(shares):
         lo = min(m, c * size)
-        _backward_block(lo, min(m, lo + size), idx, t, filt, slate_hist, choice_hist, emission_t, transition,
-                        transition_t, prior, powers, out)  # fmt: skip
+        _backward_users(lo, min(m, lo + size), idx, t, slate_hist, choice_hist, emission_t, transition,
+                        transition_t, prior, powers_t, first_back, out, plan)  # fmt: skip
 
 
 @njit(cache=True, fastmath=True)
@@ -435,38 +494,57 @@ def _joint_parallel(idx, t, joint, slates, choices, emission_t, transition_t, po
                      transition_t, powers_t, out)  # fmt: skip
 
 
+#: largest table of first backward products (:func:`backward_first_table`) built, in bytes (the six slates'
+#: ≈ 0.5 MB; the 72 fine slates' would be 54 MB, so they take the product instead)
+ORACLE_FIRST_TABLE_MAX_BYTES = 4 << 20
+
+
+def backward_first_table(emission_t: np.ndarray, transition: np.ndarray) -> np.ndarray:
+    """``W[a, b, x] = T_a · normalise(e_{b, x})`` [A, A, 36 (x), 36 (u)]: the product of the first backward step
+    after the last observation (slate b, choice x) for every slate a before it, so the backward pass starts one
+    product later; an empty [0, 0, 0, 36] array when it would exceed ``ORACLE_FIRST_TABLE_MAX_BYTES``."""
+    n_a = transition.shape[0]
+    if n_a * n_a * N_BINS * N_BINS * 8 > ORACLE_FIRST_TABLE_MAX_BYTES:
+        return np.zeros((0, 0, 0, N_BINS))
+    z = emission_t.sum(axis=-1, keepdims=True)
+    # a choice no preference makes (its probabilities all underflowed; never drawn) keeps a zero row
+    e_hat = np.divide(emission_t, z, out=np.zeros_like(emission_t), where=z > 0)  # [b, x, v]
+    return np.ascontiguousarray(np.einsum("auv,bxv->abxu", transition, e_hat))
+
+
 def oracle_beliefs_backward(
     idx: np.ndarray,
     t: np.ndarray,
-    filt: np.ndarray,
     slate_hist: np.ndarray,
     choice_hist: np.ndarray,
     emission_t: np.ndarray,
     transition: np.ndarray,
     transition_t: np.ndarray,
     prior: np.ndarray,
-    powers: np.ndarray,
+    powers_t: np.ndarray,
     out: np.ndarray,
+    first_back: np.ndarray | None = None,
 ) -> None:
     """After a step, for each user ``i`` in ``idx`` at time ``t[i]`` (steps taken): advance the predictive belief
-    ``filt[i]`` with the last (slate, choice), smooth u_0 by a backward pass over the history, and write
+    ``out[i, 0]`` with the last (slate, choice), smooth u_0 by a backward pass over the history, and write
     ``out[i] = (predictive over u_t, smoothed over u_0, natural shift over u_t^rnd)``.
 
     Tables: ``emission_t[a, x, u] = P(x | s_a, u)``, ``transition[a, u, u']``, ``transition_t[a, u', u]`` (its
-    transpose), ``powers[t, u0, u] = (T_rnd^t)[u0, u]``. Compiled. From ``ORACLE_GROUPED_FROM`` users on, each
-    product of the step is one BLAS product per matrix over all users that need that matrix (grouped by slate for
-    the filtering and backward steps, by t for the natural shift), in one block per numba thread (blocks of at
-    most ``ORACLE_BLOCK`` users); smaller batches take one user at a time. Threads from
-    ``ORACLE_PARALLEL_FROM`` users on.
+    transpose), ``powers_t[t, u, u0] = (T_rnd^t)[u0, u]``, and optionally ``first_back`` from
+    :func:`backward_first_table` for these tables (the first backward product looked up instead of computed).
+    Compiled. From ``ORACLE_GROUPED_FROM`` users on, the users of a block take each product of the step together,
+    grouped by matrix (by slate for the filtering and backward steps, by t for the natural shift) and two users
+    per pass over a matrix, in one share of the users per numba thread, each in blocks of at most ``ORACLE_BLOCK``
+    users; smaller batches take one user at a time. Threads from ``ORACLE_PARALLEL_FROM`` users on.
     """
     m = idx.shape[0]
+    if first_back is None:
+        first_back = np.zeros((0, 0, 0, N_BINS))
+    args = (idx, t, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers_t, first_back, out)
     if m < ORACLE_GROUPED_FROM:
-        run_chunked(_rowwise_users, _rowwise_parallel, m, idx, t, filt, slate_hist, choice_hist, emission_t,
-                    transition, transition_t, prior, powers, out, parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
+        run_chunked(_rowwise_users, _rowwise_parallel, m, *args, parallel_from=ORACLE_PARALLEL_FROM)
     else:
-        run_chunked(_backward_users, _backward_parallel, m, idx, t, filt, slate_hist, choice_hist, emission_t,
-                    transition, transition_t, prior, powers, out, np.array([_n_blocks(m)]),
-                    parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
+        run_chunked(_backward_users, _backward_parallel, m, *args, _plan(), parallel_from=ORACLE_PARALLEL_FROM)
 
 
 def oracle_beliefs_joint(
@@ -499,6 +577,7 @@ __all__ = [
     "expected_vector",
     "oracle_beliefs_backward",
     "oracle_beliefs_joint",
+    "backward_first_table",
     "ORACLE_JOINT_FROM_HORIZON",
     "COS",
 ]

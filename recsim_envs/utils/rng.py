@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -54,13 +55,22 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 def _compile_scalar() -> Callable[[np.uint64], np.uint64]:
-    from numba import njit
-
     return njit(cache=True)(splitmix64_mix)
 
 
 #: :func:`splitmix64_mix` compiled by numba for uint64 scalars, callable from other jitted kernels
 splitmix64_scalar = _compile_scalar()
+
+
+#: streams per counter value of :func:`uniforms` (its default ``n_streams``), as the uint64 the kernels multiply by
+N_STREAMS = np.uint64(8)
+
+
+@njit(cache=True, inline="always")
+def uniform_scalar(key: np.uint64, counter_x_streams: np.uint64, stream: int) -> float:
+    """:func:`uniforms` for one key inside a compiled kernel: ``counter_x_streams`` is the counter times
+    ``N_STREAMS`` (as uint64), the result the same float64 in [0, 1) as the vectorised function gives."""
+    return float(splitmix64_scalar(key + _GOLDEN * (counter_x_streams + np.uint64(stream + 1))) >> _S11) * _INV53
 
 
 def seed_to_key(seeds: np.ndarray | int) -> np.ndarray:
@@ -78,7 +88,7 @@ def next_key(keys: np.ndarray) -> np.ndarray:
         return splitmix64(np.asarray(keys, dtype=np.uint64) ^ np.uint64(0xD1B54A32D192ED03))
 
 
-def uniforms(keys: np.ndarray, counter: np.ndarray | int, stream: int, n_streams: int = 8) -> np.ndarray:
+def uniforms(keys: np.ndarray, counter: np.ndarray | int, stream: int, n_streams: int = int(N_STREAMS)) -> np.ndarray:
     """Uniform(0,1) draws, one per key: the ``counter``-th number of stream ``stream``.
 
     ``keys`` has shape ``[n]`` (uint64); ``counter`` is a scalar or ``[n]`` int array. Result: float64 ``[n]``

@@ -99,7 +99,8 @@ class FamilyModel(Protocol):
         ...
 
     def observations(self) -> Any:
-        """Batched observations (an array [n, ...] or a dict of them)."""
+        """Batched observations (an array [n, ...] or a dict of them), fresh arrays on every call: the shells hand
+        them on (as ``obs`` or ``info["final_obs"]``) without copying."""
         ...
 
     def reset_info(self) -> dict[str, Any]:
@@ -443,10 +444,10 @@ class RecsimVectorEnv(_Shell, VectorEnv):
     def _same_step_autoreset(self, info: dict[str, Any], obs: Any, done: np.ndarray) -> Any:
         """Write ``final_obs``/``final_info`` (with their ``_`` masks), advance the finished users' stream keys and
         start their next episodes; the fresh observations."""
-        if isinstance(obs, dict):
+        if isinstance(obs, dict) or done.all():  # (obs is the model's fresh array: handing it on aliases nothing)
             info["final_obs"] = obs
         else:
-            info["final_obs"] = np.where(done[:, None], obs, 0).astype(obs.dtype)
+            info["final_obs"] = np.where(done.reshape((-1,) + (1,) * (obs.ndim - 1)), obs, obs.dtype.type(0))
         info["_final_obs"] = done.copy()
         info["final_info"] = _copy_tree({k: v for k, v in info.items() if k not in ("final_obs", "_final_obs")})
         info["_final_info"] = done.copy()
