@@ -34,7 +34,7 @@ def reference_beliefs(cfg: PreferenceShiftConfig, slate_hist, choice_hist, t) ->
 @pytest.fixture(params=["backward", "backward_grouped", "joint"])
 def update_rule(request, monkeypatch):
     """Run a test with each exact update rule (the switch is the horizon threshold read when a batch is built);
-    the backward rule both one user at a time and with the users' products grouped into BLAS products (the
+    the backward rule both one user at a time and with the users' products grouped by matrix (the
     batch-size switch ``ORACLE_GROUPED_FROM``)."""
     backward = request.param.startswith("backward")
     monkeypatch.setattr(core, "ORACLE_JOINT_FROM_HORIZON", 10_000 if backward else 1)

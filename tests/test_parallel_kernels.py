@@ -44,7 +44,7 @@ def _oracle_run(n: int, steps: int, seed: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize("kernel,grouped_from", [("_backward_parallel", 1), ("_rowwise_parallel", 10**9)])
 def test_oracle_parallel_kernel_equals_serial(monkeypatch, parallel_path, kernel, grouped_from):
-    """Both forms of the backward rule: users' products grouped into BLAS products, and one user at a time."""
+    """Both forms of the backward rule: users' products grouped by matrix, and one user at a time."""
     calls = []
     real = getattr(oracle, kernel)
 
