@@ -55,9 +55,11 @@ def test_oracle_parallel_kernel_equals_serial(monkeypatch, parallel_path, kernel
     monkeypatch.setattr(oracle, kernel, spy)
     monkeypatch.setattr(oracle, "ORACLE_GROUPED_FROM", grouped_from)
     monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM", 1)
+    monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM_FEW_THREADS", 1)
     parallel = _oracle_run(300, 14)
     assert calls and max(calls) == 300  # the threaded kernel really ran
     monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM", 10**9)
+    monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM_FEW_THREADS", 10**9)
     serial = _oracle_run(300, 14)
     np.testing.assert_allclose(parallel, serial, rtol=0, atol=1e-13)
 
@@ -98,6 +100,7 @@ def _child(n: int) -> float:
 
 def test_fork_after_parallel_kernel(monkeypatch, parallel_path):
     monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM", 1)
+    monkeypatch.setattr(oracle, "ORACLE_PARALLEL_FROM_FEW_THREADS", 1)
     here = _child(200)  # runs the threaded kernel in this process first
     with multiprocessing.get_context("fork").Pool(1) as pool:
         there = pool.map_async(_child, [200]).get(timeout=120)[0]  # (a terminated child would hang map)

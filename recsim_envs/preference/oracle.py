@@ -168,6 +168,16 @@ if N_BINS % 4:  # pragma: no cover - _matvec's four-row blocking
 #: batches below this many users run on one thread (launching the thread pool costs more than it saves there;
 #: see ``recsim_envs.utils.kernels.run_chunked`` for when the kernels use numba's threads)
 ORACLE_PARALLEL_FROM = 128
+#: the same threshold where numba has only two or three threads: waking the pool costs about what halving the
+#: work saves below it (1,024 users, user-steps/s, one thread vs two: 836k vs 562k on a 2-vCPU machine, 785k vs
+#: 772k on a 16-core one limited to two; from four threads on the threads win at 1,024: benchmarks/RESULTS.md)
+ORACLE_PARALLEL_FROM_FEW_THREADS = 2048
+
+
+def _parallel_from() -> int:
+    """The batch size from which the oracle kernels use numba's threads, given how many there are."""
+    return ORACLE_PARALLEL_FROM if get_num_threads() >= 4 else ORACLE_PARALLEL_FROM_FEW_THREADS
+
 
 #: batches from this many users on take the grouped products (:func:`_backward_block`: users sorted by matrix,
 #: two per pass over it); smaller ones the per-user products (:func:`_rowwise_users`). One thread, 10 steps:
@@ -535,16 +545,17 @@ def oracle_beliefs_backward(
     Compiled. From ``ORACLE_GROUPED_FROM`` users on, the users of a block take each product of the step together,
     grouped by matrix (by slate for the filtering and backward steps, by t for the natural shift) and two users
     per pass over a matrix, in one share of the users per numba thread, each in blocks of at most ``ORACLE_BLOCK``
-    users; smaller batches take one user at a time. Threads from ``ORACLE_PARALLEL_FROM`` users on.
+    users; smaller batches take one user at a time. Threads from ``ORACLE_PARALLEL_FROM`` users on
+    (``ORACLE_PARALLEL_FROM_FEW_THREADS`` where numba has fewer than four threads).
     """
     m = idx.shape[0]
     if first_back is None:
         first_back = np.zeros((0, 0, 0, N_BINS))
     args = (idx, t, slate_hist, choice_hist, emission_t, transition, transition_t, prior, powers_t, first_back, out)
     if m < ORACLE_GROUPED_FROM:
-        run_chunked(_rowwise_users, _rowwise_parallel, m, *args, parallel_from=ORACLE_PARALLEL_FROM)
+        run_chunked(_rowwise_users, _rowwise_parallel, m, *args, parallel_from=_parallel_from())
     else:
-        run_chunked(_backward_users, _backward_parallel, m, *args, _plan(), parallel_from=ORACLE_PARALLEL_FROM)
+        run_chunked(_backward_users, _backward_parallel, m, *args, _plan(), parallel_from=_parallel_from())
 
 
 def oracle_beliefs_joint(
@@ -562,7 +573,7 @@ def oracle_beliefs_joint(
     maps it to P(u_0, u_{t+1} | x_≤t) = normalise(J diag(e)) T. Row sums give the smoothed belief over u_0,
     column sums the predictive belief over u_{t+1}. ``t[i]`` is the time after the step."""
     run_chunked(_joint_users, _joint_parallel, idx.shape[0], idx, t, joint, slates, choices, emission_t, transition_t,
-                powers_t, out, parallel_from=ORACLE_PARALLEL_FROM)  # fmt: skip
+                powers_t, out, parallel_from=_parallel_from())  # fmt: skip
 
 
 def expected_vector(dist: np.ndarray) -> np.ndarray:
