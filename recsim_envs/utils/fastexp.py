@@ -1,12 +1,12 @@
 """A compiled exp for numba kernels: vectorisable (no libm call) and within 1e-15 relative of ``numpy.exp``.
 
-``exp_poly(x, POW2)`` reduces x = k ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 split in two parts, so the reduction is
-exact for every k the range allows), evaluates the Taylor series of e^r to r¹² (truncation < 2e-17 relative)
-and scales by 2^k read from the table :data:`POW2`. Inputs are clamped to [−745, 700]: above, the caller's
-values would overflow anyway; below, exp is 0 or subnormal in float64 (−745 gives 5e-324).
+``exp_into(x, out, k, POW2)`` reduces each x = k ln 2 + r with |r| ≤ ln 2 / 2 (ln 2 split in two parts, so the
+reduction is exact for every k the range allows), evaluates the Taylor series of e^r to r¹² (truncation < 2e-17
+relative) and scales by 2^k read from the table :data:`POW2`. Inputs are clamped to [−745, 700]: above, the
+caller's values would overflow anyway; below, exp is 0 or subnormal in float64 (−745 gives 5e-324).
 
-Kernels that inline it must not allow floating-point reassociation (``fastmath={"contract"}`` is fine): a
-reassociating compiler may merge the two-part reduction and lose its exactness.
+``exp_into`` is compiled without floating-point reassociation (``fastmath={"contract"}``), which would merge
+the two-part reduction and lose its exactness; kernels with any fastmath flags may call it (it is not inlined).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-#: 2^k for k = −1100 … 1023 (subnormal or 0 at the low end; ``exp_poly`` reads k ∈ [−1075, 1010])
+#: 2^k for k = −1100 … 1023 (subnormal or 0 at the low end; ``exp_into`` reads k ∈ [−1075, 1010])
 POW2 = np.ldexp(1.0, np.arange(-1100, 1024))
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")
-def exp_parts(x):  # pragma: no cover - compiled
+def _exp_parts(x):  # pragma: no cover - compiled
     """(e^r, k + 1100) with x = k ln 2 + r (x clamped to [−745, 700]): e^x = e^r · POW2[k + 1100]."""
     x = min(max(x, -745.0), 700.0)
     kf = np.floor(x * 1.4426950408889634 + 0.5)
@@ -40,19 +40,12 @@ def exp_parts(x):  # pragma: no cover - compiled
     return p, np.int64(kf) + 1100
 
 
-@njit(cache=True, fastmath={"contract"}, inline="always")
-def exp_poly(x, pow2):  # pragma: no cover - compiled
-    """e^x for one float64 ``x`` (see the module docstring); ``pow2`` is :data:`POW2`."""
-    p, k = exp_parts(x)
-    return p * pow2[k]
-
-
 @njit(cache=True, fastmath={"contract"}, nogil=True)
 def exp_into(x, out, k, pow2):  # pragma: no cover - compiled
     """``out[i] = e^{x[i]}`` for i < len(out) (``x`` may be longer; ``k`` is int64 scratch of at least that
     length). Two passes, so LLVM vectorises the first (reduction and polynomial, 4 lanes under AVX2), which it
-    does not do with the table read in the same loop (≈ 2× faster than ``exp_poly`` element by element)."""
+    does not do with the table read in the same loop (≈ 2× faster than one loop doing both)."""
     for i in range(out.shape[0]):
-        out[i], k[i] = exp_parts(x[i])
+        out[i], k[i] = _exp_parts(x[i])
     for i in range(out.shape[0]):
         out[i] *= pow2[k[i]]

@@ -354,11 +354,12 @@ def _add_residual(x, branch, b):
 def _attend_body(qkv, index, pos, n_heads, dh, keys, values, out):
     """Causal attention of new tokens: token j (sequence ``index[j]``, position ``pos[j]``) stores its key and
     value from ``qkv[j]`` = (q | k | v, heads side by side) in the cache ``keys``/``values`` [T+1, n, d] and
-    attends to that sequence's positions 0..pos[j]; ``out[j]`` [d] gets the heads' outputs side by side. (The
-    cache is position-major: consecutive tokens read consecutive rows of each position, a few sequential streams
-    the prefetcher follows, rather than one [T+1, d] block per sequence.) Heads are
-    ``dh`` wide: inlined with a constant ``dh`` (:func:`_attend`), the loops over a head are laid out in vector
-    registers (≈ 4× faster at width 16 than with the width read at run time)."""
+    attends to that sequence's positions 0..pos[j]; ``out[j]`` [d] gets the heads' outputs side by side.
+
+    The cache is position-major: consecutive tokens read consecutive rows of each position (a few sequential
+    streams the prefetcher follows) rather than one [T+1, d] block per sequence. Heads are ``dh`` wide; inlined
+    with a constant ``dh`` (:func:`_attend`), the loops over a head are laid out in vector registers (≈ 4×
+    faster at width 16 than with the width read at run time)."""
     m, d = out.shape
     scale = 1.0 / np.sqrt(dh)
     w = np.empty(keys.shape[0])
